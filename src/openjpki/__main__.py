@@ -1,0 +1,3 @@
+from openjpki.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The root Typer app, global options, and the one place errors become exit codes.
+
+Exit status (CLI.md): 0 success; 1 the answer is a refusal (printed with its rule); 2 bad
+usage or an error. No command ever prints a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from openjpki.config import Settings
+
+app = typer.Typer(
+    name="openjpki",
+    help="OpenJPKI: 公的個人認証サービス (JPKI) — authorities, virtual cards, counter procedures.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A one-line message for the user; exit status 2."""
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None, "--home", help="Directory for configuration, keys and the SQLite database "
+        "(default $OPENJPKI_HOME or ~/.openjpki)."),
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL of the store (default SQLite in --home; "
+        "or $OPENJPKI_DATABASE_URL)."),
+) -> None:
+    ctx.obj = Settings.resolve(home, database_url)
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The settings of this invocation (from the root callback)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings.resolve()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str) -> NoReturn:
+    """Bad usage or an error: one line on stderr, exit 2."""
+    raise CliError(message)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Typer (standalone mode) turns usage errors into exit 2 and ``typer.Exit``
+    into its code; everything else is caught here and becomes one line, never a traceback."""
+    try:
+        app(args=argv, prog_name="openjpki")
+    except CliError as e:
+        err_console.print(f"error: {e}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 — the last line of defence against tracebacks
+        err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False)
+        sys.exit(2)

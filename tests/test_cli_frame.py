@@ -1,0 +1,21 @@
+"""The CLI frame: usage errors exit 2 with a message and never a traceback (CLI.md)."""
+
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "openjpki", *args], capture_output=True, text=True)
+
+
+def test_unknown_option_exits_2_without_traceback():
+    r = run("--no-such-option")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr + r.stdout
+    assert "no-such-option" in r.stderr + r.stdout
+
+
+def test_help_lists_rules():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "rules" in r.stdout
