@@ -1,0 +1,18 @@
+"""JPKI rules (shared/spec/RULES.md) as pure functions and values.
+
+Every rule lives in one function that names what it decides and cites its rule number; the
+other parts (authorities, card, counter, kiosk) call these instead of deciding again.
+No I/O (except the explicit office-calendar loader), no wall clock: the day or the moment is
+always an argument (dates and datetimes in Japan time).
+"""
+
+from openjpki.rules.decision import (
+    Allowed, Decision, LabelledEnum, Refused, SecondVisit, decision_to_dict,
+)
+from openjpki.rules.kinds import CertKind, PinKind
+from openjpki.rules.pins import (
+    AUTH_PIN_LENGTH, AUTH_PIN_RETRY_LIMIT, CARD_PIN_LENGTH, CARD_PIN_RETRY_LIMIT,
+    SIGN_PIN_MAX_LENGTH, SIGN_PIN_MIN_LENGTH, SIGN_PIN_RETRY_LIMIT, PinCounter, PinTry,
+    after_pin_change, after_pin_reset, after_pin_try, retry_limit, validate_auth_pin,
+    validate_card_pin, validate_pin, validate_sign_pin,
+)
