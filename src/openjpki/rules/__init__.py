@@ -16,3 +16,12 @@ from openjpki.rules.pins import (
     after_pin_change, after_pin_reset, after_pin_try, retry_limit, validate_auth_pin,
     validate_card_pin, validate_pin, validate_sign_pin,
 )
+from openjpki.rules.dates import (
+    JST, add_business_days, age_on, birthday_in_year, clamp_day, is_business_day,
+    is_year_end_closure, months_before, nth_birthday_after, to_jst,
+)
+from openjpki.rules.expiry import (
+    CARD_ADULT_AGE, CERTIFICATE_BIRTHDAYS, LEGACY_JUKI_ISSUANCE_ENDED, CertificateExpiry,
+    ExpiryBasis, auth_certificate_expiry, card_expiry, certificate_expiry,
+    legacy_juki_certificate_request, sign_certificate_expiry,
+)
