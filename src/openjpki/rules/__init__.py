@@ -25,3 +25,8 @@ from openjpki.rules.expiry import (
     ExpiryBasis, auth_certificate_expiry, card_expiry, certificate_expiry,
     legacy_juki_certificate_request, sign_certificate_expiry,
 )
+from openjpki.rules.renewal import (
+    ACTIVATION_BUSINESS_DAYS, FEE_WITH_PAID_CARD_REISSUE_JPY, ISSUANCE_FEE_JPY,
+    RENEWAL_WINDOW_MONTHS, certificate_fee, convenience_services_from, expiry_notice_due,
+    expiry_notice_on, renewal_decision, renewal_opens_on,
+)
