@@ -1,0 +1,257 @@
+"""The store's queries: small functions over a Session or Connection, no policy.
+
+Every write is one atomic statement or a compare-and-set (a conditional UPDATE whose row
+count says whether it applied), so that concurrent processes on SQLite or PostgreSQL never
+lose an update. Which transitions are allowed is decided by the services, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator, Optional, Sequence
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from openjpki.store.models import Authority, Certificate, CrlSeries
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+# --- serial numbers ----------------------------------------------------------------------
+
+def serial_hex(serial: int) -> str:
+    """How the store writes a serial number: lowercase hex, no leading zeros."""
+    if serial < 0:
+        raise ValueError("serial numbers are positive")
+    return format(serial, "x")
+
+
+def parse_serial(text: str) -> str:
+    """A serial as a user may type it (``0x1A2B``, ``1a:2b``, ``1A2B``) in the store's form.
+    ValueError when it is not hexadecimal."""
+    s = text.strip().lower().replace(":", "")
+    if s.startswith("0x"):
+        s = s[2:]
+    if not s or not _HEX.fullmatch(s) or len(s) > 64:
+        raise ValueError(f"not a hexadecimal serial number: {text!r}")
+    return serial_hex(int(s, 16))
+
+
+# --- authorities -------------------------------------------------------------------------
+
+def all_authorities(session: Session) -> list[Authority]:
+    return list(session.scalars(select(Authority).order_by(Authority.kind, Authority.generation)))
+
+
+def current_authority(session: Session, kind: str) -> Optional[Authority]:
+    """The newest generation of ``kind`` (the one that issues)."""
+    return session.scalars(
+        select(Authority).where(Authority.kind == kind).order_by(Authority.generation.desc()).limit(1)
+    ).first()
+
+
+def bump_revision(session: Session, authority_id: int) -> int:
+    """Add one to the authority's revision and return the new value (takes the row's write
+    lock until the transaction ends, so status changes of one authority are serialised)."""
+    stmt = (
+        update(Authority)
+        .where(Authority.id == authority_id)
+        .values(revision=Authority.revision + 1)
+        .returning(Authority.revision)
+    )
+    return session.execute(stmt).scalar_one()
+
+
+def revisions(connection: Connection) -> dict[int, int]:
+    """{authority id: revision}: one cheap query caches use to see whether anything changed."""
+    return {a: r for a, r in connection.execute(select(Authority.id, Authority.revision))}
+
+
+# --- certificates ------------------------------------------------------------------------
+
+def add_certificate(session: Session, certificate: Certificate) -> Certificate:
+    """Insert; the UNIQUE constraint on serial refuses a duplicate (IntegrityError)."""
+    session.add(certificate)
+    session.flush()
+    return certificate
+
+
+def find_certificate(session: Session, serial: str) -> Optional[Certificate]:
+    return session.scalars(select(Certificate).where(Certificate.serial == serial)).first()
+
+
+def list_certificates(
+    session: Session,
+    *,
+    resident_id: Optional[str] = None,
+    status: Optional[str] = None,
+    kind: Optional[str] = None,
+) -> list[Certificate]:
+    stmt = select(Certificate).order_by(Certificate.id)
+    if resident_id is not None:
+        stmt = stmt.where(Certificate.resident_id == resident_id)
+    if status is not None:
+        stmt = stmt.where(Certificate.status == status)
+    if kind is not None:
+        stmt = stmt.where(Certificate.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def live_certificates(session: Session, *, resident_id: str, kind: str) -> list[Certificate]:
+    return list(session.scalars(
+        select(Certificate).where(
+            Certificate.resident_id == resident_id,
+            Certificate.kind == kind,
+            Certificate.status == "good",
+        )
+    ))
+
+
+def set_status(
+    session: Session,
+    serial: str,
+    *,
+    expected_status: str,
+    status: str,
+    reason: Optional[str],
+    revoked_at: datetime,
+    revoked_entry: bytes,
+    changed_at: datetime,
+    change_seq: int,
+) -> bool:
+    """Compare-and-set: move the certificate from ``expected_status`` to ``status``. False when
+    it was no longer in ``expected_status`` (someone else changed it first)."""
+    stmt = (
+        update(Certificate)
+        .where(Certificate.serial == serial, Certificate.status == expected_status)
+        .values(
+            status=status,
+            reason=reason,
+            revoked_at=revoked_at,
+            revoked_entry=revoked_entry,
+            status_changed_at=changed_at,
+            change_seq=change_seq,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    authority_id: int
+    status: str
+    reason: Optional[str]
+    revoked_at: Optional[datetime]
+
+
+def status_of(connection: Connection, serial: str) -> Optional[StatusRow]:
+    """The revocation state of one serial (the OCSP responder's lookup), without the ORM."""
+    row = connection.execute(
+        select(Certificate.authority_id, Certificate.status, Certificate.reason,
+               Certificate.revoked_at).where(Certificate.serial == serial)
+    ).first()
+    return StatusRow(*row) if row is not None else None
+
+
+def changed_since(connection: Connection, authority_id: int, seq: int) -> list[str]:
+    """Serials of the authority whose status changed after revision ``seq``."""
+    return list(connection.scalars(
+        select(Certificate.serial).where(
+            Certificate.authority_id == authority_id, Certificate.change_seq > seq
+        )
+    ))
+
+
+def stream_revoked_entries(
+    connection: Connection,
+    authority_id: int,
+    partition: Optional[str] = None,
+    *,
+    batch: int = 5000,
+) -> Iterator[bytes]:
+    """The stored CRL entry DERs of an authority (or of one partition of it), streamed in
+    batches: a server-side cursor on PostgreSQL, no ORM object per row."""
+    stmt = select(Certificate.revoked_entry).where(
+        Certificate.authority_id == authority_id,
+        Certificate.status.in_(("revoked", "hold")),
+    )
+    if partition is not None:
+        stmt = stmt.where(Certificate.partition == partition)
+    result = connection.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    try:
+        for partition_rows in result.partitions():
+            for (entry,) in partition_rows:
+                yield bytes(entry)
+    finally:
+        result.close()
+
+
+def count_revoked(connection: Connection, authority_id: int, partition: Optional[str] = None) -> int:
+    stmt = select(func.count()).select_from(Certificate).where(
+        Certificate.authority_id == authority_id,
+        Certificate.status.in_(("revoked", "hold")),
+    )
+    if partition is not None:
+        stmt = stmt.where(Certificate.partition == partition)
+    return connection.execute(stmt).scalar_one()
+
+
+# --- CRL series --------------------------------------------------------------------------
+
+def ensure_crl_series(
+    session: Session,
+    authority_id: int,
+    partition: str = "",
+    *,
+    prefecture: Optional[str] = None,
+    municipality: Optional[str] = None,
+) -> None:
+    """Make the counter row of (authority, partition) exist; a no-op when it does."""
+    values = dict(authority_id=authority_id, partition=partition, prefecture=prefecture,
+                  municipality=municipality, last_number=0)
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        stmt = postgresql.insert(CrlSeries).values(**values).on_conflict_do_nothing()
+    elif name == "sqlite":
+        stmt = sqlite.insert(CrlSeries).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover — other backends: check first (not race-free)
+        exists = session.scalar(select(CrlSeries.id).where(
+            CrlSeries.authority_id == authority_id, CrlSeries.partition == partition))
+        if exists is not None:
+            return
+        stmt = insert(CrlSeries).values(**values)
+    session.execute(stmt)
+
+
+def next_crl_number(session: Session, authority_id: int, partition: str, at: datetime) -> int:
+    """Take the next CRL number of (authority, partition): one UPDATE … RETURNING, atomic on
+    both backends, so concurrent generators always get distinct, increasing numbers."""
+    stmt = (
+        update(CrlSeries)
+        .where(CrlSeries.authority_id == authority_id, CrlSeries.partition == partition)
+        .values(last_number=CrlSeries.last_number + 1, last_issued_at=at)
+        .returning(CrlSeries.last_number)
+    )
+    number = session.execute(stmt).scalar_one_or_none()
+    if number is None:
+        ensure_crl_series(session, authority_id, partition)
+        number = session.execute(stmt).scalar_one()
+    return number
+
+
+def crl_partitions(session: Session, authority_id: int) -> Sequence[CrlSeries]:
+    """The municipality partitions known for an authority (rows made at issuance)."""
+    return list(session.scalars(
+        select(CrlSeries).where(CrlSeries.authority_id == authority_id, CrlSeries.partition != "")
+        .order_by(CrlSeries.partition)
+    ))
+
+
+def crl_series(session: Session, authority_id: int, partition: str) -> Optional[CrlSeries]:
+    return session.scalars(select(CrlSeries).where(
+        CrlSeries.authority_id == authority_id, CrlSeries.partition == partition)).first()

@@ -1,0 +1,70 @@
+"""Helpers for tests that need a store, on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``$OPENJPKI_TEST_POSTGRES_URL`` (scripts/test starts a throwaway server
+and sets it, see scripts/services.d/postgres.sh). Each test gets a schema of its own there,
+dropped afterwards, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from openjpki.store.engine import Store, make_engine
+
+POSTGRES_ENV = "OPENJPKI_TEST_POSTGRES_URL"
+POSTGRES_SKIP_REASON = (
+    f"${POSTGRES_ENV} is not set: run the suite with scripts/test, which starts a PostgreSQL "
+    "server (scripts/services.d/postgres.sh)"
+)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@contextmanager
+def postgres_schema_url(base_url: str) -> Iterator[str]:
+    """A URL whose connections use a fresh schema (search_path); dropped on exit."""
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = make_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def open_test_store(backend: str, tmp_path: Path, *, migrate: bool = True) -> Iterator[Store]:
+    """A migrated, empty store on ``backend`` ("sqlite" or "postgres")."""
+    if backend == "sqlite":
+        store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        try:
+            if migrate:
+                store.migrate()
+            yield store
+        finally:
+            store.dispose()
+        return
+    base = postgres_url()
+    if base is None:
+        raise RuntimeError(POSTGRES_SKIP_REASON)
+    with postgres_schema_url(base) as url:
+        store = Store.open(url)
+        try:
+            if migrate:
+                store.migrate()
+            yield store
+        finally:
+            store.dispose()
