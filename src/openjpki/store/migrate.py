@@ -12,6 +12,8 @@ A new migration for a model change (developers only)::
 from __future__ import annotations
 
 import fcntl
+import importlib
+import pkgutil
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -29,6 +31,16 @@ from openjpki.store.models import Base
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x4F4A504B49  # "OJPKI": the advisory lock held while migrating
+
+
+def load_models() -> None:
+    """Import every module of ``openjpki.store`` so that all tables (this part's and those that
+    later parts add in their own modules) are on ``Base.metadata``."""
+    import openjpki.store as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("migrations", "migrate", "testing") and not info.ispkg:
+            importlib.import_module(f"{package.__name__}.{info.name}")
 
 
 def alembic_config() -> Config:
@@ -89,6 +101,7 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 def schema_differences(engine: Engine) -> list:
     """What autogenerate would change to make the database match the models (empty when the
     migrations and the models agree)."""
+    load_models()
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(ctx, Base.metadata)

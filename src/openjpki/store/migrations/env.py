@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from alembic import context
 
+from openjpki.store.migrate import load_models
 from openjpki.store.models import Base
 
+load_models()
 target_metadata = Base.metadata
 
 
