@@ -1,0 +1,329 @@
+"""Making the roots and issuing end-entity certificates from the profiles.
+
+The TBSCertificate is assembled with the small DER writer (:mod:`openjpki.pki.der`) and
+signed through :class:`~openjpki.pki.signer.Signer`; everything derived from the issuer
+(its name, key identifier, alternative name, CRL names) is computed once per
+(issuer, kind, options) and cached, so issuing costs little more than the RSA signature.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import der, names, profiles
+from .facts import SignFacts, encode_sign_san
+from .model import Kind, ProfileOptions
+from .signer import Signer, check_rsa_public_key
+
+JST = timezone(timedelta(hours=9), "JST")
+END_OF_DAY = time(23, 59, 59, tzinfo=JST)
+MAX_SERIAL = 2**159
+
+_VERSION_3 = der.explicit(0, der.integer(2))
+_ID_AD_OCSP = der.oid("1.3.6.1.5.5.7.48.1")
+
+
+def new_serial() -> int:
+    """A fresh certificate serial number: 126 random bits under a fixed top bit.
+
+    Always positive, always 16 octets of DER content (< 2**127, far below the 20-octet limit
+    of RFC 5280 §4.1.2.2), and with ≥ 64 bits of CSPRNG output as the CA/B and JPKI practice
+    asks.  Uniqueness is further enforced by the store's unique constraint.
+    """
+    return (1 << 126) | secrets.randbits(126)
+
+
+def end_of_day_jst(day: date) -> datetime:
+    """23:59:59 JST of ``day`` (= 14:59:59Z), the notAfter of JPKI certificates."""
+    return datetime.combine(day, END_OF_DAY).astimezone(timezone.utc)
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _ext(oid: str, critical: bool, value: bytes) -> bytes:
+    return der.seq(der.oid(oid), der.boolean(True) if critical else b"", der.octet_string(value))
+
+
+def _spki(public_key: rsa.RSAPublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _key_id(public_key: rsa.RSAPublicKey) -> bytes:
+    return x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+
+
+def _dir_name(name_der: bytes) -> bytes:
+    return der.explicit(4, name_der)  # GeneralName directoryName [4] (Name is a CHOICE)
+
+
+def _uri(url: str) -> bytes:
+    return der.implicit(6, der.ia5(url), constructed=False)
+
+
+def _crldp(*general_names: bytes) -> bytes:
+    # CRLDistributionPoints ::= SEQUENCE OF DistributionPoint; one point, fullName only
+    full_name = der.tlv(0xA0, b"".join(general_names))
+    return der.seq(der.seq(der.explicit(0, full_name)))
+
+
+def _sign_and_load(tbs: bytes, signer: Signer) -> x509.Certificate:
+    signature = signer.sign(tbs)
+    return x509.load_der_x509_certificate(der.seq(tbs, der.SHA256_WITH_RSA, der.bit_string(signature)))
+
+
+def _tbs(serial: int, issuer: bytes, not_before: datetime, not_after: datetime, subject: bytes,
+         spki: bytes, extensions: list[bytes]) -> bytes:
+    if not 0 < serial < MAX_SERIAL:
+        raise ValueError("serial must be positive and below 2**159 (at most 20 octets)")
+    validity = der.seq(der.x509_time(not_before), der.x509_time(not_after))
+    return der.seq(_VERSION_3, der.integer(serial), der.SHA256_WITH_RSA, issuer, validity, subject, spki,
+                   der.explicit(3, der.seq(*extensions)))
+
+
+# --- roots ---------------------------------------------------------------------------------
+
+
+def root_not_after(not_before: datetime, years: int = profiles.ROOT.validity_years) -> datetime:
+    """End of the day before the ``years``-th anniversary, in JST (2023-07-16 → 2033-07-15
+    23:59:59 JST, as on the real roots)."""
+    start = not_before.astimezone(JST).date()
+    try:
+        anniversary = start.replace(year=start.year + years)
+    except ValueError:  # 29 February
+        anniversary = date(start.year + years, 3, 1)
+    return end_of_day_jst(anniversary - timedelta(days=1))
+
+
+def make_root(kind: Kind, signer: Signer, *, not_before: datetime,
+              options: ProfileOptions = ProfileOptions(), serial: int | None = None) -> x509.Certificate:
+    """A self-signed JPKI root for ``kind`` (PROFILES.md "Authorities"), valid 10 years.
+
+    Names, string types, extensions, their order and criticality are those of the real 2023
+    roots; in the test environment the names say JPKI-TEST.  URL options do not apply to
+    roots (the real roots carry only the directoryName distribution point).
+    """
+    kind = Kind(kind)
+    not_before = _aware(not_before, "not_before")
+    public_key = check_rsa_public_key(signer.public_key(), "CA key")
+    authority = names.authority_names(kind, options.environment)
+    subject = names.encode_name(authority.subject)
+    renderers = {
+        "key_usage": lambda: der.named_bits(profiles.ROOT.key_usage),
+        "root_alt_name": lambda: der.seq(_dir_name(names.encode_name(authority.alt_name))),
+        "ca_true": lambda: der.seq(der.boolean(True)),
+        "root_crldp": lambda: _crldp(_dir_name(subject)),
+        "ski": lambda: der.octet_string(_key_id(public_key)),
+    }
+    extensions = [_ext(e.oid, e.critical, renderers[e.source]()) for e in profiles.ROOT.extensions]
+    tbs = _tbs(serial or new_serial(), subject, not_before, root_not_after(not_before), subject,
+               _spki(public_key), extensions)
+    return _sign_and_load(tbs, signer)
+
+
+# --- end entities --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _IssuerContext:
+    """What issuing needs from an issuer, computed once (see module docstring)."""
+
+    kind: Kind
+    name: bytes
+    subject: x509.Name
+    not_before: datetime
+    not_after: datetime
+    static_exts: dict[str, bytes]  # rendered extensions that do not depend on the subject
+    authority_crldp: bytes  # GeneralName directoryName for the AUTH scope
+
+
+def authority_kind(issuer: x509.Certificate) -> tuple[Kind, str]:
+    """Which authority ``issuer`` is, and its environment, from its subject's O and OU."""
+    org = [a.value for a in issuer.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)]
+    units = [a.value for a in issuer.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    for env in ("production", "test"):
+        for kind in Kind:
+            expect = names.authority_names(kind, env).subject  # type: ignore[arg-type]
+            if org == [expect[1][2]] and units[:1] == [expect[2][2]]:
+                return kind, env
+    raise ValueError("the issuer is not a JPKI root made by this package (unknown subject)")
+
+
+@lru_cache(maxsize=64)
+def _issuer_context(issuer: x509.Certificate, kind: Kind, options: ProfileOptions) -> _IssuerContext:
+    issuer_kind, env = authority_kind(issuer)
+    if issuer_kind is not kind:
+        raise ValueError(f"a {kind.value} certificate cannot be issued by the {issuer_kind.value} authority")
+    if env != options.environment:
+        raise ValueError(f"options say {options.environment!r} but the issuer is a {env} authority")
+    profile = profiles.END_ENTITY[kind]
+    try:
+        aki = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        aki = _key_id(issuer.public_key())  # type: ignore[arg-type]
+    # issuerAltName: the root's alternative name, C and O (PROFILES.md: C=JP, O=公的個人認証サービス)
+    try:
+        root_alt = issuer.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dir_names = root_alt.get_values_for_type(x509.DirectoryName)
+        ian_name = x509.Name(list(dir_names[0].rdns)[:2]) if dir_names else None
+    except x509.ExtensionNotFound:
+        ian_name = None
+    if ian_name is None:
+        ian_name = x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "JP")]),
+                              x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, names.SERVICE_JA)])])
+    static = {
+        "key_usage": _ext(profiles.KEY_USAGE, True, der.named_bits(profile.key_usage)),
+        "policies": _ext(profiles.CERTIFICATE_POLICIES, False,
+                         der.seq(der.seq(der.oid(profile.policies[options.environment])))),
+        "issuer_alt_name": _ext(profiles.ISSUER_ALT_NAME, False, der.seq(_dir_name(ian_name.public_bytes()))),
+        "aki": _ext(profiles.AUTHORITY_KEY_IDENTIFIER, False, der.seq(der.implicit(0, der.octet_string(aki), False))),
+    }
+    if options.ocsp_url:
+        static["ocsp_aia"] = _ext(profiles.AUTHORITY_INFO_ACCESS, False,
+                                  der.seq(der.seq(_ID_AD_OCSP, _uri(options.ocsp_url))))
+    return _IssuerContext(
+        kind=kind,
+        name=issuer.subject.public_bytes(),
+        subject=issuer.subject,
+        not_before=issuer.not_valid_before_utc,
+        not_after=issuer.not_valid_after_utc,
+        static_exts=static,
+        authority_crldp=_dir_name(names.authority_crldp_name(issuer.subject).public_bytes()),
+    )
+
+
+def _check_id(subject_id: str) -> None:
+    if not isinstance(subject_id, str) or not subject_id.strip():
+        raise ValueError("subject_id must be a non-empty string")
+    if len(subject_id) > names.UB_COMMON_NAME:
+        raise ValueError(f"subject_id is longer than {names.UB_COMMON_NAME} characters")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in subject_id):
+        raise ValueError("subject_id contains control characters")
+
+
+def issue_certificate(
+    kind: Kind,
+    *,
+    issuer: x509.Certificate,
+    signer: Signer,
+    public_key: rsa.RSAPublicKey | bytes,
+    serial: int,
+    not_before: datetime,
+    last_valid_day: date,
+    subject_id: str,
+    prefecture: str | None = None,
+    municipality: str | None = None,
+    facts: SignFacts | None = None,
+    options: ProfileOptions = ProfileOptions(),
+) -> x509.Certificate:
+    """Issue a SIGN or AUTH certificate per its profile (PROFILES.md "End-entity certificates").
+
+    ``public_key``: the card's RSA-2048 key (object, or SubjectPublicKeyInfo DER).
+    ``last_valid_day``: the certificate's last day (RULES.md §2); notAfter is 23:59:59 JST
+    of that day.  SIGN needs ``prefecture``, ``municipality`` (the issuing municipality,
+    which decides the CRL partition) and ``facts``; AUTH takes neither facts nor places
+    (prefecture/municipality are ignored for AUTH, facts are refused).
+    Raises ValueError on anything the profile cannot carry.
+    """
+    kind = Kind(kind)
+    profile = profiles.END_ENTITY[kind]
+    ctx = _issuer_context(issuer, kind, options)
+    if isinstance(public_key, (bytes, bytearray)):
+        try:
+            public_key = serialization.load_der_public_key(bytes(public_key))  # type: ignore[assignment]
+        except ValueError:
+            raise ValueError("public_key is not a SubjectPublicKeyInfo") from None
+    check_rsa_public_key(public_key, "public_key")
+    _check_id(subject_id)
+    not_before = _aware(not_before, "not_before")
+    if not isinstance(last_valid_day, date) or isinstance(last_valid_day, datetime):
+        raise ValueError("last_valid_day must be a date")
+    not_after = end_of_day_jst(last_valid_day)
+    if not_after <= not_before:
+        raise ValueError("last_valid_day is before not_before")
+    if not_before < ctx.not_before or not_after > ctx.not_after:
+        raise ValueError("the certificate would not lie within the issuer's validity")
+
+    fields = {"subject_id": subject_id, "prefecture": prefecture, "municipality": municipality}
+    if kind is Kind.SIGN:
+        if prefecture is None or municipality is None:
+            raise ValueError("a SIGN certificate needs the issuing prefecture and municipality")
+        names.check_place(prefecture, municipality)
+        if not isinstance(facts, SignFacts):
+            raise ValueError("a SIGN certificate needs the holder's facts (SignFacts)")
+    elif facts is not None:
+        raise ValueError("an AUTH certificate carries no personal facts")
+
+    subject_attrs = [(oid, st, src[1:] if src.startswith("=") else fields[src]) for oid, st, src in profile.subject]
+    spki = _spki(public_key)  # type: ignore[arg-type]
+    extensions = []
+    for e in profile.extensions:
+        value = ctx.static_exts.get(e.source)
+        if value is None:
+            if e.source == "ski":
+                value = _ext(e.oid, e.critical, der.octet_string(_key_id(public_key)))  # type: ignore[arg-type]
+            elif e.source == "sign_facts":
+                value = _ext(e.oid, e.critical, encode_sign_san(facts))  # type: ignore[arg-type]
+            elif e.source == "ee_crldp":
+                value = _ext(e.oid, e.critical, _ee_crldp(ctx, kind, prefecture, municipality, options))
+            elif e.optional:
+                continue
+            else:  # pragma: no cover - a profile naming an unknown renderer
+                raise AssertionError(f"no renderer for {e.source}")
+        extensions.append(value)
+    tbs = _tbs(serial, ctx.name, not_before, not_after, names.encode_name(subject_attrs), spki, extensions)
+    return _sign_and_load(tbs, signer)
+
+
+def _ee_crldp(ctx: _IssuerContext, kind: Kind, prefecture: str | None, municipality: str | None,
+              options: ProfileOptions) -> bytes:
+    if kind is Kind.SIGN:
+        assert prefecture is not None and municipality is not None
+        general = [_dir_name(_partition_dn(ctx.subject, prefecture, municipality))]
+        url = f"{options.crl_url_base}/crl/sign/{names.partition_id(prefecture, municipality)}.crl"
+    else:
+        general = [ctx.authority_crldp]
+        url = f"{options.crl_url_base}/crl/{kind.value}.crl"
+    if options.crl_url_base:
+        general.append(_uri(url))
+    return _crldp(*general)
+
+
+@lru_cache(maxsize=4096)
+def _partition_dn(issuer_subject: x509.Name, prefecture: str, municipality: str) -> bytes:
+    return names.partition_name(issuer_subject, prefecture, municipality).public_bytes()
+
+
+# --- reading back --------------------------------------------------------------------------
+
+
+def kind_of(cert: x509.Certificate) -> Kind | None:
+    """SIGN or AUTH for an end-entity certificate of ours (by its policy), else None."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return None
+    oids = {p.policy_identifier.dotted_string for p in policies}
+    for kind, profile in profiles.END_ENTITY.items():
+        if oids & set(profile.policies.values()):
+            return kind
+    return None
+
+
+def partition_of(cert: x509.Certificate) -> str | None:
+    """The SIGN CRL partition of ``cert`` (see :func:`openjpki.pki.names.partition_id`),
+    decided at issue by the issuing municipality in its subject; None for AUTH and roots."""
+    places = [a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.LOCALITY_NAME)]
+    if kind_of(cert) is not Kind.SIGN or len(places) != 2:
+        return None
+    return names.partition_id(str(places[0]), str(places[1]))
