@@ -30,3 +30,8 @@ from openjpki.rules.renewal import (
     RENEWAL_WINDOW_MONTHS, certificate_fee, convenience_services_from, expiry_notice_due,
     expiry_notice_on, renewal_decision, renewal_opens_on,
 )
+from openjpki.rules.revocation import (
+    CardEnd, CertificateEnd, CertStatus, FactChange, HolderRequest, Reason,
+    certificates_ending, revocation_for_replacement, revocations_for_card_end,
+    revocations_for_fact_change, revocations_for_holder_request, status_transition,
+)
