@@ -1,0 +1,197 @@
+"""The append-only, hash-chained audit log of the counter and the register.
+
+Every procedure writes one or more entries. Entry ``n`` stores ``hash_n = SHA-256(hash_{n-1}
+|| "\\n" || canonical_json(entry_n))`` where the canonical JSON covers the sequence number,
+the time (UTC), the actor, the action, the subject and the payload. A one-row table
+``audit_head`` holds the last sequence number and hash; writers lock it (an UPDATE first, so
+PostgreSQL takes the row lock and SQLite its write lock) before reading the previous hash,
+which serialises concurrent writers without gaps or forks. :func:`verify_chain` recomputes
+the chain and reports the first entry that was edited, deleted or moved.
+
+Nothing in this module updates or deletes an entry. Secrets (PINs, issuing secrets, keys)
+never enter the log: :func:`append` refuses payload keys that name them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import JSON, Integer, String, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from openjpki.store.models import Base, UTCDateTime
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+# Payload keys that would carry a secret: refused outright (brief: never in logs).
+SECRET_KEYS = frozenset({
+    "pin", "pins", "new_pin", "current_pin", "card_pin", "sign_pin", "auth_pin",
+    "issuing_secret", "secret", "private_key", "password",
+})
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    subject: Mapped[str | None] = mapped_column(String(100), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """One row (id 1): the last sequence number and hash; the writers' lock."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def utc_naive(at: datetime) -> datetime:
+    """``at`` in UTC without tzinfo (what is hashed; naive input is taken as UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc).replace(tzinfo=None)
+    return at
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the same bytes for the same value on every database."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def entry_body(seq: int, at: datetime, actor: str, action: str, subject: str | None,
+               payload: dict) -> bytes:
+    return canonical_json({
+        "seq": seq,
+        "at": utc_naive(at).isoformat(timespec="microseconds") + "Z",
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": payload,
+    })
+
+
+def chain_hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + body).hexdigest()
+
+
+def _check_no_secrets(value: Any, path: str = "payload") -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if str(k).lower() in SECRET_KEYS:
+                raise ValueError(f"audit {path}.{k}: secrets are never written to the audit log")
+            _check_no_secrets(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_no_secrets(v, f"{path}[{i}]")
+
+
+def _normalise(payload: dict) -> dict:
+    """A JSON round trip, so the hashed value is exactly what the database gives back."""
+    return json.loads(canonical_json(payload))
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    """Take the writers' lock and return (new seq, previous hash)."""
+    stmt = update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
+    if session.execute(stmt).rowcount == 0:
+        # First entry ever (no migration seeded the head): create it, then lock it. Two first
+        # writers racing here collide on the primary key, and one of them retries its work.
+        session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+        session.execute(stmt)
+    row = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).one()
+    return row.seq, row.hash
+
+
+def append(session: Session, *, action: str, at: datetime, actor: str = "system",
+           subject: str | None = None, payload: dict | None = None) -> AuditEntry:
+    """Append one entry in the caller's transaction (commit/rollback is the caller's).
+
+    Call it late in a use case: from here to the commit, other writers wait for this one.
+    """
+    payload = _normalise(payload or {})
+    _check_no_secrets(payload)
+    if at.tzinfo is None:
+        raise ValueError("audit times are timezone-aware")
+    at = at.astimezone(timezone.utc)
+    seq, prev = _lock_head(session)
+    digest = chain_hash(prev, entry_body(seq, at, actor, action, subject, payload))
+    entry = AuditEntry(seq=seq, at=at, actor=actor, action=action, subject=subject,
+                       payload=payload, prev_hash=prev, hash=digest)
+    session.add(entry)
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=digest))
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "entries": self.entries, "head_seq": self.head_seq,
+                "head_hash": self.head_hash, "broken_seq": self.broken_seq,
+                "problem": self.problem}
+
+
+def verify_entries(rows: Iterable[AuditEntry], head_seq: int, head_hash: str) -> ChainReport:
+    """Walk entries in ``seq`` order and stop at the first that does not fit the chain."""
+    prev = GENESIS_HASH
+    expected = 1
+    count = 0
+    for e in rows:
+        count += 1
+        if e.seq != expected:
+            return ChainReport(False, count, head_seq, head_hash, expected,
+                               f"entry {expected} is missing (next is {e.seq})")
+        if e.prev_hash != prev:
+            return ChainReport(False, count, head_seq, head_hash, e.seq,
+                               f"entry {e.seq} does not follow entry {e.seq - 1}")
+        body = entry_body(e.seq, e.at, e.actor, e.action, e.subject, e.payload)
+        if chain_hash(prev, body) != e.hash:
+            return ChainReport(False, count, head_seq, head_hash, e.seq,
+                               f"entry {e.seq} was altered (hash mismatch)")
+        prev = e.hash
+        expected += 1
+    last = expected - 1
+    if last != head_seq or prev != head_hash:
+        # Entries past the head are not vouched for; entries the head names are missing.
+        return ChainReport(False, count, head_seq, head_hash, min(last, head_seq) + 1,
+                           f"the chain ends at entry {last} but the head says {head_seq}")
+    return ChainReport(True, count, head_seq, head_hash)
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute the whole chain (detects edits, deletions, insertions and reordering)."""
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).one_or_none()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    rows = session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
+    ).scalars()
+    return verify_entries(rows, head_seq, head_hash)
+
+
+def entries_for(session: Session, subject: str) -> list[AuditEntry]:
+    return list(session.execute(
+        select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
+    ).scalars())
