@@ -1,0 +1,245 @@
+"""The card side of issuance: commands only the issuing terminal (the counter) may use.
+
+Design ([open] in CARD.md). Each card has a random 32-byte issuing secret, made when the card
+is created and handed to the issuer only (``CardStore.create``); clients never see it.
+The issuing terminal proves it knows the secret by challenge–response, and only then may it
+use the other issuing commands, until the application is selected again or the card loses
+power. All are class 80 (proprietary), in the JPKI application:
+
+| APDU | does | answer |
+|---|---|---|
+| ``80 84 00 00 10`` | GET CHALLENGE: 16 random bytes, good for one try | data + 9000 |
+| ``80 82 00 00 20 mac`` | EXTERNAL AUTHENTICATE: mac = HMAC-SHA256(secret, "OpenJPKI issuing v1" ‖ challenge) | 9000; wrong 6982; no challenge 6985 |
+| ``80 46 00 00 00`` (key EF selected) | GENERATE a new RSA-2048 key pair on the card; the certificate of that key is erased | modulus (256 bytes, e = 65537) + 9000 |
+| ``80 46 01 00 00`` (key EF selected) | read the public key | modulus + 9000; no key 6985 |
+| ``80 D6 off off Lc data`` (certificate EF selected) | WRITE a chunk of a certificate being loaded (offset 0 starts anew; chunks are contiguous) | 9000; gap 6A86; past the EF 6700 |
+| ``80 D8 00 00`` (same EF) | COMMIT the loaded certificate: one DER certificate; in 0001/000A it must certify that key | 9000; not so 6A80; no key 6985 |
+| ``80 0E 00 00`` | ERASE the selected certificate, key (and its certificate) or PIN | 9000 |
+| ``80 2C 00 80 Lc PIN`` (PIN EF selected) | RESET the PIN (初期化, R1.7): new PIN, full tries, unblocked | 9000; form 6A80 (R1.3) |
+| ``80 E6 00 00`` | WIPE the JPKI application: no keys, certificates or PINs | 9000 |
+
+Without a successful EXTERNAL AUTHENTICATE every command but the first two answers 6982,
+before any other check, so a client learns nothing from them. The secret is 256 bits, so
+guessing it online is hopeless; failed attempts are not counted (a count would let anyone
+with the card in a reader lock out its issuer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from typing import TYPE_CHECKING, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from openjpki.card import apdu as A
+from openjpki.card import layout as L
+from openjpki.card import rsaops
+from openjpki.card.pins import KeyKind, pin_form_ok
+from openjpki.card.state import PinRecord
+
+if TYPE_CHECKING:
+    from openjpki.card.card import VirtualCard
+
+MAC_LABEL = b"OpenJPKI issuing v1"
+CHALLENGE_SIZE = 16
+
+INS_GET_CHALLENGE = 0x84
+INS_EXTERNAL_AUTH = 0x82
+INS_GENERATE = 0x46
+INS_WRITE = 0xD6
+INS_COMMIT = 0xD8
+INS_ERASE = 0x0E
+INS_RESET_PIN = 0x2C
+INS_WIPE = 0xE6
+
+
+def issuing_mac(secret: bytes, challenge: bytes) -> bytes:
+    return hmac.new(secret, MAC_LABEL + challenge, hashlib.sha256).digest()
+
+
+def _get_challenge(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1p2 != 0:
+        return A.err(A.SW_WRONG_P1P2)
+    if c.data or c.le not in (CHALLENGE_SIZE, 256):
+        return A.err(A.SW_WRONG_LENGTH)
+    if not card.in_jpki:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    card.session.challenge = os.urandom(CHALLENGE_SIZE)
+    card.session.issuer = False
+    return A.ok(card.session.challenge)
+
+
+def _external_auth(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1p2 != 0:
+        return A.err(A.SW_WRONG_P1P2)
+    if len(c.data) != 32:
+        return A.err(A.SW_WRONG_LENGTH)
+    challenge, card.session.challenge = card.session.challenge, None  # one try per challenge
+    if not card.in_jpki or challenge is None:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    if not hmac.compare_digest(c.data, issuing_mac(card.state.issuing_secret, challenge)):
+        card.session.issuer = False
+        return A.err(A.SW_SECURITY_NOT_SATISFIED)
+    card.session.issuer = True
+    return A.ok()
+
+
+def _modulus(card: "VirtualCard", kind: KeyKind) -> bytes:
+    key = card.private_key(kind)
+    assert key is not None
+    return key.public_key().public_numbers().n.to_bytes(rsaops.KEY_BYTES, "big")
+
+
+def _generate(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1 not in (0x00, 0x01) or c.p2 != 0x00:
+        return A.err(A.SW_WRONG_P1P2)
+    if c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    kind = L.KEY_EF_KIND.get(card.session.ef)  # type: ignore[arg-type]
+    if kind is None:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    if c.p1 == 0x01:
+        if card.state.keys[kind] is None:
+            return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+        return A.ok(_modulus(card, kind))
+    key = rsaops.generate_key()
+    new = card.state.clone()
+    new.keys[kind] = key.private_bytes(serialization.Encoding.DER,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    new.files.pop(L.CERT_EF[kind], None)  # the old certificate no longer fits the key
+    del key
+    card.commit(new)
+    return A.ok(_modulus(card, kind))
+
+
+def _write(card: "VirtualCard", c: A.Command) -> A.Result:
+    fid = card.session.ef
+    if fid not in L.CERT_EFS:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    if not c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    if c.p1 & 0x80:
+        return A.err(A.SW_WRONG_P1P2)
+    offset = c.p1p2
+    if offset == 0:
+        card.session.staging = (fid, bytearray())
+    staging = card.session.staging
+    if staging is None or staging[0] != fid or len(staging[1]) != offset:
+        return A.err(A.SW_WRONG_P1P2)
+    if offset + len(c.data) > L.CERT_EF_SIZE:
+        return A.err(A.SW_WRONG_LENGTH)
+    staging[1].extend(c.data)
+    return A.ok()
+
+
+def _commit_certificate(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1p2 != 0:
+        return A.err(A.SW_WRONG_P1P2)
+    if c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    fid, staging = card.session.ef, card.session.staging
+    if fid not in L.CERT_EFS or staging is None or staging[0] != fid:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    der = bytes(staging[1])
+    card.session.staging = None
+    if L.der_length(der) != len(der):
+        return A.err(A.SW_WRONG_DATA)
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        cert_key = cert.public_key()
+    except Exception:  # noqa: BLE001 — any unparsable certificate is wrong data
+        return A.err(A.SW_WRONG_DATA)
+    kind = L.CERT_EF_KIND.get(fid)  # type: ignore[arg-type]
+    if kind is not None:  # a holder's certificate must certify the card's own key
+        key = card.private_key(kind)
+        if key is None:
+            return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+        try:
+            same = cert_key.public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+        except AttributeError:
+            same = False
+        if not same:
+            return A.err(A.SW_WRONG_DATA)
+    new = card.state.clone()
+    new.files[fid] = der
+    card.commit(new)
+    return A.ok()
+
+
+def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1p2 != 0:
+        return A.err(A.SW_WRONG_P1P2)
+    if c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    fid = card.session.ef
+    new = card.state.clone()
+    if fid in L.CERT_EFS:
+        new.files.pop(fid, None)
+    elif fid in L.KEY_EF_KIND:
+        kind = L.KEY_EF_KIND[fid]
+        new.keys[kind] = None
+        new.files.pop(L.CERT_EF[kind], None)
+    elif fid in L.PIN_EF_KIND:
+        kind = L.PIN_EF_KIND[fid]
+        new.pins[kind] = PinRecord(None, 0)
+        card.session.verified.discard(kind)
+    else:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    card.commit(new)
+    return A.ok()
+
+
+def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1 != 0x00 or c.p2 != 0x80:
+        return A.err(A.SW_WRONG_P1P2)
+    kind = L.PIN_EF_KIND.get(card.session.ef)  # type: ignore[arg-type]
+    if kind is None:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    if not c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    if not pin_form_ok(kind, c.data):  # R1.3
+        return A.err(A.SW_WRONG_DATA)
+    new = card.state.clone()
+    new.set_pin(kind, c.data)  # R1.7: 初期化 — new PIN, full count, unblocked
+    card.commit(new)
+    card.session.verified.discard(kind)
+    return A.ok()
+
+
+def _wipe(card: "VirtualCard", c: A.Command) -> A.Result:
+    if c.p1p2 != 0:
+        return A.err(A.SW_WRONG_P1P2)
+    if c.data:
+        return A.err(A.SW_WRONG_LENGTH)
+    new = card.state.clone()
+    new.keys = {k: None for k in KeyKind}
+    new.files = {}
+    new.pins = {k: PinRecord(None, 0) for k in KeyKind}
+    card.commit(new)
+    card.session.verified.clear()
+    card.session.staging = None
+    return A.ok()
+
+
+def _needs_issuer(handler: Callable[["VirtualCard", A.Command], A.Result]):
+    def guarded(card: "VirtualCard", c: A.Command) -> A.Result:
+        if not (card.in_jpki and card.session.issuer):
+            return A.err(A.SW_SECURITY_NOT_SATISFIED)
+        return handler(card, c)
+    return guarded
+
+
+ISSUER_COMMANDS: dict[int, Callable[["VirtualCard", A.Command], A.Result]] = {
+    INS_GET_CHALLENGE: _get_challenge,
+    INS_EXTERNAL_AUTH: _external_auth,
+    INS_GENERATE: _needs_issuer(_generate),
+    INS_WRITE: _needs_issuer(_write),
+    INS_COMMIT: _needs_issuer(_commit_certificate),
+    INS_ERASE: _needs_issuer(_erase),
+    INS_RESET_PIN: _needs_issuer(_reset_pin),
+    INS_WIPE: _needs_issuer(_wipe),
+}

@@ -1,0 +1,151 @@
+"""The issuing terminal (the counter's side of issuance), talking APDUs to a card.
+
+``IssuingTerminal(transport, issuing_secret)`` works with any transport: a ``VirtualCard``
+opened in process, or a ``PcscTransport`` to a card in a reader (virtual or, with the same
+commands, a card that implements them). Each operation selects the JPKI application and
+authenticates afresh (``issuer.py`` describes the commands), so it does not depend on what
+other programs did to the card in between. The private keys stay on the card: the terminal
+only ever receives public keys.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from openjpki.card import apdu as A
+from openjpki.card import issuer as I
+from openjpki.card import layout as L
+from openjpki.card import rsaops
+from openjpki.card.client import JpkiClient, Transport
+from openjpki.card.pins import KeyKind, pin_form_message
+
+WRITE_CHUNK = 255
+
+
+class IssuingError(Exception):
+    """An issuing command failed; ``sw`` is the card's status word."""
+
+    def __init__(self, message: str, sw: int | None = None) -> None:
+        super().__init__(message)
+        self.sw = sw
+
+
+class IssuingTerminal:
+    def __init__(self, card_transport: Transport, issuing_secret: bytes) -> None:
+        self._client = JpkiClient(card_transport)
+        self._secret = bytes(issuing_secret)
+
+    def __repr__(self) -> str:  # never the secret
+        return "IssuingTerminal(…)"
+
+    def _tx(self, apdu: bytes) -> tuple[bytes, int]:
+        return self._client._tx(apdu)
+
+    def _check(self, sw: int, what: str) -> None:
+        if sw != A.SW_OK:
+            raise IssuingError(f"{what}: card answered {sw:04X} ({A.sw_name(sw)})", sw)
+
+    def authenticate(self) -> None:
+        """Select the JPKI AP and prove knowledge of the issuing secret."""
+        self._client.select_jpki()
+        challenge, sw = self._tx(A.build(0x80, I.INS_GET_CHALLENGE, 0, 0, le=I.CHALLENGE_SIZE))
+        self._check(sw, "GET CHALLENGE")
+        _, sw = self._tx(A.build(0x80, I.INS_EXTERNAL_AUTH, 0, 0,
+                                 I.issuing_mac(self._secret, challenge)))
+        if sw == A.SW_SECURITY_NOT_SATISFIED:
+            raise IssuingError("the card refused the issuing secret", sw)
+        self._check(sw, "EXTERNAL AUTHENTICATE")
+
+    def _select(self, fid: int) -> None:
+        self.authenticate()
+        _, sw = self._tx(A.build(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        self._check(sw, f"SELECT EF {fid:04X}")
+
+    @staticmethod
+    def _public_key(modulus: bytes) -> rsa.RSAPublicKey:
+        if len(modulus) != rsaops.KEY_BYTES:
+            raise IssuingError(f"the card returned a {len(modulus)}-byte modulus")
+        return rsa.RSAPublicNumbers(rsaops.PUBLIC_EXPONENT,
+                                    int.from_bytes(modulus, "big")).public_key()
+
+    # --- keys -----------------------------------------------------------------------------
+    def generate_key(self, kind: KeyKind | str) -> rsa.RSAPublicKey:
+        """A new RSA-2048 key pair made on the card in the key EF of ``kind``; returns the
+        public key. The certificate of the old key, if any, is erased."""
+        self._select(L.KEY_EF[KeyKind.of(kind)])
+        modulus, sw = self._tx(A.build(0x80, I.INS_GENERATE, 0x00, 0x00, le=256))
+        self._check(sw, "GENERATE KEY PAIR")
+        return self._public_key(modulus)
+
+    def public_key(self, kind: KeyKind | str) -> rsa.RSAPublicKey | None:
+        self._select(L.KEY_EF[KeyKind.of(kind)])
+        modulus, sw = self._tx(A.build(0x80, I.INS_GENERATE, 0x01, 0x00, le=256))
+        if sw == A.SW_CONDITIONS_NOT_SATISFIED:
+            return None
+        self._check(sw, "READ PUBLIC KEY")
+        return self._public_key(modulus)
+
+    # --- certificates ---------------------------------------------------------------------
+    def _write(self, fid: int, der: bytes) -> None:
+        der = _der_bytes(der)
+        if len(der) > L.CERT_EF_SIZE:
+            raise IssuingError(f"a {len(der)}-byte certificate does not fit the "
+                               f"{L.CERT_EF_SIZE}-byte EF")
+        self._select(fid)
+        for offset in range(0, len(der), WRITE_CHUNK):
+            _, sw = self._tx(A.build(0x80, I.INS_WRITE, offset >> 8, offset & 0xFF,
+                                     der[offset:offset + WRITE_CHUNK]))
+            self._check(sw, f"WRITE EF {fid:04X} at {offset}")
+        _, sw = self._tx(A.build(0x80, I.INS_COMMIT, 0, 0))
+        if sw == A.SW_WRONG_DATA:
+            raise IssuingError(f"EF {fid:04X}: the card refused the certificate (not one "
+                               "DER certificate, or not for the card's key)", sw)
+        self._check(sw, f"COMMIT EF {fid:04X}")
+
+    def write_certificate(self, kind: KeyKind | str, der: bytes) -> None:
+        """Write the holder's certificate of ``kind``; it must certify the card's key."""
+        self._write(L.CERT_EF[KeyKind.of(kind)], der)
+
+    def write_ca_certificate(self, kind: KeyKind | str, der: bytes) -> None:
+        """Write the certificate of the CA that issued ``kind`` (EF 0002 / 000B)."""
+        self._write(L.CA_EF[KeyKind.of(kind)], der)
+
+    def _erase(self, fid: int) -> None:
+        self._select(fid)
+        _, sw = self._tx(A.build(0x80, I.INS_ERASE, 0, 0))
+        self._check(sw, f"ERASE EF {fid:04X}")
+
+    def erase_certificate(self, kind: KeyKind | str) -> None:
+        self._erase(L.CERT_EF[KeyKind.of(kind)])
+
+    def erase_key(self, kind: KeyKind | str) -> None:
+        """Destroy the key of ``kind`` (and its certificate)."""
+        self._erase(L.KEY_EF[KeyKind.of(kind)])
+
+    # --- PINs -----------------------------------------------------------------------------
+    def reset_pin(self, kind: KeyKind | str, new_pin: str | bytes) -> None:
+        """初期化 (R1.7): set a new PIN with the full retry count, unblocking it. The card
+        refuses a PIN of the wrong form (R1.3) with ValueError carrying both messages."""
+        kind = KeyKind.of(kind)
+        pin = new_pin.encode("ascii", "replace") if isinstance(new_pin, str) else bytes(new_pin)
+        if not pin or len(pin) > 255:
+            raise ValueError(" / ".join(pin_form_message(kind)))
+        self._select(L.PIN_EF[kind])
+        _, sw = self._tx(A.build(0x80, I.INS_RESET_PIN, 0x00, 0x80, pin))
+        if sw == A.SW_WRONG_DATA:
+            raise ValueError(" / ".join(pin_form_message(kind)))
+        self._check(sw, "RESET PIN")
+
+    def wipe(self) -> None:
+        """Blank the JPKI application: no keys, certificates or PINs."""
+        self.authenticate()
+        _, sw = self._tx(A.build(0x80, I.INS_WIPE, 0, 0))
+        self._check(sw, "WIPE")
+
+
+def _der_bytes(cert: bytes | x509.Certificate) -> bytes:
+    if isinstance(cert, x509.Certificate):
+        from cryptography.hazmat.primitives.serialization import Encoding
+        return cert.public_bytes(Encoding.DER)
+    return bytes(cert)
