@@ -1,0 +1,20 @@
+"""The virtual My Number Card (JPKI application), its store, the issuing terminal, the
+vpcd bridge to PC/SC, and the holder-side client (shared/spec/CARD.md).
+
+Works on bytes, keys and certificates only: it imports neither ``openjpki.rules``, ``pki``
+nor ``store`` (ARCHITECTURE.md).
+"""
+
+from openjpki.card.card import VirtualCard
+from openjpki.card.client import (CardError, JpkiClient, NotJpkiCard, PinBlocked,
+                                  PinFormRefused, WrongPin, sign_file_data)
+from openjpki.card.pins import MAX_TRIES, KeyKind, pin_form_ok
+from openjpki.card.store import CardExists, CardInUse, CardStore, CardStoreError, UnknownCard
+from openjpki.card.terminal import IssuingError, IssuingTerminal
+
+__all__ = [
+    "CardError", "CardExists", "CardInUse", "CardStore", "CardStoreError", "IssuingError",
+    "IssuingTerminal", "JpkiClient", "KeyKind", "MAX_TRIES", "NotJpkiCard", "PinBlocked",
+    "PinFormRefused", "UnknownCard", "VirtualCard", "WrongPin", "pin_form_ok",
+    "sign_file_data",
+]
