@@ -35,7 +35,7 @@ class AuthorityNames:
 
 _J_LIS_EN = "Japan Agency for Local Authority Information Systems"
 _J_LIS_JA = "地方公共団体情報システム機構"
-_SANDBOX_EN = "OpenJPKI sandbox, not Japan Agency for Local Authority Information Systems"
+_SANDBOX_EN = "OpenJPKI sandbox"  # at most 64 characters (X.520 ub-organizational-unit-name)
 _SANDBOX_JA = "OpenJPKI サンドボックス"
 
 _OU_EN = {Kind.SIGN: "JPKI for digital signature", Kind.AUTH: "JPKI for user authentication"}
@@ -79,13 +79,13 @@ def to_x509_name(attrs: tuple[Attr, ...] | list[Attr]) -> x509.Name:
 
 CRLDP_OU = "CRL Distribution Points"
 UB_COMMON_NAME = 64
-UB_OTHER = 128
+UB_ORGANIZATIONAL_UNIT = 64
 
 
 def check_place(prefecture: str, municipality: str) -> None:
     """A prefecture and municipality usable in a DN (non-empty, within X.520 upper bounds)."""
     for what, value, bound in (
-        ("prefecture", prefecture, UB_OTHER),
+        ("prefecture", prefecture, UB_ORGANIZATIONAL_UNIT),
         ("municipality", municipality, UB_COMMON_NAME - len(" CRLDP")),
     ):
         if not isinstance(value, str) or not value.strip():
