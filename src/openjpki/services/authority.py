@@ -1,0 +1,407 @@
+"""The two authorities as use cases: create them, issue, revoke, hold, make CRLs.
+
+Each use case combines ``openjpki.pki`` (the certificates and their signatures) with
+``openjpki.store`` (the records) in one transaction. Time is an argument (``now``/``at``);
+nothing here reads the clock. A caller that has its own transaction (a counter procedure
+issuing a card) passes ``session=`` and commits itself; otherwise each call commits.
+
+Status changes follow R4.3 through :func:`openjpki.rules.status_transition`: good → revoked,
+good → hold, hold → revoked; a hold is never released and a revocation is final. A renewed
+certificate supersedes the holder's live one of the same kind (R3.7).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openjpki.pki import (
+    FileSigner, Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry,
+    issue_certificate, make_root, new_serial, partition_id,
+)
+from openjpki.rules import Refused, status_transition
+from openjpki.rules.revocation import Reason
+from openjpki.services.authority_setup import SetupError, create_or_load_key, key_file_name
+from openjpki.store import Authority, Certificate, Store, serial_hex
+from openjpki.store import queries as q
+
+DEFAULT_CRL_VALIDITY = timedelta(hours=24)
+
+
+class AuthorityError(Exception):
+    """Base of the errors of this module (one line, safe to show)."""
+
+
+class NotInitialised(AuthorityError):
+    def __init__(self) -> None:
+        super().__init__("the authorities do not exist yet: run `openjpki init`")
+
+
+class UnknownCertificate(AuthorityError, LookupError):
+    def __init__(self, serial: str) -> None:
+        super().__init__(f"no certificate with serial {serial}")
+        self.serial = serial
+
+
+class UnknownPartition(AuthorityError, LookupError):
+    def __init__(self, partition: str) -> None:
+        super().__init__(f"no SIGN CRL partition {partition!r}")
+        self.partition = partition
+
+
+class TransitionRefused(AuthorityError):
+    """A status change the rules refuse (R4.3); ``refusal`` carries rule and messages."""
+
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(f"{refusal.rule}: {refusal.message_en} / {refusal.message_ja}")
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A stored certificate as the services and their callers see it."""
+
+    serial: str
+    kind: str
+    status: str
+    reason: Optional[str]
+    not_before: datetime
+    not_after: datetime
+    subject_id: str
+    resident_id: Optional[str]
+    partition: Optional[str]
+    revoked_at: Optional[datetime]
+    der: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, c: Certificate) -> "CertificateRecord":
+        return cls(c.serial, c.kind, c.status, c.reason, c.not_before, c.not_after, c.subject_id,
+                   c.resident_id, c.partition, c.revoked_at, bytes(c.der))
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``cert list`` (CLI.md)."""
+        return {"serial": self.serial, "kind": self.kind, "status": self.status,
+                "reason": self.reason, "not_after": self.not_after.isoformat(),
+                "resident_id": self.resident_id, "pem": self.pem}
+
+
+@dataclass(frozen=True)
+class Roots:
+    sign: x509.Certificate
+    auth: x509.Certificate
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``init`` (CLI.md)."""
+        pem = lambda c: c.public_bytes(serialization.Encoding.PEM).decode()  # noqa: E731
+        return {"sign_root": pem(self.sign), "auth_root": pem(self.auth)}
+
+
+@dataclass(frozen=True)
+class LoadedAuthority:
+    id: int
+    kind: str
+    generation: int
+    environment: str
+    root: x509.Certificate
+    key_file: str
+
+
+@dataclass(frozen=True)
+class GeneratedCrl:
+    kind: str
+    partition: Optional[str]
+    number: int
+    der: bytes = field(repr=False)
+    entries: int
+    this_update: datetime
+    next_update: datetime
+    authority_id: int
+    revision: int  # the authority's revision when the entries were read
+
+
+def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime,
+               environment: str = "test") -> Roots:
+    """Create the schema and the two authorities (SIGN, AUTH) with their key files; when they
+    exist already, change nothing and return the same roots (safe to run twice, also from two
+    processes at once: the loser of a race reads the winner's rows)."""
+    store.migrate()
+    roots: dict[str, x509.Certificate] = {}
+    for kind in Kind:
+        with store.sessions() as s:
+            existing = q.current_authority(s, kind.value)
+        if existing is not None:
+            if existing.environment != environment:
+                raise AuthorityError(
+                    f"the authorities were created for the {existing.environment} environment, "
+                    f"not {environment}: use another home (or database) for {environment}")
+            roots[kind.value] = x509.load_der_x509_certificate(existing.root_der)
+            continue
+        key_file = key_file_name(kind.value, 1)
+        signer = create_or_load_key(keys_dir / key_file, passphrase)
+        root = make_root(kind, signer, not_before=now,
+                         options=ProfileOptions(environment=environment))  # type: ignore[arg-type]
+        try:
+            with store.transaction() as s:
+                row = Authority(kind=kind.value, generation=1, environment=environment,
+                                root_der=root.public_bytes(serialization.Encoding.DER),
+                                key_file=key_file, options={}, revision=0, created_at=now)
+                s.add(row)
+                s.flush()
+                q.ensure_crl_series(s, row.id, "")
+        except IntegrityError:
+            with store.sessions() as s:
+                existing = q.current_authority(s, kind.value)
+            assert existing is not None
+            root = x509.load_der_x509_certificate(existing.root_der)
+        roots[kind.value] = root
+    return Roots(sign=roots["sign"], auth=roots["auth"])
+
+
+class AuthorityService:
+    """Issue, revoke, hold and publish for the two authorities of one store."""
+
+    def __init__(self, store: Store, *, keys_dir: Path, passphrase: bytes | Callable[[], bytes],
+                 options: ProfileOptions = ProfileOptions(),
+                 crl_validity: timedelta = DEFAULT_CRL_VALIDITY) -> None:
+        self.store = store
+        self.keys_dir = Path(keys_dir)
+        self._passphrase = passphrase
+        self.options = options
+        self.crl_validity = crl_validity
+        self._authorities: dict[int, LoadedAuthority] = {}
+        self._signers: dict[int, Signer] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- the authorities --------------------------------------------------------------------
+
+    def authorities(self, *, reload: bool = False) -> list[LoadedAuthority]:
+        """Every authority generation of the store (cached; NotInitialised when none)."""
+        if reload or not self._authorities:
+            with self.store.sessions() as s:
+                rows = q.all_authorities(s)
+            loaded = {a.id: LoadedAuthority(a.id, a.kind, a.generation, a.environment,
+                                            x509.load_der_x509_certificate(a.root_der), a.key_file)
+                      for a in rows}
+            with self._lock:
+                self._authorities = loaded
+        if not {a.kind for a in self._authorities.values()} >= {"sign", "auth"}:
+            raise NotInitialised()
+        return list(self._authorities.values())
+
+    def current(self, kind: Kind | str) -> LoadedAuthority:
+        """The issuing (newest) generation of ``kind``."""
+        kind = Kind(kind).value
+        candidates = [a for a in self.authorities() if a.kind == kind]
+        return max(candidates, key=lambda a: a.generation)
+
+    def authority(self, authority_id: int) -> LoadedAuthority:
+        found = self._authorities.get(authority_id)
+        if found is None:
+            found = {a.id: a for a in self.authorities(reload=True)}.get(authority_id)
+        if found is None:
+            raise NotInitialised()
+        return found
+
+    def root(self, kind: Kind | str) -> x509.Certificate:
+        return self.current(kind).root
+
+    def signer(self, authority_id: int) -> Signer:
+        """The authority's key, loaded from its file once (and checked against its root)."""
+        signer = self._signers.get(authority_id)
+        if signer is not None:
+            return signer
+        a = self.authority(authority_id)
+        path = self.keys_dir / a.key_file
+        if not path.exists():
+            raise SetupError(f"the key file of the {a.kind} authority is missing: {path}")
+        passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
+        try:
+            signer = FileSigner.load(path, passphrase)
+        except ValueError as e:
+            raise SetupError(str(e)) from None
+        if signer.public_key().public_numbers() != a.root.public_key().public_numbers():
+            raise SetupError(f"{path} is not the key of the {a.kind} root in the store")
+        self._signers[authority_id] = signer
+        return signer
+
+    def options_for(self, a: LoadedAuthority) -> ProfileOptions:
+        return ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
+                              crl_url_base=self.options.crl_url_base, ocsp_url=self.options.ocsp_url)
+
+    # --- change notification -----------------------------------------------------------------
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Called after a status change this service committed (OCSP and CRL caches)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    @contextmanager
+    def _transaction(self, session: Optional[Session]) -> Iterator[Session]:
+        if session is not None:
+            yield session
+            return
+        with self.store.transaction() as s:
+            yield s
+
+    # --- use cases ---------------------------------------------------------------------------
+
+    def issue(self, kind: Kind | str, public_key, *, last_valid_day: date, now: datetime,
+              subject_id: Optional[str] = None, prefecture: Optional[str] = None,
+              municipality: Optional[str] = None, facts: Optional[SignFacts] = None,
+              resident_id: Optional[str] = None, supersede: bool = True,
+              session: Optional[Session] = None) -> CertificateRecord:
+        """Issue and store a certificate for ``public_key`` (the card's key). With a
+        ``resident_id`` and ``supersede``, the resident's live certificate of the same kind is
+        revoked as superseded in the same transaction (R3.7). ValueError for anything the
+        profile refuses (pki's messages)."""
+        kind = Kind(kind)
+        a = self.current(kind)
+        subject_id = subject_id or secrets.token_hex(10).upper()
+        serial = new_serial()
+        cert = issue_certificate(
+            kind, issuer=a.root, signer=self.signer(a.id), public_key=public_key, serial=serial,
+            not_before=now, last_valid_day=last_valid_day, subject_id=subject_id,
+            prefecture=prefecture, municipality=municipality, facts=facts,
+            options=self.options_for(a))
+        part = partition_id(prefecture, municipality) if kind is Kind.SIGN else None  # type: ignore[arg-type]
+        changed = False
+        with self._transaction(session) as s:
+            if resident_id is not None and supersede:
+                for old in q.live_certificates(s, resident_id=resident_id, kind=kind.value):
+                    self._transition(s, old.serial, "revoked", Reason.SUPERSEDED, now)
+                    changed = True
+            row = Certificate(
+                serial=serial_hex(serial), authority_id=a.id, kind=kind.value,
+                subject_id=subject_id, resident_id=resident_id, partition=part,
+                not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+                der=cert.public_bytes(serialization.Encoding.DER), status="good",
+                change_seq=0, issued_at=now)
+            q.add_certificate(s, row)
+            if part is not None:
+                q.ensure_crl_series(s, a.id, part, prefecture=prefecture, municipality=municipality)
+            record = CertificateRecord.of(row)
+        if changed and session is None:
+            self._notify()
+        return record
+
+    def revoke(self, serial: str, reason: Reason | str, *, at: datetime,
+               session: Optional[Session] = None) -> CertificateRecord:
+        """Revoke with a final RFC 5280 reason (R4.3). ``certificateHold`` means :meth:`hold`.
+        A held certificate keeps the moment of its hold as revocationDate: it has not been
+        usable since then. UnknownCertificate, TransitionRefused."""
+        reason = Reason.parse(reason)
+        target = "hold" if reason is Reason.CERTIFICATE_HOLD else "revoked"
+        return self._change(serial, target, reason, at, session)
+
+    def hold(self, serial: str, *, at: datetime, session: Optional[Session] = None) -> CertificateRecord:
+        """Put on hold (certificateHold, published at once, never released: R4.3)."""
+        return self._change(serial, "hold", Reason.CERTIFICATE_HOLD, at, session)
+
+    def _change(self, serial: str, target: str, reason: Reason, at: datetime,
+                session: Optional[Session]) -> CertificateRecord:
+        serial = q.parse_serial(serial)
+        with self._transaction(session) as s:
+            record = self._transition(s, serial, target, reason, at)
+        if session is None:
+            self._notify()
+        return record
+
+    def _transition(self, s: Session, serial: str, target: str, reason: Reason,
+                    at: datetime) -> CertificateRecord:
+        for _ in range(5):
+            current = s.execute(
+                select(Certificate).where(Certificate.serial == serial)
+                .execution_options(populate_existing=True)).scalar_one_or_none()
+            if current is None:
+                raise UnknownCertificate(serial)
+            decision = status_transition(current.status, target, reason)
+            if isinstance(decision, Refused):
+                raise TransitionRefused(decision)
+            revoked_at = current.revoked_at if current.status == "hold" else at
+            assert revoked_at is not None
+            entry = encode_revoked_entry(int(serial, 16), revoked_at, x509.ReasonFlags(reason.value))
+            seq = q.bump_revision(s, current.authority_id)
+            if q.set_status(s, serial, expected_status=current.status, status=target,
+                            reason=reason.value, revoked_at=revoked_at, revoked_entry=entry,
+                            changed_at=at, change_seq=seq):
+                s.expire(current)
+                s.refresh(current)
+                return CertificateRecord.of(current)
+        raise AuthorityError(f"certificate {serial} kept changing under us; try again")
+
+    def get(self, serial: str) -> CertificateRecord:
+        serial = q.parse_serial(serial)
+        with self.store.sessions() as s:
+            c = q.find_certificate(s, serial)
+            if c is None:
+                raise UnknownCertificate(serial)
+            return CertificateRecord.of(c)
+
+    def list(self, *, resident_id: Optional[str] = None, status: Optional[str] = None,
+             kind: Optional[str] = None) -> list[CertificateRecord]:
+        with self.store.sessions() as s:
+            return [CertificateRecord.of(c) for c in
+                    q.list_certificates(s, resident_id=resident_id, status=status, kind=kind)]
+
+    def partitions(self) -> list[str]:
+        """The SIGN CRL partitions (issuing municipalities) of the current SIGN authority."""
+        a = self.current(Kind.SIGN)
+        with self.store.sessions() as s:
+            return [p.partition for p in q.crl_partitions(s, a.id)]
+
+    def crl(self, kind: Kind | str, partition: Optional[str] = None, *, now: datetime,
+            validity: Optional[timedelta] = None) -> GeneratedCrl:
+        """A new CRL of the current ``kind`` authority (or of one SIGN partition), numbered
+        from its own series, made by streaming the stored entries."""
+        kind = Kind(kind)
+        a = self.current(kind)
+        validity = validity or self.crl_validity
+        place = None
+        if partition is not None:
+            if kind is not Kind.SIGN:
+                raise UnknownPartition(partition)
+            with self.store.sessions() as s:
+                series = q.crl_series(s, a.id, partition)
+            if series is None:
+                raise UnknownPartition(partition)
+            place = (series.prefecture, series.municipality)
+        signer = self.signer(a.id)
+        with self.store.transaction() as s:
+            number = q.next_crl_number(s, a.id, partition or "", now)
+        count = 0
+        with self.store.engine.connect() as conn:
+            revision = q.revisions(conn).get(a.id, 0)
+
+            def counted() -> Iterator[bytes]:
+                nonlocal count
+                for entry in q.stream_revoked_entries(conn, a.id, partition):
+                    count += 1
+                    yield entry
+
+            der = build_crl(issuer=a.root, signer=signer, entries=counted(), crl_number=number,
+                            this_update=now, next_update=now + validity, partition=place)
+        return GeneratedCrl(kind.value, partition, number, der, count, now, now + validity,
+                            a.id, revision)

@@ -1,0 +1,79 @@
+"""The authorities of one OpenJPKI home (``--home``/``--database-url``): what ``init``,
+``serve`` and the ``cert``/``crl`` commands open."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy.engine import make_url
+
+from openjpki.config import Settings
+from openjpki.services.authority import AuthorityService, NotInitialised, Roots, initialise
+from openjpki.services.authority_setup import (
+    PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
+)
+from openjpki.store import Store, is_current
+
+_UNSET = object()
+
+
+def initialise_home(settings: Settings, *, now: datetime, environment: Optional[str] = None,
+                    crl_url_base: object = _UNSET, ocsp_url: object = _UNSET) -> Roots:
+    """``openjpki init``: the store, the passphrase file, the two authorities, and the
+    ``[pki]`` options in the home's configuration. Options not given keep their configured
+    value; the environment is fixed once the roots exist."""
+    config = load_pki_config(settings.config_file)
+    changes: dict = {}
+    if environment is not None:
+        changes["environment"] = environment
+    if crl_url_base is not _UNSET:
+        changes["crl_url_base"] = crl_url_base or None
+    if ocsp_url is not _UNSET:
+        changes["ocsp_url"] = ocsp_url or None
+    if changes:
+        config = config.with_options(**changes)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    passphrase = ca_passphrase(settings.keys_dir, create=True)
+    store = Store.open(settings.effective_database_url)
+    try:
+        roots = initialise(store, settings.keys_dir, passphrase, now=now,
+                           environment=config.options.environment)
+    finally:
+        store.dispose()
+    if changes or not settings.config_file.exists() or not _has_pki_table(settings):
+        save_pki_config(settings.config_file, config)
+    return roots
+
+
+def _has_pki_table(settings: Settings) -> bool:
+    return "[pki]" in settings.config_file.read_text(encoding="utf-8")
+
+
+def open_authorities(settings: Settings, *, config: Optional[PkiConfig] = None) -> AuthorityService:
+    """The authority service of an initialised home. NotInitialised when ``init`` has not
+    run (no schema or no authorities); the CA passphrase is read when a key is first used."""
+    config = config or load_pki_config(settings.config_file)
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not Path(url.database).expanduser().exists():
+        raise NotInitialised()  # do not leave an empty database behind
+    store = Store.open(settings.effective_database_url)
+    try:
+        current = is_current(store.engine)
+    except Exception:  # noqa: BLE001 — no database there at all
+        current = False
+    if not current:
+        store.dispose()
+        raise NotInitialised()
+    service = AuthorityService(
+        store, keys_dir=settings.keys_dir,
+        passphrase=lambda: ca_passphrase(settings.keys_dir),
+        options=config.options, crl_validity=config.crl_validity)
+    try:
+        service.authorities()  # NotInitialised early, not at the first request
+    except NotInitialised:
+        store.dispose()
+        raise
+    return service
