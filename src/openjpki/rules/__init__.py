@@ -35,3 +35,15 @@ from openjpki.rules.revocation import (
     certificates_ending, revocation_for_replacement, revocations_for_card_end,
     revocations_for_fact_change, revocations_for_holder_request, status_transition,
 )
+from openjpki.rules.kinds import (
+    BASIC_FOUR_FACTS, Fact, certificate_facts, certificate_purpose,
+)
+from openjpki.rules.documents import (
+    DRIVING_HISTORY_ACCEPTED_FROM, ApplicantType, AuthorityProof, InquiryForm, PhotoId,
+    PresentedId, Procedure, Requirement, photo_id_problem,
+)
+from openjpki.rules.eligibility import (
+    MAJORITY_AGE, SIGN_MIN_AGE, Applicant, Application, Holder, central_system_down,
+    certificates_on_new_card, needs_legal_representative, pins_needed, procedure_decision,
+    sign_eligible,
+)

@@ -45,3 +45,47 @@ class PinKind(LabelledEnum):
     def cert_kind(self) -> CertKind | None:
         """The certificate this PIN protects (``None`` for the card PIN)."""
         return None if self is PinKind.CARD else CertKind(self.value)
+
+
+_PURPOSES = {
+    CertKind.SIGN: ("e-Tax・オンライン申請・民間のオンライン取引などで電子文書に署名する。"
+                    "「作成・送信した電子文書が、あなたが作成した真正なものであり、あなたが送信した"
+                    "ものであること」を証明する。",
+                    "Signs electronic documents (e-Tax, online applications, private online "
+                    "transactions): proves the document was made and sent by you."),
+    CertKind.AUTH: ("マイナポータル・オンラインバンキング・コンビニ交付・キオスク端末などへの"
+                    "ログイン。「ログイン等した者があなたであること」を証明する。",
+                    "Logs in (マイナポータル, online banking, convenience-store issuance, "
+                    "kiosks): proves the one logging in is you."),
+}
+
+
+def certificate_purpose(kind: "CertKind | str") -> tuple[str, str]:
+    """R1.1: what a certificate of ``kind`` is for (Japanese, English)."""
+    return _PURPOSES[CertKind.parse(kind)]
+
+
+class Fact(LabelledEnum):
+    """R1.2: the personal facts a certificate may carry."""
+
+    NAME = ("name", "氏名", "name")
+    ADDRESS = ("address", "住所", "address")
+    BIRTH_DATE = ("birth_date", "生年月日", "date of birth")
+    SEX = ("sex", "性別", "sex")
+    COMMON_NAME = ("common_name", "通称", "common name (foreign resident)")
+    OLD_SURNAME = ("old_surname", "旧氏", "former surname")
+
+
+BASIC_FOUR_FACTS = (Fact.NAME, Fact.ADDRESS, Fact.BIRTH_DATE, Fact.SEX)
+"""基本4情報."""
+
+
+def certificate_facts(kind: "CertKind | str", *, common_name: bool = False,
+                      old_surname: bool = False) -> tuple[Fact, ...]:
+    """R1.2: the facts a certificate of ``kind`` carries: SIGN the basic four facts, plus a
+    foreign resident's registered 通称 and a registered 旧氏; AUTH none."""
+    if CertKind.parse(kind) is CertKind.AUTH:
+        return ()
+    extra = ((Fact.COMMON_NAME,) if common_name else ()) + (
+        (Fact.OLD_SURNAME,) if old_surname else ())
+    return BASIC_FOUR_FACTS + extra
