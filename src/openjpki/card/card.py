@@ -79,6 +79,8 @@ class VirtualCard:
         self._on_close = on_close
         self._keys: dict[KeyKind, tuple[bytes, rsa.RSAPrivateKey]] = {}
         self.session = Session()
+        # Answer with this ATR instead of the card's own (``card insert --atr``).
+        self.atr_override: bytes | None = None
         # Test hook: called after every durable write, before the answer exists.
         self.after_persist: Callable[[], None] | None = None
 
@@ -89,7 +91,7 @@ class VirtualCard:
 
     @property
     def atr(self) -> bytes:
-        return self._state.atr
+        return self.atr_override or self._state.atr
 
     def __repr__(self) -> str:
         return f"VirtualCard({self.card_id!r})"
