@@ -47,3 +47,11 @@ from openjpki.rules.eligibility import (
     certificates_on_new_card, needs_legal_representative, pins_needed, procedure_decision,
     sign_eligible,
 )
+from openjpki.rules.calendars import (
+    KIOSK_HOURS, Calendar, CalendarConfigError, Closures, Hours, Office, counter_open,
+    default_calendar, kiosk_open, load_calendar, next_opening, parse_calendar,
+)
+from openjpki.rules.kiosk import (
+    CONVENIENCE_MIN_AGE, FACE_MATCH_LIMIT, RESERVATION_WINDOW, FaceMatch, after_face_match,
+    convenience_issuance_decision, kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
+)

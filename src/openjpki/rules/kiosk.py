@@ -1,0 +1,141 @@
+"""Kiosk PIN reset with the smartphone app, and convenience-store issuance (R6.1–R6.5, R7).
+
+R6 flow: the app checks the holder with the *other* PIN (R6.1) — for a SIGN reset also a
+face match against the chip's photo (R6.2, five consecutive failures lock the app for that
+card) — then within 24 hours, at a kiosk open 6:30–23:00 (R6.4), the holder enters the other
+PIN again and sets the new one. The reset clears the lock and the count (R6.5:
+:func:`~openjpki.rules.pins.after_pin_reset`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from openjpki.rules.calendars import KIOSK_HOURS, Hours, kiosk_open
+from openjpki.rules.dates import age_on, to_jst
+from openjpki.rules.decision import Allowed, Refused
+from openjpki.rules.kinds import PinKind
+from openjpki.rules.renewal import convenience_services_from
+
+FACE_MATCH_LIMIT = 5
+"""R6.2: consecutive face-match failures that lock the app for the card."""
+RESERVATION_WINDOW = timedelta(hours=24)
+"""R6.2, R6.3: the kiosk step must follow the app step within 24 hours."""
+CONVENIENCE_MIN_AGE = 15
+"""R7.1: convenience-store issuance is not for holders under 15."""
+
+
+def pin_for_kiosk_reset(target: "PinKind | str") -> PinKind:
+    """R6.1: the PIN that proves the holder when resetting ``target``: the AUTH PIN for a
+    SIGN reset, the SIGN PIN for an AUTH reset. The card PIN is reset at the counter only."""
+    target = PinKind.parse(target)
+    if target is PinKind.CARD:
+        raise ValueError("the resident-registry PIN cannot be reset at a kiosk")
+    return PinKind.AUTH if target is PinKind.SIGN else PinKind.SIGN
+
+
+def _rule(target: PinKind) -> str:
+    return "R6.2" if target is PinKind.SIGN else "R6.3"
+
+
+def kiosk_reset_route(target: "PinKind | str", knows_other_pin: bool,
+                      other_pin_locked: bool = False) -> Allowed | Refused:
+    """R6.1: can ``target`` be reset with the app and a kiosk? Only if the holder knows the
+    other certificate's PIN and it is not locked; otherwise only the counter can reset."""
+    target = PinKind.parse(target)
+    other = pin_for_kiosk_reset(target)
+    if not knows_other_pin or other_pin_locked:
+        why_ja = "ロックされている" if knows_other_pin else "分からない"
+        why_en = "is locked" if knows_other_pin else "is not known"
+        return Refused("R6.1",
+                       f"{target.ja}の再設定には{other.ja}が必要ですが、{why_ja}ため"
+                       "コンビニ等では再設定できません。市区町村の窓口で手続きしてください。",
+                       f"Resetting the {target.en} needs the {other.en}, which {why_en}; "
+                       "only the municipal counter can reset it.")
+    return Allowed("R6.1", f"{other.ja}を使って、スマートフォンとキオスク端末で{target.ja}を"
+                   "再設定できます。",
+                   f"The {target.en} can be reset with the app and a kiosk, using the "
+                   f"{other.en}.")
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    """R6.2: consecutive face-match failures of the app for one card."""
+
+    failures: int = 0
+    app_locked: bool = False
+
+
+def after_face_match(state: FaceMatch, matched: bool) -> tuple[FaceMatch, Allowed | Refused]:
+    """R6.2: the state after one face match. A match resets the count; the 5th consecutive
+    failure locks the app for that card (then only the counter can reset)."""
+    if state.app_locked:
+        return state, Refused("R6.2", "顔認証に連続して失敗したためアプリは利用できません。"
+                              "市区町村の窓口で手続きしてください。",
+                              "The app is locked after repeated face-match failures; use "
+                              "the municipal counter.")
+    if matched:
+        return FaceMatch(), Allowed("R6.2", "顔認証による本人確認ができました。",
+                                    "Face match succeeded.")
+    failures = state.failures + 1
+    if failures >= FACE_MATCH_LIMIT:
+        return (replace(state, failures=FACE_MATCH_LIMIT, app_locked=True),
+                Refused("R6.2", f"顔認証に{FACE_MATCH_LIMIT}回連続で失敗したため、アプリの使用を"
+                        "制限しました。市区町村の窓口で手続きしてください。",
+                        f"{FACE_MATCH_LIMIT} face-match failures in a row: the app is locked "
+                        "for this card; use the municipal counter."))
+    left = FACE_MATCH_LIMIT - failures
+    return (replace(state, failures=failures),
+            Refused("R6.2", f"顔認証に失敗しました（あと{left}回失敗するとロックされます）。",
+                    f"Face match failed ({left} more failure(s) lock the app)."))
+
+
+def kiosk_reset_decision(target: "PinKind | str", prepared_at: datetime, at: datetime,
+                         hours: Hours = KIOSK_HOURS) -> Allowed | Refused:
+    """R6.2 (SIGN) / R6.3 (AUTH), R6.4: may the kiosk step of a reset prepared in the app at
+    ``prepared_at`` be done at ``at``? Within 24 hours (inclusive) and within kiosk hours."""
+    target = PinKind.parse(target)
+    pin_for_kiosk_reset(target)
+    prepared_at, at = to_jst(prepared_at), to_jst(at)
+    if at < prepared_at:
+        raise ValueError("the kiosk step is before the app step")
+    rule = _rule(target)
+    if at - prepared_at > RESERVATION_WINDOW:
+        return Refused(rule, "アプリでの手続きから24時間を過ぎています。アプリの手続きからやり直して"
+                       "ください。",
+                       "More than 24 hours have passed since the app step; start again in the "
+                       "app.")
+    open_ = kiosk_open(at, "R6.4", hours)
+    if not open_.allowed:
+        return open_
+    return Allowed(rule, f"キオスク端末で新しい{target.ja}を設定できます。",
+                   f"The new {target.en} can be set at the kiosk.")
+
+
+def convenience_issuance_decision(birth: date, at: datetime, *, auth_valid: bool = True,
+                                  auth_renewed_on: date | None = None,
+                                  hours: Hours = KIOSK_HOURS) -> Allowed | Refused:
+    """R7.1, R7.2, R3.5: may the holder use convenience-store issuance (コンビニ交付) at
+    ``at``? It uses the AUTH certificate (R7.1), is not for holders under 15 (R7.1), works
+    6:30–23:00 (R7.2) and, after a renewal, from the 2nd business day after it (R7.2, R3.5)."""
+    at = to_jst(at)
+    if age_on(birth, at.date()) < CONVENIENCE_MIN_AGE:
+        return Refused("R7.1", "15歳未満の方はコンビニ交付サービスを利用できません。",
+                       "Convenience-store issuance is not available to holders under 15.")
+    if not auth_valid:
+        return Refused("R7.1", "コンビニ交付には有効な利用者証明用電子証明書が必要です。",
+                       "Convenience-store issuance needs a valid user authentication "
+                       "certificate.")
+    if auth_renewed_on is not None:
+        from_day = convenience_services_from(auth_renewed_on)
+        if at.date() < from_day:
+            return Refused("R7.2", f"電子証明書の更新後、コンビニ交付が利用できるのは2営業日後の"
+                           f"{from_day.year}年{from_day.month}月{from_day.day}日からです。",
+                           "After a renewal convenience-store services work from 2 business "
+                           f"days later: from {from_day.isoformat()}.", opens_on=from_day)
+    open_ = kiosk_open(at, "R7.2", hours)
+    if not open_.allowed:
+        return open_
+    return Allowed("R7.2", "コンビニ交付サービスを利用できます。",
+                   "Convenience-store issuance is available.")
