@@ -66,10 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="openjpki")
     except CliError as e:
-        err_console.print(f"error: {e}", markup=False, highlight=False)
+        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 — the last line of defence against tracebacks
-        err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False)
+        err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False,
+                          soft_wrap=True)
         sys.exit(2)
