@@ -1,1 +1,285 @@
-"""Commands registered by this module: see shared/spec/CLI.md."""
+"""``openjpki init``, ``cert list|revoke|hold|issue``, ``crl generate`` and ``serve``
+(shared/spec/CLI.md). Thin: parse, call services.authority, print. The wall clock is read
+here (``_now``), never below."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.rules.revocation import Reason
+
+REASON_NAMES = [r.value for r in Reason]
+STATUSES = ("good", "revoked", "hold")
+KINDS = ("sign", "auth")
+
+cert_app = typer.Typer(help="The authorities' certificates: list, revoke, hold.",
+                       no_args_is_help=True)
+crl_app = typer.Typer(help="Certificate revocation lists.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+app.add_typer(crl_app, name="crl")
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _service(ctx: typer.Context):
+    from openjpki.services.authority import NotInitialised
+    from openjpki.services.authority_home import open_authorities
+    from openjpki.services.authority_setup import SetupError
+
+    try:
+        return open_authorities(settings(ctx))
+    except (NotInitialised, SetupError) as e:
+        fail(str(e))
+
+
+def _choice(value: Optional[str], allowed: tuple[str, ...] | list[str], option: str) -> Optional[str]:
+    if value is not None and value not in allowed:
+        fail(f"{option} must be one of: {', '.join(allowed)} (not {value!r})")
+    return value
+
+
+def _iso_date(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be a date YYYY-MM-DD (not {value!r})")
+
+
+def _print_certificate(record, as_json: bool) -> None:
+    if as_json:
+        print_json(record.to_dict())
+    else:
+        reason = f" ({record.reason})" if record.reason else ""
+        _say(f"{record.serial} {record.kind} {record.status}{reason} "
+             f"not after {record.not_after.isoformat()}")
+
+
+@app.command("init")
+def init_cmd(
+    ctx: typer.Context,
+    environment: Optional[str] = typer.Option(
+        None, "--environment", help="test (JPKI-TEST names and policies, the default) or "
+        "production; fixed when the roots are made."),
+    crl_url_base: Optional[str] = typer.Option(
+        None, "--crl-url-base", help="HTTP base URL put into certificates' CRL distribution "
+        "points, e.g. http://127.0.0.1:8000 ('' removes it)."),
+    ocsp_url: Optional[str] = typer.Option(
+        None, "--ocsp-url", help="OCSP URL put into certificates (AIA), e.g. "
+        "http://127.0.0.1:8000/ocsp ('' removes it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the two roots as JSON."),
+) -> None:
+    """Create the store and the two authorities (SIGN, AUTH); safe to run twice."""
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_home import initialise_home
+    from openjpki.services.authority_setup import SetupError
+
+    _choice(environment, ("test", "production"), "--environment")
+    kwargs: dict = {}
+    if crl_url_base is not None:
+        kwargs["crl_url_base"] = crl_url_base
+    if ocsp_url is not None:
+        kwargs["ocsp_url"] = ocsp_url
+    s = settings(ctx)
+    try:
+        roots = initialise_home(s, now=_now(), environment=environment, **kwargs)
+    except (AuthorityError, SetupError, ValueError) as e:
+        fail(str(e))
+    if as_json:
+        print_json(roots.to_dict())
+        return
+    for label, root in (("SIGN", roots.sign), ("AUTH", roots.auth)):
+        _say(f"{label} root: {root.subject.rfc4514_string()} (serial {root.serial_number:x})")
+    _say(f"home: {s.home}")
+
+
+@cert_app.command("list")
+def cert_list(
+    ctx: typer.Context,
+    resident: Optional[str] = typer.Option(None, "--resident", help="Only this resident's."),
+    status: Optional[str] = typer.Option(None, "--status", help="good, revoked or hold."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="sign or auth."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The certificates the authorities issued."""
+    _choice(status, STATUSES, "--status")
+    _choice(kind, KINDS, "--kind")
+    records = _service(ctx).list(resident_id=resident, status=status, kind=kind)
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    for r in records:
+        _print_certificate(r, False)
+
+
+def _change(ctx: typer.Context, serial: str, reason: str, as_json: bool) -> None:
+    from openjpki.services.authority import TransitionRefused, UnknownCertificate
+
+    service = _service(ctx)
+    try:
+        record = service.revoke(serial, reason, at=_now())
+    except UnknownCertificate as e:
+        fail(str(e))
+    except ValueError as e:  # not a hexadecimal serial
+        fail(str(e))
+    except TransitionRefused as e:
+        refusal = e.refusal
+        if as_json:
+            print_json(refusal.to_dict())
+        else:
+            _say(f"refused ({refusal.rule}): {refusal.message_en} / {refusal.message_ja}")
+        raise typer.Exit(1)
+    _print_certificate(record, as_json)
+
+
+@cert_app.command("revoke")
+def cert_revoke(
+    ctx: typer.Context,
+    serial: str = typer.Argument(..., help="Serial number, hexadecimal."),
+    reason: Optional[str] = typer.Option(
+        None, "--reason", help="RFC 5280 reason: " + ", ".join(REASON_NAMES) + "."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Revoke a certificate (R4.3: final; a held one takes its final reason)."""
+    if reason is None or reason not in REASON_NAMES:
+        given = "" if reason is None else f" (not {reason!r})"
+        fail(f"--reason must be one of: {', '.join(REASON_NAMES)}{given}")
+    _change(ctx, serial, reason, as_json)
+
+
+@cert_app.command("hold")
+def cert_hold(
+    ctx: typer.Context,
+    serial: str = typer.Argument(..., help="Serial number, hexadecimal."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Put a certificate on hold (certificateHold; never released, R4.3)."""
+    _change(ctx, serial, Reason.CERTIFICATE_HOLD.value, as_json)
+
+
+@cert_app.command("issue")
+def cert_issue(
+    ctx: typer.Context,
+    kind: str = typer.Option("auth", "--kind", help="sign or auth."),
+    last_valid_day: Optional[str] = typer.Option(
+        None, "--last-valid-day", help="YYYY-MM-DD (default: five years from today)."),
+    resident: Optional[str] = typer.Option(None, "--resident", help="Resident id to record."),
+    subject_id: Optional[str] = typer.Option(None, "--subject-id", help="CN (default random)."),
+    prefecture: str = typer.Option("東京都", "--prefecture", help="SIGN: issuing prefecture."),
+    municipality: str = typer.Option("千代田区", "--municipality", help="SIGN: municipality."),
+    name: str = typer.Option("試験　太郎", "--name", help="SIGN: surname U+3000 given name."),
+    address: str = typer.Option("東京都千代田区霞が関一丁目１番１号", "--address"),
+    birth_date: str = typer.Option("1990-01-01", "--birth-date", help="SIGN: YYYY-MM-DD."),
+    sex: int = typer.Option(1, "--sex", help="SIGN: 1 male, 2 female, 3 unknown."),
+    key_out: Optional[Path] = typer.Option(
+        None, "--key-out", help="Write the generated private key here (PEM, mode 0600)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """SANDBOX ONLY: issue a certificate for a key generated here, with no card. The real
+    path is the counter, with the key made on the card."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from openjpki.pki import SignFacts
+
+    _choice(kind, KINDS, "--kind")
+    now = _now()
+    last = _iso_date(last_valid_day, "--last-valid-day") or (now.date() + timedelta(days=5 * 365))
+    born = _iso_date(birth_date, "--birth-date")
+    service = _service(ctx)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    try:
+        facts = SignFacts(name, address, born, sex) if kind == "sign" else None
+        record = service.issue(kind, key.public_key(), last_valid_day=last, now=now,
+                               subject_id=subject_id, resident_id=resident,
+                               prefecture=prefecture if kind == "sign" else None,
+                               municipality=municipality if kind == "sign" else None, facts=facts)
+    except ValueError as e:
+        fail(str(e))
+    if key_out is not None:
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    _print_certificate(record, as_json)
+
+
+@crl_app.command("generate")
+def crl_generate(
+    ctx: typer.Context,
+    kind: Optional[str] = typer.Option(None, "--kind", help="sign or auth (default both)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write the one full CRL of --kind to this file (default: "
+        "<home>/crl/sign.crl, auth.crl and sign/<partition>.crl)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write the current CRL(s), DER. ``entries`` counts the entries of the full CRLs."""
+    _choice(kind, KINDS, "--kind")
+    if out is not None and kind is None:
+        fail("--out names one file: add --kind sign or --kind auth")
+    s = settings(ctx)
+    service = _service(ctx)
+    now = _now()
+    files: list[str] = []
+    entries = 0
+
+    def write(path: Path, der: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(der)
+        os.replace(tmp, path)
+        files.append(str(path))
+
+    for k in ([kind] if kind else list(KINDS)):
+        full = service.crl(k, now=now)
+        entries += full.entries
+        if out is not None:
+            write(out, full.der)
+            continue
+        write(s.home / "crl" / f"{k}.crl", full.der)
+        if k == "sign":
+            for part in service.partitions():
+                write(s.home / "crl" / "sign" / f"{part}.crl", service.crl(k, part, now=now).der)
+    if as_json:
+        print_json({"files": files, "entries": entries})
+    else:
+        for f in files:
+            _say(f)
+        _say(f"{entries} entries")
+
+
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port", min=0, max=65535),
+) -> None:
+    """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
+    first start)."""
+    import uvicorn
+
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_home import initialise_home
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.web import create_app
+
+    s = settings(ctx)
+    try:
+        initialise_home(s, now=_now())
+    except (AuthorityError, SetupError, ValueError) as e:
+        fail(str(e))
+    uvicorn.run(create_app(s), host=host, port=port, log_level="info", access_log=False)

@@ -1,0 +1,198 @@
+"""One OCSP responder for both authorities (RFC 6960, RFC 5019 profile), with its cache.
+
+A request's CertID names the issuer by hashes; they are matched against every authority
+generation of the store, so one URL answers for SIGN and AUTH. A serial the matched authority
+never issued is ``unknown``; an issuer that is not ours gets ``unauthorized`` (RFC 5019
+§2.2.3); anything that does not parse, or asks about more than one certificate (RFC 5019
+§2.1.1), gets ``malformedRequest``.
+
+Responses are produced on the first request and then served from memory, keyed by the
+request's own bytes, until a quarter of their validity is left (then they are signed anew),
+or until the certificate's status changes. A request with a nonce always gets a freshly
+signed response that echoes it, and is never cached.
+
+Status changes made anywhere (this process, a CLI in another process) bump the authority's
+``revision`` in the store; :meth:`OcspResponder.sync` reads the revisions (one small query)
+and drops the responses of the serials that changed. The web layer calls it at most every
+fraction of a second, and the authority service calls it at once after its own changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from cryptography import x509
+from sqlalchemy import select
+
+from openjpki.pki import (
+    CertStatus, OcspMalformed, build_ocsp_response, issuer_hashes, ocsp_error_response,
+    parse_ocsp_request,
+)
+from openjpki.services.authority import AuthorityService, LoadedAuthority, NotInitialised
+from openjpki.store import Authority, serial_hex
+from openjpki.store import queries as q
+
+MALFORMED = ocsp_error_response("malformedRequest")
+UNAUTHORIZED = ocsp_error_response("unauthorized")
+INTERNAL_ERROR = ocsp_error_response("internalError")
+TRY_LATER = ocsp_error_response("tryLater")
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """The DER to send, and when it was and stops being current (None for error answers)."""
+
+    der: bytes
+    this_update: Optional[datetime] = None
+    next_update: Optional[datetime] = None
+    cacheable: bool = False  # a successful response without nonce (HTTP caches may keep it)
+    status: str = "successful"
+
+
+@dataclass
+class _Entry:
+    answer: OcspAnswer
+    serial: str
+    authority_id: int
+
+
+class OcspResponder:
+    """Answers OCSP requests for the authorities of ``service``."""
+
+    def __init__(self, service: AuthorityService, *, validity: timedelta = timedelta(hours=1),
+                 max_entries: int = 100_000) -> None:
+        if validity < timedelta(minutes=1):
+            raise ValueError("OCSP validity must be at least a minute")
+        self.service = service
+        self.validity = validity
+        self.refresh_margin = validity / 4
+        self.max_entries = max_entries
+        self._cache: dict[bytes, _Entry] = {}
+        self._by_serial: dict[str, set[bytes]] = {}
+        self._lock = threading.Lock()
+        self._revisions: dict[int, int] = {}
+        self._issuers: list[tuple[dict[str, tuple[bytes, bytes]], LoadedAuthority]] = []
+
+    # --- the fast path -----------------------------------------------------------------------
+
+    def cached(self, request: bytes, now: datetime) -> Optional[OcspAnswer]:
+        """The stored answer to exactly these request bytes, if it is still fresh."""
+        entry = self._cache.get(request)
+        if entry is None:
+            return None
+        a = entry.answer
+        if a.this_update <= now < a.next_update - self.refresh_margin:  # type: ignore[operator]
+            return a
+        return None
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def respond(self, request: bytes, now: datetime) -> OcspAnswer:
+        """The answer to a DER OCSPRequest (never raises for bad input)."""
+        hit = self.cached(request, now)
+        if hit is not None:
+            return hit
+        try:
+            info = parse_ocsp_request(request)
+        except OcspMalformed:
+            return OcspAnswer(MALFORMED, status="malformedRequest")
+        if len(info.cert_ids) != 1:
+            return OcspAnswer(MALFORMED, status="malformedRequest")
+        cert_id = info.cert_ids[0]
+        try:
+            authority = self._issuer_of(cert_id)
+        except NotInitialised:
+            return OcspAnswer(TRY_LATER, status="tryLater")
+        if authority is None:
+            return OcspAnswer(UNAUTHORIZED, status="unauthorized")
+        serial = serial_hex(cert_id.serial)
+        if not self._revisions:
+            self.sync()  # know the revisions before anything is cached
+        with self.service.store.engine.connect() as conn:
+            # The revision first, then the status: see _store.
+            revision = conn.scalar(select(Authority.revision).where(Authority.id == authority.id)) or 0
+            row = q.status_of(conn, serial)
+        if row is None or row.authority_id != authority.id:
+            status = CertStatus.unknown()
+        elif row.status == "good":
+            status = CertStatus.good()
+        else:
+            assert row.revoked_at is not None
+            reason = x509.ReasonFlags(row.reason) if row.reason else None
+            status = CertStatus.revoked(row.revoked_at, reason)
+        next_update = now + self.validity
+        der = build_ocsp_response(
+            issuer=authority.root, signer=self.service.signer(authority.id), cert_id=cert_id,
+            status=status, this_update=now, next_update=next_update, produced_at=now,
+            nonce=info.nonce)
+        answer = OcspAnswer(der, now, next_update, cacheable=info.nonce is None)
+        if info.nonce is None:
+            self._store(request, _Entry(answer, serial, authority.id), revision)
+        return answer
+
+    def _issuer_of(self, cert_id) -> Optional[LoadedAuthority]:
+        """The authority generation whose name and key hashes the CertID carries."""
+        if not self._issuers:
+            self._issuers = [(issuer_hashes(a.root), a) for a in self.service.authorities()]
+        for hashes, a in self._issuers:
+            if cert_id.matches(hashes):
+                return a
+        return None
+
+    def _store(self, request: bytes, entry: _Entry, revision: int) -> None:
+        with self._lock:
+            # A change committed after our status read and already synced would not drop this
+            # entry: keep only answers read at the revision we know to be current.
+            if self._revisions.get(entry.authority_id, 0) > revision:
+                return
+            if len(self._cache) >= self.max_entries:
+                oldest = next(iter(self._cache))
+                self._forget(oldest)
+            self._cache[request] = entry
+            self._by_serial.setdefault(entry.serial, set()).add(request)
+
+    def _forget(self, request: bytes) -> None:
+        entry = self._cache.pop(request, None)
+        if entry is not None:
+            keys = self._by_serial.get(entry.serial)
+            if keys is not None:
+                keys.discard(request)
+                if not keys:
+                    del self._by_serial[entry.serial]
+
+    # --- invalidation ------------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """Read the authorities' revisions; drop the answers of every certificate whose status
+        changed since the last sync. True when something changed."""
+        with self.service.store.engine.connect() as conn:
+            current = q.revisions(conn)
+            changed: list[str] = []
+            for authority_id, revision in current.items():
+                seen = self._revisions.get(authority_id)
+                if seen is None and not self._revisions:
+                    continue  # first sync: nothing cached from before
+                if seen != revision:
+                    changed.extend(q.changed_since(conn, authority_id, seen or 0))
+        with self._lock:
+            first = not self._revisions
+            self._revisions = current
+            for serial in changed:
+                for request in list(self._by_serial.get(serial, ())):
+                    self._forget(request)
+        return bool(changed) and not first
+
+    def revision(self, authority_id: int) -> int:
+        """The authority's revision as of the last :meth:`sync`."""
+        return self._revisions.get(authority_id, 0)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._by_serial.clear()
+
+    def __len__(self) -> int:
+        return len(self._cache)

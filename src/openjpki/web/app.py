@@ -1,0 +1,51 @@
+"""The FastAPI application: ``create_app(settings, clock=...)``.
+
+Mounted here: the OCSP responder (plain Starlette routes, for speed), the CRLs, ``/healthz``,
+and problem responses (RFC 9457) for every error. Other parts add their routers by listing
+a function in ``APP_EXTENSIONS`` (called with the app; the shared state is
+``app.state.openjpki``, a :class:`~openjpki.web.context.WebContext`) or by passing
+``extensions=`` to :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable, Iterable, Optional
+
+from fastapi import FastAPI
+
+from openjpki import __version__
+from openjpki.config import Settings
+from openjpki.web import crl, health
+from openjpki.web.context import Clock, WebContext, utc_now
+from openjpki.web.ocsp import ocsp_get, ocsp_post
+from openjpki.web.problems import install_problem_handlers
+
+Extension = Callable[[FastAPI], None]
+APP_EXTENSIONS: list[Extension] = []
+
+
+def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = None, *,
+               sync_interval: float = 0.5, extensions: Iterable[Extension] = ()) -> FastAPI:
+    """The app on the store of ``settings`` (default: the environment's). ``clock`` gives the
+    current time (default the wall clock, UTC); ``sync_interval`` is how often, in seconds,
+    status changes made by other processes are looked for."""
+    settings = settings or Settings.resolve()
+    ctx = WebContext(settings, clock or utc_now, sync_interval=sync_interval)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
+    app = FastAPI(title="OpenJPKI", version=__version__, lifespan=lifespan,
+                  description="公的個人認証サービス (JPKI): OCSP, CRLs and the JSON API.")
+    app.state.openjpki = ctx
+    install_problem_handlers(app)
+    app.router.add_route("/ocsp", ocsp_post, methods=["POST"], include_in_schema=False)
+    app.router.add_route("/ocsp/{encoded:path}", ocsp_get, methods=["GET"], include_in_schema=False)
+    app.include_router(crl.router)
+    app.include_router(health.router)
+    for extend in (*APP_EXTENSIONS, *extensions):
+        extend(app)
+    return app

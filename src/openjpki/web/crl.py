@@ -1,0 +1,62 @@
+"""``GET /crl/sign.crl``, ``GET /crl/auth.crl`` (each authority's full CRL) and
+``GET /crl/sign/{partition}.crl`` (one issuing municipality's partition of the SIGN CRL),
+DER as ``application/pkix-crl``. The latest CRL is kept in memory and made anew when a
+quarter of its validity is left or after a status change (see services.authority_publish)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from openjpki.services.authority import NotInitialised, UnknownPartition
+from openjpki.services.authority_publish import CrlCache
+from openjpki.web.context import WebContext
+from openjpki.web.ocsp import _http_date
+from openjpki.web.problems import Problem
+
+PKIX_CRL = "application/pkix-crl"
+_PARTITION = re.compile(r"[0-9a-f]{16}")
+router = APIRouter(tags=["revocation"])
+
+
+def _crl(request: Request, kind: str, partition: str | None) -> Response:
+    ctx: WebContext = request.app.state.openjpki
+    try:
+        ctx.open()
+    except NotInitialised as e:
+        raise Problem(503, "Not initialised", str(e)) from None
+    if ctx.sync_due():
+        ctx.sync()
+    crls: CrlCache = ctx.crls  # type: ignore[assignment]
+    try:
+        crl = crls.get(kind, partition, ctx.clock())
+    except UnknownPartition as e:
+        raise Problem(404, "Unknown CRL partition", str(e)) from None
+    headers = {
+        "Cache-Control": "public, max-age=60, no-transform",
+        "Last-Modified": _http_date(crl.this_update),
+        "Expires": _http_date(crl.next_update),
+    }
+    return Response(crl.der, media_type=PKIX_CRL, headers=headers)
+
+
+@router.get("/crl/{kind}.crl", response_class=Response,
+            responses={200: {"content": {PKIX_CRL: {}}, "description": "the full CRL (DER)"}})
+def full_crl(kind: str, request: Request) -> Response:
+    """The full CRL of the SIGN (``sign``) or AUTH (``auth``) authority."""
+    if kind not in ("sign", "auth"):
+        raise Problem(404, "Unknown authority", f"no authority {kind!r}: sign or auth")
+    return _crl(request, kind, None)
+
+
+@router.get("/crl/sign/{partition}.crl", response_class=Response,
+            responses={200: {"content": {PKIX_CRL: {}}, "description": "a partition CRL (DER)"}})
+def partition_crl(partition: str, request: Request) -> Response:
+    """One issuing municipality's partition of the SIGN CRL (the id in the certificates'
+    CRL distribution point URL)."""
+    if not _PARTITION.fullmatch(partition):
+        raise Problem(404, "Unknown CRL partition",
+                      f"{partition!r} is not a partition id (16 lowercase hex digits)")
+    return _crl(request, "sign", partition)

@@ -1,0 +1,36 @@
+"""``GET /healthz``: 200 when the store answers and both authorities' keys are usable;
+otherwise a 503 problem response saying what is missing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from openjpki.services.authority import AuthorityError, NotInitialised
+from openjpki.services.authority_setup import SetupError
+from openjpki.web.context import WebContext
+from openjpki.web.problems import Problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict:
+    ctx: WebContext = request.app.state.openjpki
+    try:
+        service = ctx.open()
+        with service.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        authorities = []
+        for kind in ("sign", "auth"):
+            a = service.current(kind)
+            service.signer(a.id)
+            authorities.append({"kind": a.kind, "generation": a.generation,
+                                "environment": a.environment})
+    except NotInitialised as e:
+        raise Problem(503, "Not initialised", str(e)) from None
+    except (SetupError, AuthorityError) as e:
+        raise Problem(503, "Authorities unavailable", str(e)) from None
+    except Exception as e:  # noqa: BLE001 — the store does not answer
+        raise Problem(503, "Store unavailable", type(e).__name__) from None
+    return {"status": "ok", "time": ctx.clock().isoformat(), "authorities": authorities}
