@@ -29,6 +29,9 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_kana: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     address: Mapped[str] = mapped_column(String(200))
+    # The day the current address was registered (転入/転居): R5.5 b asks whether a move was
+    # filed the same day.
+    address_changed_on: Mapped[Optional[date]] = mapped_column(Date, nullable=True)
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[int] = mapped_column(Integer)
     # 旧氏 (former surname, registered on request) and 通称 (a foreign resident's alias).

@@ -1,0 +1,330 @@
+"""Accepting an application: every check before any work, decided by the rules package.
+
+Order: office hours (R5.8); the card and the certificates the procedure concerns; timing of
+a renewal (R3.1–R3.3); who applies and what they brought (R5.2–R5.7, R1.5/R5.6, via
+``rules.procedure_decision``); for a voluntary proxy, the inquiry form (R5.4, R5.5). The
+application, the visit and an audit entry are recorded whatever the answer, in the caller's
+transaction; nothing is issued here (see :mod:`.execute`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openjpki.rules import Allowed, Refused, SecondVisit, renewal_decision, validate_pin
+from openjpki.rules.calendars import counter_open
+from openjpki.rules.documents import ApplicantType, InquiryForm, Procedure
+from openjpki.rules.eligibility import Application as RulesApplication
+from openjpki.rules.eligibility import certificates_on_new_card, procedure_decision
+from openjpki.rules.kinds import CertKind
+from openjpki.rules.revocation import CertStatus, HolderRequest, status_transition
+from openjpki.services.audit import record
+from openjpki.services.counter.context import CounterContext
+from openjpki.services.counter.facts import applicant_facts, check_card_pin, holder_facts
+from openjpki.services.counter.letters import live_inquiry, mail_inquiry_form
+from openjpki.services.counter.queries import active_card, card_by_id, current_certificates
+from openjpki.services.counter.requests import CounterRequest, PinEntry
+from openjpki.services.counter.residents import InputError, require_resident
+from openjpki.services.counter.results import Accepted, InquiryMailed
+from openjpki.store.counter_models import Application, Card, Letter, Visit
+from openjpki.store.residents import Resident
+
+BOTH = (CertKind.SIGN, CertKind.AUTH)
+
+
+@dataclass
+class Intake:
+    """What acceptance found, for the execution step of the same visit."""
+
+    application: Application
+    resident: Resident
+    card: Card | None
+    kinds: tuple[CertKind, ...]
+    decision: Allowed
+
+
+def _refusal(rule: str, ja: str, en: str, **kw) -> Refused:
+    return Refused(rule, ja, en, **kw)
+
+
+def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetime,
+              pins: PinEntry | None = None) -> Intake | Refused | InquiryMailed:
+    """Check ``req`` and record it. ``pins`` are needed only when a voluntary proxy brings
+    the inquiry form back (the PINs written on it are checked, R5.4)."""
+    r = require_resident(s, req.resident_id, for_update=True)
+    today = ctx.today(now)
+    proc: Procedure = req.procedure  # type: ignore[assignment]
+    office = req.office or ctx.default_office
+    letter: Letter | None = None
+    app: Application | None = None
+
+    inquiry = req.applicant.inquiry
+    if inquiry is not None and inquiry.reference:
+        letter = live_inquiry(s, inquiry.reference, for_update=True)
+        if letter is None or letter.resident_id != r.id:
+            return _record_refusal(s, ctx, r, req, None, now, office, _refusal(
+                "R5.4", "この照会書は無効です（再照会により無効になったか、照会番号が違います）。",
+                "This inquiry form is not valid (voided by a new inquiry, or an unknown "
+                "reference)."))
+        app = s.get(Application, letter.application_id)
+        if app is None or app.procedure != proc.value:
+            raise InputError(f"inquiry {letter.reference} is for another procedure "
+                             f"({app.procedure if app else '?'})")
+
+    # R5.8: the office must be open for certificate work.
+    if ctx.calendar is not None:
+        try:
+            hours = counter_open(ctx.calendar.office(office), now)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        if isinstance(hours, Refused):
+            return _record_refusal(s, ctx, r, req, app, now, office, hours)
+
+    card = _card_for(s, r, req)
+    kinds, refused = _kinds_for(s, r, card, req, today)
+    if refused is None:
+        refused = _timing_and_state(s, card, req, kinds, today)
+    if refused is not None:
+        return _record_refusal(s, ctx, r, req, app, now, office, refused, card, kinds)
+
+    form = None
+    if inquiry is not None:
+        form = _inquiry_form(s, card, inquiry, pins, kinds, proc)
+    rules_app = RulesApplication(
+        procedure=proc, kinds=frozenset(kinds or (CertKind.AUTH,)), on=today,
+        holder=holder_facts(r, card, new_card=req.new_card),
+        applicant=applicant_facts(s, r, req.applicant, move_filed_on=r.address_changed_on,
+                                  form=form),
+        card_presented=req.applicant.card_presented or req.new_card,
+        sign_exception=req.sign_exception)
+    decision = procedure_decision(rules_app)
+
+    if isinstance(decision, Refused):
+        return _record_refusal(s, ctx, r, req, app, now, office, decision, card, kinds)
+    if isinstance(decision, SecondVisit):
+        return _inquiry(s, ctx, r, req, app, letter, card, kinds, now, office, decision)
+
+    app = app or _new_application(s, r, card, req, kinds, now, office)
+    app.state = "accepted"
+    app.kinds = ",".join(k.value for k in kinds)
+    app.details = {**(app.details or {}), "decision": decision.to_dict()}
+    app.updated_at = now
+    if letter is not None:
+        letter.state, letter.closed_at = "answered", now
+    _visit(s, app, req, now, office, "accepted", decision.rule)
+    s.flush()
+    record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
+           subject=f"resident:{r.id}", application_id=app.id, card_id=app.card_id,
+           kinds=[k.value for k in kinds], applicant=req.applicant.type, rule=decision.rule,
+           office=office, inquiry=letter.reference if letter else None)
+    return Intake(app, r, card, kinds, decision)
+
+
+def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:
+    if req.new_card:
+        return None
+    if req.card_id is not None:
+        card = card_by_id(s, req.card_id, for_update=True)
+        if card is None or card.resident_id != r.id:
+            raise InputError(f"card {req.card_id} is not a card of resident {r.id}")
+        return card
+    return active_card(s, r.id, for_update=True)
+
+
+def _kinds_for(s: Session, r: Resident, card: Card | None, req: CounterRequest, today
+               ) -> tuple[tuple[CertKind, ...], Refused | None]:
+    """The certificates the procedure concerns (explicit, or the procedure's default)."""
+    proc, asked = req.procedure, tuple(req.kinds)
+    if req.new_card:
+        if asked:
+            return tuple(k for k in asked if k not in req.declined), None
+        # R5.10, R1.5: both, less the declined ones, less SIGN under 15 / adult ward.
+        on_card = certificates_on_new_card(r.birth_date, today, req.declined, r.adult_ward)
+        return tuple(k for k in BOTH if k in on_card), None
+    if asked:
+        return asked, None
+    current = current_certificates(s, card.id) if card is not None else {}
+    if proc is Procedure.NEW_ISSUANCE:
+        missing = tuple(k for k in BOTH if not (k.value in current
+                                               and current[k.value].live_on(today)))
+        if card is not None and not missing:
+            return (), _refusal(
+                "R3.7", "このカードには両方の電子証明書が有効な状態で搭載されています。"
+                "期限が近い場合は更新してください。",
+                "Both certificates on this card are live; renew them instead (one live "
+                "certificate per kind per card).")
+        return missing, None
+    if proc is Procedure.REISSUE_AFTER_CHANGE:
+        return (CertKind.SIGN,), None
+    if proc is Procedure.RENEWAL:
+        return tuple(k for k in BOTH if k.value in current) or BOTH, None
+    return BOTH, None
+
+
+def _timing_and_state(s: Session, card: Card | None, req: CounterRequest,
+                      kinds: tuple[CertKind, ...], today) -> Refused | None:
+    """Renewal window (R3.1–R3.3) and the certificate states a procedure needs."""
+    proc = req.procedure
+    if card is None:
+        return None  # no card: R5.2 (rules) refuses where the procedure needs one
+    current = current_certificates(s, card.id)
+    if proc is Procedure.RENEWAL:
+        for k in kinds:
+            c = current.get(k.value)
+            if c is None or c.status != "good":
+                return _refusal(
+                    "R3.3", f"更新できる{k.ja}がありません。新規発行の手続きをしてください。",
+                    f"There is no live {k.en} to renew; a new issuance is done instead.")
+            window = renewal_decision(c.not_after, today)
+            if isinstance(window, Refused):
+                return window
+    elif proc is Procedure.NEW_ISSUANCE:
+        for k in kinds:
+            c = current.get(k.value)
+            if c is not None and c.live_on(today):
+                return _refusal(
+                    "R3.7", f"このカードの{k.ja}は有効です。期限が近い場合は更新してください。",
+                    f"The {k.en} on this card is live; renew it instead (one live "
+                    "certificate per kind per card).")
+    elif proc is Procedure.REISSUE_AFTER_CHANGE:
+        c = current.get("sign")
+        if c is not None and c.status == "good":
+            return _refusal(
+                "R4.5", "署名用電子証明書は失効していないため、再発行の対象ではありません。",
+                "The signature certificate was not revoked by a change of facts; there is "
+                "nothing to re-issue.")
+    elif proc in (Procedure.REVOCATION, Procedure.HOLD):
+        target = CertStatus.HOLD if proc is Procedure.HOLD else CertStatus.REVOKED
+        reason = _holder_request(req)
+        for k in kinds:
+            c = current.get(k.value)
+            if c is None:
+                return _refusal("R4.3", f"このカードに{k.ja}はありません。",
+                                f"There is no {k.en} on this card.")
+            decision = status_transition(c.status, target, None if target is CertStatus.HOLD
+                                         else _final_reason(reason))
+            if isinstance(decision, Refused):
+                return decision
+    return None
+
+
+def _holder_request(req: CounterRequest) -> HolderRequest:
+    if req.procedure is Procedure.HOLD:
+        return HolderRequest.HOLD
+    try:
+        return HolderRequest(req.reason or "voluntary")
+    except ValueError:
+        names = ", ".join(h.value for h in HolderRequest if h is not HolderRequest.HOLD)
+        raise InputError(f"unknown revocation reason {req.reason!r} ({names})") from None
+
+
+def _final_reason(request: HolderRequest):
+    from openjpki.rules.revocation import revocations_for_holder_request
+
+    return revocations_for_holder_request(request, (CertKind.AUTH,))[0].reason
+
+
+def _inquiry_form(s: Session, card: Card | None, inquiry, pins: PinEntry | None,
+                  kinds: tuple[CertKind, ...], proc: Procedure) -> InquiryForm:
+    """R5.4: the form as the counter finds it. The PINs written on it are compared with the
+    card only when the form is complete and sealed (an unusable form costs no try)."""
+    if not (inquiry.complete and inquiry.sealed):
+        return InquiryForm(complete=inquiry.complete, sealed=inquiry.sealed, pins_match=True,
+                           from_expiry_notice=inquiry.from_expiry_notice)
+    pins = pins or PinEntry()
+    if card is not None:
+        match = check_card_pin(card, pins.card).allowed
+    else:
+        match = pins.card is not None and validate_pin("card", pins.card).allowed
+    if proc.issues or proc is Procedure.PIN_RESET:
+        for k in kinds:
+            new = pins.new(k)
+            match = match and new is not None and validate_pin(k.value, new).allowed
+    return InquiryForm(complete=True, sealed=True, pins_match=match,
+                       from_expiry_notice=inquiry.from_expiry_notice)
+
+
+def _new_application(s: Session, r: Resident, card: Card | None, req: CounterRequest,
+                     kinds, now: datetime, office: str) -> Application:
+    app = Application(
+        resident_id=r.id, card_id=card.id if card else None, procedure=req.procedure.value,
+        applicant_type=req.applicant.type.value, kinds=",".join(k.value for k in kinds),
+        state="accepted", office=office, created_at=now, updated_at=now,
+        details=_details(req))
+    s.add(app)
+    s.flush()
+    return app
+
+
+def _details(req: CounterRequest) -> dict:
+    a = req.applicant
+    return {"new_card": req.new_card, "declined": [k.value for k in req.declined],
+            "sign_exception": req.sign_exception, "reason": req.reason,
+            "ids": [str(d.kind) for d in a.ids],
+            "authority_proofs": [p.value for p in a.authority_proofs],
+            "representative_id": a.representative_id, "holder_present": a.holder_present,
+            "letter_of_attorney": a.letter_of_attorney, "card_presented": a.card_presented}
+
+
+def _visit(s: Session, app: Application, req: CounterRequest, now: datetime, office: str,
+           outcome: str, rule: str | None, **details) -> Visit:
+    number = s.execute(select(func.count()).select_from(Visit)
+                       .where(Visit.application_id == app.id)).scalar_one() + 1
+    v = Visit(application_id=app.id, number=number, at=now, office=office,
+              applicant_type=req.applicant.type.value, outcome=outcome, rule=rule,
+              details=details)
+    s.add(v)
+    return v
+
+
+def _record_refusal(s: Session, ctx: CounterContext, r: Resident, req: CounterRequest,
+                    app: Application | None, now: datetime, office: str, refused: Refused,
+                    card: Card | None = None, kinds=()) -> Refused:
+    """A refusal leaves a trace: the application (refused, unless it is a proxy's
+    application still waiting for its form), the visit, and an audit entry."""
+    if app is None:
+        app = _new_application(s, r, card, req, kinds, now, office)
+        app.state = "refused"
+    if app.state != "inquiry_mailed":
+        app.state = "refused"
+    app.refusal_rule = refused.rule
+    app.updated_at = now
+    _visit(s, app, req, now, office, "refused", refused.rule)
+    s.flush()
+    record(s, f"counter.{req.procedure.value}.refused", now, actor=ctx.actor,
+           subject=f"resident:{r.id}", application_id=app.id, rule=refused.rule,
+           missing=[str(m) for m in refused.missing], applicant=req.applicant.type,
+           office=office)
+    return refused
+
+
+def _inquiry(s: Session, ctx: CounterContext, r: Resident, req: CounterRequest,
+             app: Application | None, old: Letter | None, card: Card | None, kinds,
+             now: datetime, office: str, decision: SecondVisit) -> InquiryMailed:
+    """R5.4: visit 1 (mail the form) or a restart after PINs that did not match (void the
+    old reference, mail a new form; nothing is issued today)."""
+    restarted = app is not None
+    app = app or _new_application(s, r, card, req, kinds, now, office)
+    app.state = "inquiry_mailed"
+    app.updated_at = now
+    letter = mail_inquiry_form(s, r, app, now)
+    _visit(s, app, req, now, office, "pin_mismatch" if restarted else "inquiry_mailed",
+           decision.rule, reference=letter.reference)
+    s.flush()
+    record(s, f"counter.{req.procedure.value}.inquiry_mailed", now, actor=ctx.actor,
+           subject=f"resident:{r.id}", application_id=app.id, letter_id=letter.id,
+           reference=letter.reference, restarted=restarted,
+           voided=old.reference if old is not None else None, rule=decision.rule)
+    return InquiryMailed(app.id, letter.id, letter.reference, decision, restarted,
+                         old.reference if old is not None else None)
+
+
+def accepted_result(intake: Intake) -> Accepted:
+    return Accepted(intake.application.id, intake.application.procedure, intake.decision)
+
+
+__all__ = ["Intake", "accept_in", "accepted_result", "ApplicantType"]

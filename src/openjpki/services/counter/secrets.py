@@ -1,0 +1,99 @@
+"""The counter's secrets at rest: each card's issuing secret, and the resident-registry PIN.
+
+- Issuing secrets (CARD.md "Issuance": only the issuer knows them) are stored in the
+  ``cards`` table encrypted with AES-256-GCM under the counter key, bound to the card's id as
+  associated data (a row's ciphertext cannot be moved to another card). The key is the file
+  ``<home>/keys/counter.key`` (32 random bytes, mode 0600, made on first use), or
+  ``$OPENJPKI_COUNTER_KEY`` (64 hex digits) when set.
+- The resident-registry PIN 住民基本台帳用暗証番号 (R1.6) belongs to the card's 住基
+  application, which the virtual card does not implement; the counter keeps it as a salted
+  scrypt hash with its failure count (3 tries, rules.CARD_PIN_RETRY_LIMIT). A 4-digit PIN
+  cannot resist an offline search of its hash, so the database must be protected as the
+  card store is; the hash only keeps it out of sight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+COUNTER_KEY_ENV = "OPENJPKI_COUNTER_KEY"
+COUNTER_KEY_FILE = "counter.key"
+_NONCE = 12
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+class SecretBoxError(Exception):
+    """The counter key is missing or unusable, or a ciphertext does not open."""
+
+
+class SecretBox:
+    """AES-GCM with the counter key. ``repr`` never shows the key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise SecretBoxError("the counter key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def __repr__(self) -> str:
+        return "SecretBox(…)"
+
+    @classmethod
+    def from_keys_dir(cls, keys_dir: Path) -> "SecretBox":
+        env = os.environ.get(COUNTER_KEY_ENV)
+        if env:
+            try:
+                return cls(bytes.fromhex(env.strip()))
+            except ValueError:
+                raise SecretBoxError(f"${COUNTER_KEY_ENV} must be 64 hex digits") from None
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path = keys_dir / COUNTER_KEY_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_bytes()
+        else:
+            key = os.urandom(32)
+            try:
+                os.write(fd, key)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if len(key) != 32:
+            raise SecretBoxError(f"{path} is not a 32-byte key")
+        return cls(key)
+
+    def seal(self, secret: bytes, context: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, secret, context.encode())
+
+    def open(self, sealed: bytes, context: str) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], context.encode())
+        except Exception:  # noqa: BLE001 — InvalidTag and malformed input alike
+            raise SecretBoxError(f"the issuing secret of {context} does not open with this "
+                                 "counter key") from None
+
+
+def hash_card_pin(pin: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(pin.encode("ascii"), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def card_pin_matches(stored: str | None, pin: str) -> bool:
+    if not stored or not isinstance(pin, str):
+        return False
+    try:
+        scheme, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(pin.encode("ascii", "replace"), salt=bytes.fromhex(salt),
+                             dklen=32, **_SCRYPT)
+    except ValueError:
+        return False
+    return hmac.compare_digest(got, bytes.fromhex(digest))
