@@ -55,12 +55,20 @@ def encode_revoked_entry(serial: int, revoked_at: datetime, reason: x509.ReasonF
     if not 0 < serial < 2**159:
         raise ValueError("serial must be positive and below 2**159")
     if reason is None or reason is x509.ReasonFlags.unspecified:
-        return der.seq(der.integer(serial), der.x509_time(revoked_at))
-    try:
-        extension = _REASON_EXTENSIONS[reason]
-    except KeyError:
-        raise ValueError(f"reason {reason!r} cannot appear in a full CRL") from None
-    return der.seq(der.integer(serial), der.x509_time(revoked_at), extension)
+        extension = b""
+    else:
+        try:
+            extension = _REASON_EXTENSIONS[reason]
+        except KeyError:
+            raise ValueError(f"reason {reason!r} cannot appear in a full CRL") from None
+    # An entry is always shorter than 128 octets: short-form lengths, written inline.
+    number = serial.to_bytes((serial.bit_length() + 8) // 8, "big")
+    time = der.x509_time(revoked_at)
+    return b"".join((b"\x30", _SHORT[len(number) + len(time) + len(extension) + 2], b"\x02", _SHORT[len(number)],
+                     number, time, extension))
+
+
+_SHORT = [bytes((i,)) for i in range(128)]
 
 
 @lru_cache(maxsize=32)
