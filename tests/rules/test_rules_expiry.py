@@ -4,7 +4,7 @@ import calendar
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from openjpki.rules import (
     CertKind, ExpiryBasis, Refused, age_on, birthday_in_year, card_expiry, certificate_expiry,
@@ -76,6 +76,7 @@ def test_R2_unknown_kind_is_a_value_error():
 dates = st.dates(min_value=date(1905, 1, 1), max_value=date(2080, 12, 31))
 
 
+@settings(deadline=None)
 @given(birth=dates, issue_offset=st.integers(0, 110 * 366), card_days=st.integers(0, 12 * 366),
        auth_days=st.one_of(st.none(), st.integers(0, 6 * 366)),
        stay_days=st.one_of(st.none(), st.integers(0, 6 * 366)),
@@ -98,6 +99,7 @@ def test_R2_1_R2_2_R2_3_expiry_never_after_any_cap(birth, issue_offset, card_day
     assert e.expires_on in limits[e.rule]
 
 
+@settings(deadline=None)
 @given(birth=dates, issue_offset=st.integers(0, 110 * 366), kind=st.sampled_from(["sign", "auth"]))
 def test_R2_1_R2_4_uncapped_expiry_is_the_birthday_in_the_5th_year_or_the_year_after(
         birth, issue_offset, kind):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from openjpki.rules import (
     AUTH_PIN_RETRY_LIMIT, SIGN_PIN_RETRY_LIMIT, Allowed, PinCounter, PinKind, Refused,
@@ -63,6 +63,7 @@ def test_R1_6_card_pin_is_four_digits(value, valid):
     assert validate_pin(PinKind.CARD, value) == d
 
 
+@settings(deadline=None)
 @given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=20))
 def test_R1_3_sign_pin_property(value):
     expected = (6 <= len(value) <= 16 and any(c.isalpha() for c in value)
@@ -70,6 +71,7 @@ def test_R1_3_sign_pin_property(value):
     assert validate_sign_pin(value).allowed is expected
 
 
+@settings(deadline=None)
 @given(st.text(max_size=20))
 def test_R1_3_R1_6_any_text_never_raises_and_allows_only_the_right_form(value):
     assert validate_auth_pin(value).allowed is (len(value) == 4 and all(c in "0123456789" for c in value))

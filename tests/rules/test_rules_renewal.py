@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from openjpki.rules import (
     Allowed, Refused, certificate_fee, convenience_services_from, expiry_notice_due,
@@ -66,6 +66,7 @@ def test_R3_3_refusal_points_to_new_issuance():
     assert "新規発行" in d.message_ja and "new issuance" in d.message_en
 
 
+@settings(deadline=None)
 @given(st.dates(min_value=date(1950, 1, 1), max_value=date(2150, 12, 31)))
 def test_R3_1_window_opens_89_to_92_days_before_expiry_counting_the_expiry_day(expiry):
     opens = renewal_opens_on(expiry)
@@ -77,6 +78,7 @@ def test_R3_1_window_opens_89_to_92_days_before_expiry_counting_the_expiry_day(e
     assert before.day == expiry.day or (before.day < expiry.day and (before + timedelta(days=1)).month != before.month)
 
 
+@settings(deadline=None)
 @given(st.dates(min_value=date(1950, 1, 1), max_value=date(2150, 12, 31)),
        st.integers(-200, 200))
 def test_R3_1_R3_2_R3_3_decision_partitions_the_timeline(expiry, offset):
@@ -117,6 +119,7 @@ def test_R3_5_business_days(day, business):
     assert is_business_day(D(day)) is business
 
 
+@settings(deadline=None)
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2050, 12, 31)))
 def test_R3_5_activation_is_2_to_12_days_later_and_a_business_day(renewed):
     d = convenience_services_from(renewed)

@@ -4,6 +4,12 @@ Every rule lives in one function that names what it decides and cites its rule n
 other parts (authorities, card, counter, kiosk) call these instead of deciding again.
 No I/O (except the explicit office-calendar loader), no wall clock: the day or the moment is
 always an argument (dates and datetimes in Japan time).
+
+Modules: ``decision`` (Allowed / Refused / SecondVisit), ``kinds`` (R1.1, R1.2), ``pins``
+(R1.3, R1.4, R1.6, R1.7), ``dates`` (birthdays, ages, business days), ``expiry`` (R2),
+``renewal`` (R3.1–R3.6), ``revocation`` (R3.7, R4), ``documents`` and ``eligibility`` (R1.5,
+R5), ``calendars`` (R5.8, R6.4, R7.2; hours from ``offices.toml``), ``kiosk`` (R6, R7).
+Everything public is re-exported here.
 """
 
 from openjpki.rules.decision import (
@@ -55,3 +61,33 @@ from openjpki.rules.kiosk import (
     CONVENIENCE_MIN_AGE, FACE_MATCH_LIMIT, RESERVATION_WINDOW, FaceMatch, after_face_match,
     convenience_issuance_decision, kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
 )
+
+__all__ = [
+    "ACTIVATION_BUSINESS_DAYS", "AUTH_PIN_LENGTH", "AUTH_PIN_RETRY_LIMIT", "BASIC_FOUR_FACTS",
+    "CARD_ADULT_AGE", "CARD_PIN_LENGTH", "CARD_PIN_RETRY_LIMIT", "CERTIFICATE_BIRTHDAYS",
+    "CONVENIENCE_MIN_AGE", "DRIVING_HISTORY_ACCEPTED_FROM", "FACE_MATCH_LIMIT",
+    "FEE_WITH_PAID_CARD_REISSUE_JPY", "ISSUANCE_FEE_JPY", "JST", "KIOSK_HOURS",
+    "LEGACY_JUKI_ISSUANCE_ENDED", "MAJORITY_AGE", "RENEWAL_WINDOW_MONTHS", "RESERVATION_WINDOW",
+    "SIGN_MIN_AGE", "SIGN_PIN_MAX_LENGTH", "SIGN_PIN_MIN_LENGTH", "SIGN_PIN_RETRY_LIMIT",
+    "add_business_days", "after_face_match", "after_pin_change", "after_pin_reset",
+    "after_pin_try", "age_on", "Allowed", "Applicant", "ApplicantType", "Application",
+    "auth_certificate_expiry", "AuthorityProof", "birthday_in_year", "Calendar",
+    "CalendarConfigError", "card_expiry", "CardEnd", "central_system_down",
+    "certificate_expiry", "certificate_facts", "certificate_fee", "certificate_purpose",
+    "CertificateEnd", "CertificateExpiry", "certificates_ending", "certificates_on_new_card",
+    "CertKind", "CertStatus", "clamp_day", "Closures", "convenience_issuance_decision",
+    "convenience_services_from", "counter_open", "Decision", "decision_to_dict",
+    "default_calendar", "expiry_notice_due", "expiry_notice_on", "ExpiryBasis", "FaceMatch",
+    "Fact", "FactChange", "Holder", "HolderRequest", "Hours", "InquiryForm", "is_business_day",
+    "is_year_end_closure", "kiosk_open", "kiosk_reset_decision", "kiosk_reset_route",
+    "LabelledEnum", "legacy_juki_certificate_request", "load_calendar", "months_before",
+    "needs_legal_representative", "next_opening", "nth_birthday_after", "Office",
+    "parse_calendar", "photo_id_problem", "PhotoId", "pin_for_kiosk_reset", "PinCounter",
+    "PinKind",
+    "pins_needed", "PinTry", "PresentedId", "Procedure", "procedure_decision", "Reason",
+    "Refused", "renewal_decision", "renewal_opens_on", "Requirement", "retry_limit",
+    "revocation_for_replacement", "revocations_for_card_end", "revocations_for_fact_change",
+    "revocations_for_holder_request", "SecondVisit", "sign_certificate_expiry", "sign_eligible",
+    "status_transition", "to_jst", "validate_auth_pin", "validate_card_pin", "validate_pin",
+    "validate_sign_pin",
+]
