@@ -153,3 +153,8 @@ def test_R5_8_bad_configuration_gives_a_clear_one_line_error(name, text, fragmen
 def test_R5_8_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(CalendarConfigError, match="cannot read"):
         load_calendar(tmp_path / "none.toml")
+
+
+def test_R5_8_load_offices_by_id():
+    from openjpki.rules import load_offices
+    assert set(load_offices()) == {"city-hall", "station-centre"}

@@ -150,3 +150,8 @@ def test_R2_6_legacy_juki_card_certificate_is_refused_with_advice():
 ])
 def test_R1_5_age_on_the_day(birth, day, age):
     assert age_on(D(birth), D(day)) == age
+
+
+def test_R2_1_result_unpacks_as_date_and_rule():
+    expires_on, rule = certificate_expiry("auth", D("1990-06-15"), D("2024-01-10"), D("2034-06-15"))
+    assert (expires_on, rule) == (D("2028-06-15"), "R2.1")

@@ -61,14 +61,16 @@ def expiry_cmd(
     card_expiry: str = typer.Option(..., "--card-expiry", help="The card's expiry (YYYY-MM-DD)."),
     kind: str = typer.Option("sign", "--kind", help="sign or auth."),
     auth_expiry: Optional[str] = typer.Option(
-        None, "--auth-expiry", help="Expiry of the AUTH certificate on the card (caps SIGN, R2.2)."),
+        None, "--auth-expiry",
+        help="Expiry of the AUTH certificate on the card (caps SIGN, R2.2)."),
     stay_until: Optional[str] = typer.Option(
         None, "--stay-until", help="End of a foreign resident's period of stay (R2.3)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Certificate expiry (R2.1–R2.4): the last valid day and the rule that set it."""
     k = _kind(kind, ("sign", "auth"))
-    b, i, c = _date("--birth", birth), _date("--issued", issued), _date("--card-expiry", card_expiry)
+    b, i = _date("--birth", birth), _date("--issued", issued)
+    c = _date("--card-expiry", card_expiry)
     a, s = _date("--auth-expiry", auth_expiry), _date("--stay-until", stay_until)
     try:
         result = rules.certificate_expiry(k, b, i, c, a, s)

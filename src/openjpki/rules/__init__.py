@@ -55,7 +55,7 @@ from openjpki.rules.eligibility import (
 )
 from openjpki.rules.calendars import (
     KIOSK_HOURS, Calendar, CalendarConfigError, Closures, Hours, Office, counter_open,
-    default_calendar, kiosk_open, load_calendar, next_opening, parse_calendar,
+    default_calendar, kiosk_open, load_calendar, load_offices, next_opening, parse_calendar,
 )
 from openjpki.rules.kiosk import (
     CONVENIENCE_MIN_AGE, FACE_MATCH_LIMIT, RESERVATION_WINDOW, FaceMatch, after_face_match,
@@ -80,7 +80,8 @@ __all__ = [
     "default_calendar", "expiry_notice_due", "expiry_notice_on", "ExpiryBasis", "FaceMatch",
     "Fact", "FactChange", "Holder", "HolderRequest", "Hours", "InquiryForm", "is_business_day",
     "is_year_end_closure", "kiosk_open", "kiosk_reset_decision", "kiosk_reset_route",
-    "LabelledEnum", "legacy_juki_certificate_request", "load_calendar", "months_before",
+    "LabelledEnum", "legacy_juki_certificate_request", "load_calendar", "load_offices",
+    "months_before",
     "needs_legal_representative", "next_opening", "nth_birthday_after", "Office",
     "parse_calendar", "photo_id_problem", "PhotoId", "pin_for_kiosk_reset", "PinCounter",
     "PinKind",

@@ -127,6 +127,11 @@ def load_calendar(path: "str | Path | None" = None) -> Calendar:
     return parse_calendar(text, str(path))
 
 
+def load_offices(path: "str | Path | None" = None) -> Mapping[str, Office]:
+    """The offices of a calendar file by id (see :func:`load_calendar`)."""
+    return load_calendar(path).offices
+
+
 @lru_cache(maxsize=1)
 def default_calendar() -> Calendar:
     """The packaged default calendar (read once)."""

@@ -58,7 +58,8 @@ class Applicant:
 
     type: ApplicantType = ApplicantType.HOLDER
     ids: tuple[PresentedId, ...] = ()
-    """Photo IDs of the applicant (R5.7); the holder's card is :attr:`Application.card_presented`."""
+    """Photo IDs of the applicant (R5.7); the holder's card is
+    :attr:`Application.card_presented`."""
     authority_proofs: frozenset[AuthorityProof] = frozenset()
     parent_heads_holder_household: bool = False
     """The representative is a parent heading the holder's household and the register shows

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Iterator
 
 from openjpki.rules.dates import age_on, nth_birthday_after
 from openjpki.rules.decision import LabelledEnum, Refused
@@ -47,11 +47,15 @@ _RULE_OF = {ExpiryBasis.BIRTHDAY: "R2.1", ExpiryBasis.CARD: "R2.1",
 
 @dataclass(frozen=True)
 class CertificateExpiry:
-    """A certificate's last valid day, the rule that set it, and what limited it."""
+    """A certificate's last valid day, the rule that set it, and what limited it.
+    Unpacks as ``expires_on, rule = certificate_expiry(...)``."""
 
     expires_on: date
     rule: str
     basis: ExpiryBasis
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.expires_on, self.rule))
 
     def to_dict(self) -> dict[str, Any]:
         """The CLI/API form: ``{"expires_on": "YYYY-MM-DD", "rule": "R2.x"}``."""
