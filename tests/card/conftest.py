@@ -58,6 +58,30 @@ def openjpki(*args: str, home: Path | None = None, **kw) -> subprocess.Completed
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, **kw)
 
 
+class CliResult:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``openjpki`` in this process (the same ``main`` as the console script, without
+    the interpreter start-up): ``cli("client", "show", home=...)``."""
+    from openjpki.cli import main
+
+    def run(*args: str, home: Path | None = None) -> CliResult:
+        argv = (["--home", str(home)] if home is not None else []) + list(args)
+        capsys.readouterr()
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+    return run
+
+
 # --- PC/SC ------------------------------------------------------------------------------------
 def _pcsc_readers() -> list[str]:
     try:

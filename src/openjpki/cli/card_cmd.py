@@ -72,7 +72,7 @@ def card_insert(
     if atr_bytes is not None:
         card.atr_override = atr_bytes
     bridge = VpcdBridge(card, host, port, listen=listen is not None,
-                        on_event=lambda m: err_console.print(m, markup=False, highlight=False))
+                        on_event=lambda m: err_console.print(m, markup=False, highlight=False, soft_wrap=True))
 
     def _stop(signum: int, frame: object) -> None:
         bridge.stop()
@@ -85,7 +85,7 @@ def card_insert(
         card.close()
         for s, h in old.items():
             signal.signal(s, h)
-    err_console.print(f"card {card_id} removed", markup=False, highlight=False)
+    err_console.print(f"card {card_id} removed", markup=False, highlight=False, soft_wrap=True)
 
 
 @card_app.command("list")
@@ -97,7 +97,7 @@ def card_list(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")
         print_json(ids)
         return
     for card_id in ids:
-        console.print(card_id, markup=False, highlight=False)
+        console.print(card_id, markup=False, highlight=False, soft_wrap=True)
 
 
 @card_app.command("status")
@@ -114,7 +114,7 @@ def card_status(ctx: typer.Context, card_id: str = typer.Argument(...),
         return
     console.print(f"card {st['card_id']}  ATR {st['atr']}  "
                   f"{'in a reader / in use' if st['in_use'] else 'not in use'}",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     for kind in ("auth", "sign"):
         pin = st["pins"][kind]
         console.print(f"  {kind}: key {'yes' if st['keys'][kind] else 'no'}, certificate "
@@ -123,7 +123,7 @@ def card_status(ctx: typer.Context, card_id: str = typer.Argument(...),
                       + ("not set" if not pin["set"] else
                          f"{pin['tries_left']}/{pin['max_tries']} tries left"
                          + (" (locked)" if pin["blocked"] else "")),
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 # --- client … ------------------------------------------------------------------------------
@@ -136,8 +136,8 @@ def _kind(value: str):
 
 
 def _refuse(message_ja: str, message_en: str) -> NoReturn:
-    err_console.print(message_ja, markup=False, highlight=False)
-    err_console.print(message_en, markup=False, highlight=False)
+    err_console.print(message_ja, markup=False, highlight=False, soft_wrap=True)
+    err_console.print(message_en, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -196,7 +196,7 @@ def client_readers(json_out: bool = typer.Option(False, "--json")) -> None:
     for r in readers:
         console.print(f"{r.index}: {r.name}  " + (f"card, ATR {r.atr.hex().upper()}"
                                                   if r.atr else "no card"),
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def _cert_facts(der: Optional[bytes], now: dt.datetime) -> dict:
@@ -245,7 +245,7 @@ def client_show(
     if json_out:
         print_json(out)
         return
-    p = lambda s: console.print(s, markup=False, highlight=False)  # noqa: E731
+    p = lambda s: console.print(s, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     p(f"reader: {out['reader']}   token: {out['token']['label']}  serial "
       f"{out['token']['serial']}")
     names = {"auth": "AUTH 利用者証明用電子証明書", "sign": "SIGN 署名用電子証明書"}
@@ -277,7 +277,7 @@ def client_verify_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
         client.select_jpki()
         client.verify_pin(kind, _pin(pin, f"{kind.value.upper()} PIN"))
         client.select_jpki()
-    console.print(f"{kind.value.upper()} PIN correct", markup=False, highlight=False)
+    console.print(f"{kind.value.upper()} PIN correct", markup=False, highlight=False, soft_wrap=True)
 
 
 @client_app.command("change-pin")
@@ -293,7 +293,7 @@ def client_change_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
         client.select_jpki()
         client.change_pin(kind, old, new)
         client.select_jpki()
-    console.print(f"{kind.value.upper()} PIN changed", markup=False, highlight=False)
+    console.print(f"{kind.value.upper()} PIN changed", markup=False, highlight=False, soft_wrap=True)
 
 
 @client_app.command("sign")
@@ -327,6 +327,6 @@ def client_sign(
     if json_out:
         print_json({"signature": base64.b64encode(signature).decode(), "certificate": pem})
     elif out is None:
-        console.print(base64.b64encode(signature).decode(), markup=False, highlight=False)
+        console.print(base64.b64encode(signature).decode(), markup=False, highlight=False, soft_wrap=True)
     else:
-        console.print(f"signature written to {out}", markup=False, highlight=False)
+        console.print(f"signature written to {out}", markup=False, highlight=False, soft_wrap=True)
