@@ -12,6 +12,7 @@ the package.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 # Universal tags
 BOOLEAN = 0x01
@@ -38,15 +39,23 @@ def length(n: int) -> bytes:
     return bytes((0x80 | len(body),)) + body
 
 
+# Two-octet headers (tag, short length) prebuilt: certificates are made of ~50 small TLVs.
+_HEADERS = [bytes((tag, n)) for tag in range(256) for n in range(128)]
+
+
 def tlv(tag: int, content: bytes) -> bytes:
     n = len(content)
     if n < 0x80:
-        return bytes((tag, n)) + content
+        return _HEADERS[(tag << 7) | n] + content
     return bytes((tag,)) + length(n) + content
 
 
 def seq(*parts: bytes) -> bytes:
-    return tlv(SEQUENCE, b"".join(parts))
+    content = b"".join(parts)
+    n = len(content)
+    if n < 0x80:
+        return _HEADERS[(SEQUENCE << 7) | n] + content
+    return b"\x30" + length(n) + content
 
 
 def set_of(*parts: bytes) -> bytes:
@@ -73,6 +82,7 @@ def null() -> bytes:
     return b"\x05\x00"
 
 
+@lru_cache(maxsize=4096)
 def oid(dotted: str) -> bytes:
     arcs = [int(a) for a in dotted.split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):

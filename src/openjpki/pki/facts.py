@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 
 from cryptography import x509
@@ -94,6 +95,7 @@ def _check_text(what: str, value: str, bound: int) -> None:
             raise ValueError(f"{what} contains a control or surrogate character U+{ord(ch):04X}")
 
 
+@lru_cache(maxsize=65536)
 def in_card_charset(ch: str) -> bool:
     """True if ``ch`` is in JIS X 0208 or JIS X 0201.
 
@@ -116,6 +118,11 @@ def in_card_charset(ch: str) -> bool:
 
 def substitution_flags(text: str) -> str:
     """One ``0``/``1`` per character: ``1`` where the character is outside the card set."""
+    try:
+        text.encode("shift_jis")
+        return "0" * len(text)  # the common case, at C speed
+    except UnicodeEncodeError:
+        pass
     return "".join("0" if in_card_charset(ch) else "1" for ch in text)
 
 
@@ -160,7 +167,7 @@ def encode_sign_san(facts: SignFacts) -> bytes:
         OID_NAME_FLAGS: substitution_flags(facts.name),
         OID_ADDRESS_FLAGS: substitution_flags(facts.address),
     }
-    return der.seq(*(der.tlv(0xA0, _OID_DER[o] + der.explicit(0, der.utf8(values[o]))) for o in SAN_ORDER))
+    return der.seq(*[der.tlv(0xA0, _OID_DER[o] + der.explicit(0, der.utf8(values[o]))) for o in SAN_ORDER])
 
 
 def _utf8_of(value: bytes) -> str:

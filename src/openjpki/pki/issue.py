@@ -8,6 +8,7 @@ signed through :class:`~openjpki.pki.signer.Signer`; everything derived from the
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -46,6 +47,8 @@ def end_of_day_jst(day: date) -> datetime:
 
 
 def _aware(moment: datetime, what: str) -> datetime:
+    if type(moment) is datetime and moment.tzinfo is timezone.utc and not moment.microsecond:
+        return moment
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime")
     return moment.astimezone(timezone.utc).replace(microsecond=0)
@@ -61,6 +64,31 @@ def _spki(public_key: rsa.RSAPublicKey) -> bytes:
 
 def _key_id(public_key: rsa.RSAPublicKey) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+
+
+# SubjectPublicKeyInfo of every RSA-2048 key with a full-length modulus: 24 octets of header
+# (AlgorithmIdentifier rsaEncryption, BIT STRING), then RSAPublicKey, whose modulus INTEGER
+# has 257 content octets; e = 65537 ends it.  Checking the bytes is much cheaper than
+# public_numbers(), and the key bits give the key identifier directly.
+_RSA2048_SPKI_HEAD = bytes.fromhex("30820122300d06092a864886f70d01010105000382010f00" "3082010a0282010100")
+_E65537_TAIL = bytes.fromhex("0203010001")
+
+
+def _card_key(public_key: rsa.RSAPublicKey | bytes) -> tuple[bytes, bytes]:
+    """(SubjectPublicKeyInfo DER, key identifier) of an RSA-2048, e=65537 public key."""
+    if isinstance(public_key, (bytes, bytearray)):
+        try:
+            public_key = serialization.load_der_public_key(bytes(public_key))  # type: ignore[assignment]
+        except ValueError:
+            raise ValueError("public_key is not a SubjectPublicKeyInfo") from None
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("public_key must be an RSA public key")
+    spki = _spki(public_key)
+    if not (len(spki) == 294 and spki.startswith(_RSA2048_SPKI_HEAD) and spki[33] & 0x80
+            and spki.endswith(_E65537_TAIL)):
+        check_rsa_public_key(public_key, "public_key")  # raises with the reason
+        raise ValueError("public_key must be RSA-2048 with e=65537")  # pragma: no cover
+    return spki, hashlib.sha1(spki[24:]).digest()  # RFC 5280 §4.2.1.2 method (1)
 
 
 def _dir_name(name_der: bytes) -> bytes:
@@ -145,6 +173,7 @@ class _IssuerContext:
     not_after: datetime
     static_exts: dict[str, bytes]  # rendered extensions that do not depend on the subject
     authority_crldp: bytes  # GeneralName directoryName for the AUTH scope
+    crldp_cache: dict[tuple[str | None, str | None], bytes]  # rendered CRLDP per place
 
 
 def authority_kind(issuer: x509.Certificate) -> tuple[Kind, str]:
@@ -199,7 +228,25 @@ def _issuer_context(issuer: x509.Certificate, kind: Kind, options: ProfileOption
         not_after=issuer.not_valid_after_utc,
         static_exts=static,
         authority_crldp=_dir_name(names.authority_crldp_name(issuer.subject).public_bytes()),
+        crldp_cache={},
     )
+
+
+# Hashing a Certificate hashes its DER (~17 µs); issuing keeps the issuer object and looks it
+# up by identity first.  The entry holds the issuer, so its id cannot be reused meanwhile.
+_RECENT: dict[tuple[int, Kind, ProfileOptions], tuple[x509.Certificate, _IssuerContext]] = {}
+
+
+def _context_for(issuer: x509.Certificate, kind: Kind, options: ProfileOptions) -> _IssuerContext:
+    key = (id(issuer), kind, options)
+    hit = _RECENT.get(key)
+    if hit is not None and hit[0] is issuer:
+        return hit[1]
+    ctx = _issuer_context(issuer, kind, options)
+    if len(_RECENT) >= 64:
+        _RECENT.clear()
+    _RECENT[key] = (issuer, ctx)
+    return ctx
 
 
 def _check_id(subject_id: str) -> None:
@@ -207,8 +254,8 @@ def _check_id(subject_id: str) -> None:
         raise ValueError("subject_id must be a non-empty string")
     if len(subject_id) > names.UB_COMMON_NAME:
         raise ValueError(f"subject_id is longer than {names.UB_COMMON_NAME} characters")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in subject_id):
-        raise ValueError("subject_id contains control characters")
+    if not subject_id.isprintable():
+        raise ValueError("subject_id contains control or non-printable characters")
 
 
 def issue_certificate(
@@ -237,13 +284,8 @@ def issue_certificate(
     """
     kind = Kind(kind)
     profile = profiles.END_ENTITY[kind]
-    ctx = _issuer_context(issuer, kind, options)
-    if isinstance(public_key, (bytes, bytearray)):
-        try:
-            public_key = serialization.load_der_public_key(bytes(public_key))  # type: ignore[assignment]
-        except ValueError:
-            raise ValueError("public_key is not a SubjectPublicKeyInfo") from None
-    check_rsa_public_key(public_key, "public_key")
+    ctx = _context_for(issuer, kind, options)
+    spki, key_id = _card_key(public_key)
     _check_id(subject_id)
     not_before = _aware(not_before, "not_before")
     if not isinstance(last_valid_day, date) or isinstance(last_valid_day, datetime):
@@ -265,17 +307,21 @@ def issue_certificate(
         raise ValueError("an AUTH certificate carries no personal facts")
 
     subject_attrs = [(oid, st, src[1:] if src.startswith("=") else fields[src]) for oid, st, src in profile.subject]
-    spki = _spki(public_key)  # type: ignore[arg-type]
     extensions = []
     for e in profile.extensions:
         value = ctx.static_exts.get(e.source)
         if value is None:
             if e.source == "ski":
-                value = _ext(e.oid, e.critical, der.octet_string(_key_id(public_key)))  # type: ignore[arg-type]
+                value = _ext(e.oid, e.critical, der.octet_string(key_id))
             elif e.source == "sign_facts":
                 value = _ext(e.oid, e.critical, encode_sign_san(facts))  # type: ignore[arg-type]
             elif e.source == "ee_crldp":
-                value = _ext(e.oid, e.critical, _ee_crldp(ctx, kind, prefecture, municipality, options))
+                place = (prefecture, municipality) if kind is Kind.SIGN else (None, None)
+                value = ctx.crldp_cache.get(place)
+                if value is None:
+                    value = _ext(e.oid, e.critical, _ee_crldp(ctx, kind, prefecture, municipality, options))
+                    if len(ctx.crldp_cache) < 4096:
+                        ctx.crldp_cache[place] = value
             elif e.optional:
                 continue
             else:  # pragma: no cover - a profile naming an unknown renderer

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
@@ -62,7 +63,7 @@ def encode_name(attrs: tuple[Attr, ...] | list[Attr]) -> bytes:
     rdns = []
     for oid, kind, value in attrs:
         encoded = der.printable(value) if kind == PRINTABLE else der.utf8(value)
-        rdns.append(der.set_of(der.seq(der.oid(oid), encoded)))
+        rdns.append(der.tlv(der.SET, der.seq(der.oid(oid), encoded)))  # a SET of one needs no sorting
     return der.seq(*rdns)
 
 
@@ -82,6 +83,7 @@ UB_COMMON_NAME = 64
 UB_ORGANIZATIONAL_UNIT = 64
 
 
+@lru_cache(maxsize=4096)
 def check_place(prefecture: str, municipality: str) -> None:
     """A prefecture and municipality usable in a DN (non-empty, within X.520 upper bounds)."""
     for what, value, bound in (
@@ -96,6 +98,7 @@ def check_place(prefecture: str, municipality: str) -> None:
             raise ValueError(f"{what} contains control characters")
 
 
+@lru_cache(maxsize=4096)
 def partition_id(prefecture: str, municipality: str) -> str:
     """The SIGN CRL partition of an issuing municipality: a stable, URL-safe id.
 
