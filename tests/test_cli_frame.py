@@ -19,3 +19,11 @@ def test_help_lists_rules():
     r = run("--help")
     assert r.returncode == 0
     assert "rules" in r.stdout
+
+
+def test_missing_option_is_one_line_exit_2():
+    r = run("rules", "expiry", "--birth", "1990-01-01")
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--issued" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr

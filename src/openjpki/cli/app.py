@@ -60,17 +60,37 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def _one_line(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point. Typer (standalone mode) turns usage errors into exit 2 and ``typer.Exit``
-    into its code; everything else is caught here and becomes one line, never a traceback."""
+    """Entry point: every way out is an exit status and, on error, one line on stderr —
+    usage errors (bad or missing option) exit 2, ``typer.Exit`` keeps its code, and anything
+    unexpected is caught here; never a traceback."""
     try:
-        app(args=argv, prog_name="openjpki")
+        rc = app(args=argv, prog_name="openjpki", standalone_mode=False)
     except CliError as e:
-        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        _one_line(str(e))
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 — the last line of defence against tracebacks
-        err_console.print(f"error: {type(e).__name__}: {e}", markup=False, highlight=False,
-                          soft_wrap=True)
+        # Typer's vendored click raises its own UsageError family; recognise them by shape so
+        # the message stays one line instead of Rich's multi-line box.
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            if type(e).__name__ == "NoArgsIsHelpError":
+                e.show()  # the group's help, as `openjpki rules` alone should print
+            elif type(e).__name__ == "Abort" or isinstance(e, EOFError):
+                _one_line("aborted")
+            else:
+                ctx = getattr(e, "ctx", None)
+                where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                _one_line(f"{e.format_message()}{where}")
+            sys.exit(e.exit_code if isinstance(e.exit_code, int) and e.exit_code else 2)
+        if type(e).__name__ == "Abort":
+            _one_line("aborted")
+            sys.exit(2)
+        _one_line(f"{type(e).__name__}: {e}")
         sys.exit(2)
+    sys.exit(rc if isinstance(rc, int) else 0)
