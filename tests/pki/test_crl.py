@@ -90,12 +90,17 @@ def test_crl_fields_and_extensions(roots, signers, kind):
     assert lint_crl(crl_der) == []
 
 
-def test_partition_crl_names_the_municipality(roots, signers):
-    crl = x509.load_der_x509_crl(make_crl(roots, signers, Kind.SIGN, [], partition=("東京都", "千代田区")))
+@pytest.mark.parametrize("env", ["test", "production"])
+def test_partition_crl_names_the_municipality(roots, signers, env):
+    entries = [encode_revoked_entry(new_serial(), NOW, R.certificate_hold)]
+    crl_der = make_crl(roots, signers, Kind.SIGN, entries, partition=("東京都", "千代田区"), env=env)
+    assert lint_crl(crl_der) == []
+    crl = x509.load_der_x509_crl(crl_der)
+    org = "JPKI" if env == "production" else "JPKI-TEST"
     idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
     (name,) = idp.full_name
     assert name.value.rfc4514_string() == (
-        "CN=千代田区 CRLDP,OU=東京都,OU=CRL Distribution Points,OU=JPKI-TEST for digital signature,O=JPKI-TEST,C=JP")
+        f"CN=千代田区 CRLDP,OU=東京都,OU=CRL Distribution Points,OU={org} for digital signature,O={org},C=JP")
     assert idp.only_contains_user_certs
 
 

@@ -220,6 +220,7 @@ def test_any_bytes_either_parse_or_are_malformed(data):
     dict(state="good", revoked_at=REAL_NOW),
     dict(state="maybe"),
     dict(state="revoked", revoked_at=REAL_NOW, reason=R.remove_from_crl),
+    dict(state="revoked", revoked_at=REAL_NOW.replace(tzinfo=None)),
 ])
 def test_impossible_statuses_are_refused(kwargs):
     with pytest.raises(ValueError):

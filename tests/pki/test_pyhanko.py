@@ -118,3 +118,18 @@ def test_ocsp_responses_signed_by_the_authority_are_accepted(issue, roots, signe
     else:
         with pytest.raises(RevokedError):
             validate(cert, root, ocsps=[response])
+
+
+@pytest.mark.interop
+def test_sign_certificate_with_sandbox_urls_and_its_partition_crl(issue, roots, signers):
+    """The partition CRL names only the directoryName; the certificate's point names it and
+    an HTTP URI: the shared directoryName is what makes the CRL apply."""
+    root = roots[(Kind.SIGN, "test")]
+    good = issue(Kind.SIGN, options=ProfileOptions(**URLS))
+    revoked = issue(Kind.SIGN, key=3, options=ProfileOptions(**URLS))
+    crl = build_crl(issuer=root, signer=signers[Kind.SIGN], crl_number=4, this_update=NOW, next_update=NOW + ONE_DAY,
+                    entries=[encode_revoked_entry(revoked.serial_number, NOW, R.affiliation_changed)],
+                    partition=("東京都", "千代田区"))
+    validate(good, root, crls=[crl])
+    with pytest.raises(RevokedError):
+        validate(revoked, root, crls=[crl])

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from . import der
@@ -65,15 +64,6 @@ def encode_name(attrs: tuple[Attr, ...] | list[Attr]) -> bytes:
         encoded = der.printable(value) if kind == PRINTABLE else der.utf8(value)
         rdns.append(der.tlv(der.SET, der.seq(der.oid(oid), encoded)))  # a SET of one needs no sorting
     return der.seq(*rdns)
-
-
-def to_x509_name(attrs: tuple[Attr, ...] | list[Attr]) -> x509.Name:
-    """The same name as a cryptography object (string types kept)."""
-    out = []
-    for oid, kind, value in attrs:
-        string_type = _ASN1Type.PrintableString if kind == PRINTABLE else _ASN1Type.UTF8String
-        out.append(x509.RelativeDistinguishedName([x509.NameAttribute(x509.ObjectIdentifier(oid), value, _type=string_type)]))
-    return x509.Name(out)
 
 
 # --- CRL partitions ------------------------------------------------------------------------

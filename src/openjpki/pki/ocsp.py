@@ -102,6 +102,8 @@ class CertStatus:
             raise ValueError(f"unknown certificate status {self.state!r}")
         if (self.state == "revoked") != (self.revoked_at is not None):
             raise ValueError("revoked_at is given exactly for a revoked status")
+        if self.revoked_at is not None and (self.revoked_at.tzinfo is None or self.revoked_at.utcoffset() is None):
+            raise ValueError("revoked_at must be timezone-aware")
         if self.reason is not None and self.reason not in REASON_CODES:
             raise ValueError(f"reason {self.reason!r} cannot be given in OCSP")
 
