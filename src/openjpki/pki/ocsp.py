@@ -176,6 +176,22 @@ def issuer_hashes(issuer: x509.Certificate) -> dict[str, tuple[bytes, bytes]]:
     return {alg: (hashlib.new(alg, name).digest(), hashlib.new(alg, key).digest()) for alg in ("sha1", "sha256")}
 
 
+_RESPONDER_IDS: dict[int, tuple[x509.Certificate, bytes]] = {}
+
+
+def _responder_id(issuer: x509.Certificate) -> bytes:
+    """ResponderID byKey, looked up by the issuer object's identity first (hashing a
+    Certificate hashes its whole DER; the entry keeps the object, so its id stays unique)."""
+    hit = _RESPONDER_IDS.get(id(issuer))
+    if hit is not None and hit[0] is issuer:
+        return hit[1]
+    responder_id = der.explicit(2, der.octet_string(issuer_hashes(issuer)["sha1"][1]))
+    if len(_RESPONDER_IDS) >= 64:
+        _RESPONDER_IDS.clear()
+    _RESPONDER_IDS[id(issuer)] = (issuer, responder_id)
+    return responder_id
+
+
 def _encode_cert_id(cert_id: OcspCertId) -> bytes:
     if cert_id.der is not None:
         return cert_id.der
@@ -213,10 +229,9 @@ def build_ocsp_response(
     """
     if next_update <= this_update:
         raise ValueError("next_update must be after this_update")
-    key_hash = issuer_hashes(issuer)["sha1"][1]
     single = der.seq(_encode_cert_id(cert_id), _encode_status(status), der.generalized_time(this_update),
                      der.explicit(0, der.generalized_time(next_update)))
-    response_data = [der.explicit(2, der.octet_string(key_hash)), der.generalized_time(produced_at), der.seq(single)]
+    response_data = [_responder_id(issuer), der.generalized_time(produced_at), der.seq(single)]
     if nonce is not None:
         if not 1 <= len(nonce) <= MAX_NONCE:
             raise ValueError("nonce of unusable length")
