@@ -188,7 +188,10 @@ class VirtualCard:
             return None
         cached = self._keys.get(kind)
         if cached is None or cached[0] is not der:
-            key = serialization.load_der_private_key(der, password=None)
+            # The key was made on this card and its storage is authenticated (AES-GCM), so
+            # OpenSSL's RSA consistency check (~0.1 s per key) would buy nothing.
+            key = serialization.load_der_private_key(der, password=None,
+                                                     unsafe_skip_rsa_key_validation=True)
             assert isinstance(key, rsa.RSAPrivateKey)
             cached = (der, key)
             self._keys[kind] = cached
