@@ -104,3 +104,13 @@ def test_openssl_verifies_pkcs1_and_pss(card, issued, tmp_path, mode, opts):
                         "-signature", str(tmp_path / "sig"), str(tmp_path / "msg")],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "Verified OK" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("data", [b"\x01", bytes(range(32)), b"\x5a" * 245])
+def test_fallback_crt_signing_matches_openssl(card, data):
+    """The pure-Python path (for cryptography < 45) gives OpenSSL's exact signature."""
+    from cryptography.hazmat.primitives.asymmetric import utils as u
+    from openjpki.card import rsaops
+    from openjpki.card.pins import KeyKind
+    key = card.private_key(KeyKind.AUTH)
+    assert rsaops._raw_pkcs1(key, data) == key.sign(data, padding.PKCS1v15(), u.NoDigestInfo())
