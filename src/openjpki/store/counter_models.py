@@ -28,15 +28,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from openjpki.store.models import Base, UTCDateTime
 
 CARD_STATES = ("active", "returned", "expired", "voided", "lost")
+# The codes of openjpki.rules.documents.Procedure (R5.1).
 PROCEDURES = (
-    "new_card",          # 新規交付: a new card with its certificates (R5.10)
-    "issue",             # a certificate on a card that has none live (R3.3, R5.10, R5.11)
-    "renewal",           # 更新 (R3.1–R3.3)
-    "reissue_sign",      # SIGN again after a change of facts (R4.5)
-    "pin_change",        # 暗証番号変更 (R1.7)
-    "pin_reset",         # 暗証番号初期化・ロック解除 (R1.6, R6.5)
-    "revocation",        # 失効 (R4.3)
-    "hold",              # 一時保留 (R4.3)
+    "new_issuance",          # 新規発行: a new card (R5.10) or a certificate on the card (R3.3, R5.11)
+    "renewal",               # 更新 (R3.1–R3.3)
+    "reissue_after_change",  # SIGN again after a change of facts (R4.5)
+    "pin_change",            # 暗証番号変更 (R1.7)
+    "pin_reset",             # 暗証番号初期化・ロック解除 (R1.6, R6.5)
+    "revocation",            # 失効 (R4.3)
+    "hold",                  # 一時保留 (R4.3)
 )
 APPLICANT_TYPES = ("holder", "legal_representative", "voluntary_proxy")
 APPLICATION_STATES = (

@@ -20,6 +20,56 @@ from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgr
 PASSPHRASE = b"counter-tests-passphrase"
 
 
+KEY_POOL_SIZE = 24
+
+
+@pytest.fixture(scope="session")
+def _key_pool():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return [rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            for _ in range(KEY_POOL_SIZE)]
+
+
+@pytest.fixture(autouse=True)
+def _fast_keys(monkeypatch, _key_pool):
+    """Test speed only: RSA-2048 generation (~0.3 s here) dominates these scenarios, so the
+    card draws its "new" keys from a pool made once per session, in turn (a test uses far
+    fewer keys than the pool holds, so keys within one test stay distinct); and the CA key
+    files, encrypted with a KDF, are decrypted once per session rather than per test; the card
+    reloads its own (pool) keys without re-running OpenSSL's RSA consistency check (~0.1 s a
+    load). The card still makes, keeps and uses the key exactly as with a fresh one."""
+    import itertools
+
+    from cryptography.hazmat.primitives import serialization
+
+    from openjpki.card import card as card_module
+    from openjpki.card import rsaops
+    from openjpki.pki import signer as pki_signer
+
+    pool = itertools.cycle(_key_pool)
+    monkeypatch.setattr(rsaops, "generate_key", lambda: next(pool))
+    load_der = serialization.load_der_private_key
+
+    class _Serialization:
+        def __getattr__(self, name):
+            return getattr(serialization, name)
+
+        @staticmethod
+        def load_der_private_key(data, password=None, **kw):
+            return load_der(data, password, unsafe_skip_rsa_key_validation=True)
+    monkeypatch.setattr(card_module, "serialization", _Serialization())
+    loaded: dict = _fast_keys.__dict__.setdefault("cache", {})
+    original = pki_signer.FileSigner.load.__func__
+
+    def load(cls, path, passphrase):
+        key = (str(path), passphrase)
+        if key not in loaded:
+            loaded[key] = original(cls, path, passphrase)
+        return loaded[key]
+    monkeypatch.setattr(pki_signer.FileSigner, "load", classmethod(load))
+
+
 @pytest.fixture(scope="session")
 def ca_keys(tmp_path_factory) -> Path:
     """The two CA key files, made once (RSA key generation is the slow part)."""

@@ -73,3 +73,17 @@ def card_certificate(ctx, virtual_card_id: str, kind: str, pin: str | None = Non
 
 def card_pin_tries(ctx, virtual_card_id: str, kind: str) -> int:
     return ctx.cards.status(virtual_card_id)["pins"][kind]["tries_left"]
+
+
+def holder_with_card(ctx, now=T0, **kw):
+    """A resident with a new card carrying both certificates: (resident id, Completed)."""
+    from openjpki.services.counter import Completed, issue_new_card
+
+    rid = person(ctx, now=now, **kw)
+    out = issue_new_card(ctx, rid, PINS, now=now)
+    assert isinstance(out, Completed), out
+    return rid, out
+
+
+def serials(outcome) -> dict:
+    return {c.kind: c.serial for c in outcome.issued}

@@ -45,6 +45,8 @@ class Intake:
     card: Card | None
     kinds: tuple[CertKind, ...]
     decision: Allowed
+    visit: Visit | None = None
+    """The visit that brought it (None when carried out later, R5.9)."""
 
 
 def _refusal(rule: str, ja: str, en: str, **kw) -> Refused:
@@ -115,13 +117,13 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     app.updated_at = now
     if letter is not None:
         letter.state, letter.closed_at = "answered", now
-    _visit(s, app, req, now, office, "accepted", decision.rule)
+    visit = _visit(s, app, req, now, office, "accepted", decision.rule)
     s.flush()
     record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
            subject=f"resident:{r.id}", application_id=app.id, card_id=app.card_id,
            kinds=[k.value for k in kinds], applicant=req.applicant.type, rule=decision.rule,
            office=office, inquiry=letter.reference if letter else None)
-    return Intake(app, r, card, kinds, decision)
+    return Intake(app, r, card, kinds, decision, visit)
 
 
 def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:

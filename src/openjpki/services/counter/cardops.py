@@ -106,6 +106,7 @@ def change_pin_on_card(work: CardWork, kind: CertKind, current: str, new: str
     refusal comes from the rules (the same wording as the kiosk and the client)."""
     pin_kind = PinKind.parse(kind)
     try:
+        work.client.select_jpki()
         work.client.change_pin(kind.value, current, new)
     except WrongPin as e:
         failures_before = max(0, retry_limit(pin_kind) - e.tries_left - 1)
@@ -125,5 +126,6 @@ def change_pin_on_card(work: CardWork, kind: CertKind, current: str, new: str
 
 def pin_state(work: CardWork, kind: CertKind) -> dict:
     """Tries left on the card for ``kind`` (no PIN involved)."""
+    work.client.select_jpki()
     left = work.client.tries_left(kind.value)
     return {"tries_left": left, "locked": left == 0}

@@ -51,6 +51,9 @@ def execute_in(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequ
         result = _end(s, ctx, intake, req, now)
     app = intake.application
     app.updated_at = now
+    if intake.visit is not None:
+        intake.visit.outcome = result.outcome
+        intake.visit.rule = result.rule
     if isinstance(result, Refused):
         app.state, app.refusal_rule = "refused", result.rule
         record(s, f"counter.{proc.value}.refused", now, actor=ctx.actor,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 COUNTER_KEY_ENV = "OPENJPKI_COUNTER_KEY"
 COUNTER_KEY_FILE = "counter.key"
 _NONCE = 12
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+_SCRYPT = {"n": 2 ** 12, "r": 8, "p": 1}  # a 4-digit PIN: the cost buys little
 
 
 class SecretBoxError(Exception):
