@@ -36,12 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import run_measured  # noqa: E402
-
-from openjpki.card import CardStore, IssuingTerminal, KeyKind  # noqa: E402
-from openjpki.card import apdu as A  # noqa: E402
-from openjpki.card.rsaops import SHA256_DIGESTINFO_PREFIX  # noqa: E402
+from openjpki.card import CardStore, IssuingTerminal, KeyKind
+from openjpki.card import apdu as A
+from openjpki.card.rsaops import SHA256_DIGESTINFO_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
@@ -136,6 +133,15 @@ def _connect(timeout: float = 15.0):
             time.sleep(0.1)
 
 
+def _wall(argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    seconds = time.perf_counter() - t0
+    if r.returncode != 0 or "JPKI" not in r.stdout:
+        raise SystemExit(f"{' '.join(argv)} failed: {r.stdout[-500:]}{r.stderr[-500:]}")
+    return seconds
+
+
 def bench_pcsc(home: Path, n: int, pkcs15_runs: int) -> dict[str, float]:
     conn = _reader0().createConnection()
     try:
@@ -161,11 +167,9 @@ def bench_pcsc(home: Path, n: int, pkcs15_runs: int) -> dict[str, float]:
         conn.disconnect()
         env = dict(os.environ)
         env.pop("OPENSC_DRIVER", None)
-        probe = [run_measured("pkcs15-tool -D", ["pkcs15-tool", "-D"], env=env).seconds
-                 for _ in range(pkcs15_runs)]
+        probe = [_wall(["pkcs15-tool", "-D"], env) for _ in range(pkcs15_runs)]
         env["OPENSC_DRIVER"] = "jpki"
-        direct = [run_measured("pkcs15-tool -D (jpki)", ["pkcs15-tool", "-D"], env=env).seconds
-                  for _ in range(pkcs15_runs)]
+        direct = [_wall(["pkcs15-tool", "-D"], env) for _ in range(pkcs15_runs)]
     finally:
         proc.terminate()
         try:
