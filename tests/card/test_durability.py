@@ -87,7 +87,7 @@ def test_every_state_change_is_saved_before_its_answer():
     for apdu in [JPKI, SEL_AUTH_PIN, WRONG_AUTH, RIGHT_AUTH,
                  bytes.fromhex("002401800439393939"), WRONG_AUTH, WRONG_AUTH, WRONG_AUTH]:
         card.transmit(apdu)
-        assert saver.saved == card.state.to_json()
+        assert saver.saved == card._state.to_json()
     assert saver.load().pins[KeyKind.AUTH].tries == 0  # three wrong PINs: locked
 
 

@@ -47,7 +47,7 @@ def snapshot():
     state = CardState.blank("FUZZ")
     card = VirtualCard(state, MemorySaver())
     issue(IssuingTerminal(card, state.issuing_secret), "FUZZ")
-    return card.state.to_json(), state.issuing_secret
+    return card._state.to_json(), state.issuing_secret
 
 
 JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")

@@ -153,7 +153,7 @@ def test_reset_pin_unblocks_and_sets_the_full_count(card, issued):
 
 
 def test_no_private_key_leaves_the_card(card, issued, store, home):
-    priv = card.private_key(KeyKind.AUTH).private_numbers()  # in-card access, for the check
+    priv = card._private_key(KeyKind.AUTH).private_numbers()  # in-card access, for the check
     secrets = [priv.p.to_bytes(128, "big"), priv.q.to_bytes(128, "big"),
                priv.d.to_bytes(256, "big")[:64], issued.secret]
     seen = []
@@ -171,7 +171,7 @@ def test_no_private_key_leaves_the_card(card, issued, store, home):
     term = IssuingTerminal(client.transport, issued.secret)
     term.public_key("auth")
     term.generate_key("sign")
-    texts = [repr(card), repr(card.state), repr(term), repr(store), str(card.status())]
+    texts = [repr(card), repr(card._state), repr(term), repr(store), str(card.status())]
     for s in secrets:
         assert not any(s in r for r in seen), "a response carried private material"
         assert not any(s.hex() in t for t in texts)
@@ -181,4 +181,4 @@ def test_no_private_key_leaves_the_card(card, issued, store, home):
     with pytest.raises(TypeError):
         pickle.dumps(card)
     with pytest.raises(TypeError):
-        pickle.dumps(card.state)
+        pickle.dumps(card._state)

@@ -112,5 +112,5 @@ def test_fallback_crt_signing_matches_openssl(card, data):
     from cryptography.hazmat.primitives.asymmetric import utils as u
     from openjpki.card import rsaops
     from openjpki.card.pins import KeyKind
-    key = card.private_key(KeyKind.AUTH)
+    key = card._private_key(KeyKind.AUTH)
     assert rsaops._raw_pkcs1(key, data) == key.sign(data, padding.PKCS1v15(), u.NoDigestInfo())

@@ -169,20 +169,17 @@ class VirtualCard:
             return err(A.SW_INS_NOT_SUPPORTED)
         return handler(c)
 
-    # --- state helpers (also used by issuer.py) ---------------------------------------
-    @property
-    def state(self) -> CardState:
-        """The current lasting state (read-only use; change it through ``commit``)."""
-        return self._state
-
-    def commit(self, new: CardState) -> None:
+    # --- state helpers (package-internal: card.py and issuer.py only) -------------------
+    # The lasting state (``_state``) and the keys never leave through a public attribute:
+    # outside this package a card is ``transmit``, power, ``status`` and ``close``.
+    def _commit(self, new: CardState) -> None:
         """Make ``new`` the card's state, durably, before anything is answered."""
         self._saver.save(new)
         self._state = new
         if self.after_persist is not None:
             self.after_persist()
 
-    def private_key(self, kind: KeyKind) -> rsa.RSAPrivateKey | None:
+    def _private_key(self, kind: KeyKind) -> rsa.RSAPrivateKey | None:
         der = self._state.keys.get(kind)
         if der is None:
             return None
@@ -279,11 +276,11 @@ class VirtualCard:
         # Anti-tearing: the try is used (durably) before the PIN is even compared.
         used = self._state.clone()
         used.pins[kind].tries -= 1
-        self.commit(used)
+        self._commit(used)
         if self._state.pin_matches(kind, c.data):
             restored = self._state.clone()
             restored.pins[kind].tries = MAX_TRIES[kind]  # R1.7: a correct PIN resets the count
-            self.commit(restored)
+            self._commit(restored)
             self.session.verified.add(kind)
             return ok()
         self.session.verified.discard(kind)
@@ -305,7 +302,7 @@ class VirtualCard:
             return err(A.SW_WRONG_DATA)
         new = self._state.clone()
         new.set_pin(kind, c.data)
-        self.commit(new)
+        self._commit(new)
         return ok()
 
     # --- signing ---------------------------------------------------------------------------
@@ -317,7 +314,7 @@ class VirtualCard:
         kind = L.KEY_EF_KIND.get(self.session.ef) if self.in_jpki else None  # type: ignore[arg-type]
         if kind is None:
             return err(A.SW_CONDITIONS_NOT_SATISFIED)
-        key = self.private_key(kind)
+        key = self._private_key(kind)
         if key is None:
             return err(A.SW_CONDITIONS_NOT_SATISFIED)
         if kind not in self.session.verified:

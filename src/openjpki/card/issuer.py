@@ -80,7 +80,7 @@ def _external_auth(card: "VirtualCard", c: A.Command) -> A.Result:
     challenge, card.session.challenge = card.session.challenge, None  # one try per challenge
     if not card.in_jpki or challenge is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
-    if not hmac.compare_digest(c.data, issuing_mac(card.state.issuing_secret, challenge)):
+    if not hmac.compare_digest(c.data, issuing_mac(card._state.issuing_secret, challenge)):
         card.session.issuer = False
         return A.err(A.SW_SECURITY_NOT_SATISFIED)
     card.session.issuer = True
@@ -88,7 +88,7 @@ def _external_auth(card: "VirtualCard", c: A.Command) -> A.Result:
 
 
 def _modulus(card: "VirtualCard", kind: KeyKind) -> bytes:
-    key = card.private_key(kind)
+    key = card._private_key(kind)
     assert key is not None
     return key.public_key().public_numbers().n.to_bytes(rsaops.KEY_BYTES, "big")
 
@@ -102,17 +102,17 @@ def _generate(card: "VirtualCard", c: A.Command) -> A.Result:
     if kind is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if c.p1 == 0x01:
-        if card.state.keys[kind] is None:
+        if card._state.keys[kind] is None:
             return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
         return A.ok(_modulus(card, kind))
     key = rsaops.generate_key()
-    new = card.state.clone()
+    new = card._state.clone()
     new.keys[kind] = key.private_bytes(serialization.Encoding.DER,
                                        serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption())
     new.files.pop(L.CERT_EF[kind], None)  # the old certificate no longer fits the key
     del key
-    card.commit(new)
+    card._commit(new)
     return A.ok(_modulus(card, kind))
 
 
@@ -155,7 +155,7 @@ def _commit_certificate(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_DATA)
     kind = L.CERT_EF_KIND.get(fid)  # type: ignore[arg-type]
     if kind is not None:  # a holder's certificate must certify the card's own key
-        key = card.private_key(kind)
+        key = card._private_key(kind)
         if key is None:
             return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
         try:
@@ -164,9 +164,9 @@ def _commit_certificate(card: "VirtualCard", c: A.Command) -> A.Result:
             same = False
         if not same:
             return A.err(A.SW_WRONG_DATA)
-    new = card.state.clone()
+    new = card._state.clone()
     new.files[fid] = der
-    card.commit(new)
+    card._commit(new)
     return A.ok()
 
 
@@ -176,7 +176,7 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
     fid = card.session.ef
-    new = card.state.clone()
+    new = card._state.clone()
     if fid in L.CERT_EFS:
         new.files.pop(fid, None)
     elif fid in L.KEY_EF_KIND:
@@ -189,7 +189,7 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
         card.session.verified.discard(kind)
     else:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
-    card.commit(new)
+    card._commit(new)
     return A.ok()
 
 
@@ -203,9 +203,9 @@ def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_LENGTH)
     if not pin_form_ok(kind, c.data):  # R1.3
         return A.err(A.SW_WRONG_DATA)
-    new = card.state.clone()
+    new = card._state.clone()
     new.set_pin(kind, c.data)  # R1.7: 初期化 — new PIN, full count, unblocked
-    card.commit(new)
+    card._commit(new)
     card.session.verified.discard(kind)
     return A.ok()
 
@@ -215,11 +215,11 @@ def _wipe(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_P1P2)
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
-    new = card.state.clone()
+    new = card._state.clone()
     new.keys = {k: None for k in KeyKind}
     new.files = {}
     new.pins = {k: PinRecord(None, 0) for k in KeyKind}
-    card.commit(new)
+    card._commit(new)
     card.session.verified.clear()
     card.session.staging = None
     return A.ok()
