@@ -3,9 +3,10 @@
 # background of this shell, so we own its process id and stop exactly what we started.
 #
 # vpcd comes from Debian's /etc/reader.conf.d/vpcd: "Virtual PCD 00 00" waits for a card on
-# TCP port 35963 and "Virtual PCD 00 01" on 35964. vpcd binds those ports on ALL interfaces
-# (its server mode binds INADDR_ANY; reader.conf cannot change that: a host name in DEVICENAME
-# switches vpcd to the reverse mode where it connects out to the card instead). On a machine
+# TCP port 35963 and "Virtual PCD 00 01" on 35964. vpcd binds those ports on ALL interfaces:
+# its server mode binds INADDR_ANY and reader.conf cannot change that. (A host name in
+# DEVICENAME switches vpcd to a reverse mode where it connects out to a listening card, but
+# Debian 12's vpcd then aborts pcscd whenever a slot has no card listening.) On a machine
 # reachable from a network, firewall the two ports: see "Virtual card and PC/SC" in README.md.
 #
 # Only one pcscd may run on a machine. When one is already running (a developer's own), it is

@@ -53,19 +53,3 @@ class FakeVpcd:
     def close(self) -> None:
         self.drop()
         self.server.close()
-
-
-def connect_to(port: int, timeout: float = 15) -> "FakeVpcd":
-    """Reverse mode: vpcd connects to a card that listens."""
-    import time
-    fake = FakeVpcd.__new__(FakeVpcd)
-    fake.server = None  # type: ignore[assignment]
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            fake.conn = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-            return fake
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)

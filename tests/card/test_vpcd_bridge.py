@@ -1,10 +1,9 @@
 """The vpcd bridge, against a stand-in vpcd: framing, control messages (only 04 answered),
-power off forgetting PINs, reconnecting, reverse mode, and a clean exit on SIGTERM."""
+power off forgetting PINs, reconnecting, and a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from openjpki.card.layout import OPENSC_ATR, REAL_CONTACT_ATR
 from openjpki.card.vpcd import VpcdBridge, parse_endpoint
 
 from .cardkit import SIGN_PIN
-from .fakevpcd import FakeVpcd, connect_to
+from .fakevpcd import FakeVpcd
 
 JPKI = "00A4040C0AD392F000260100000001"
 
@@ -93,27 +92,6 @@ def test_reconnects_when_vpcd_goes_away(card):
         bridge.stop()
         fake.close()
         t.join(5)
-
-
-def test_reverse_mode_listens_on_loopback(card):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    bridge = VpcdBridge(card, "127.0.0.1", port, listen=True, on_event=lambda m: None)
-    t = threading.Thread(target=bridge.run, daemon=True)
-    t.start()
-    try:
-        fake = connect_to(port)
-        assert fake.atr() == REAL_CONTACT_ATR
-        assert fake.apdu(JPKI) == b"\x90\x00"
-        fake.drop()
-        fake = connect_to(port)  # vpcd reconnects after pcscd restarts
-        assert fake.atr() == REAL_CONTACT_ATR
-        fake.drop()
-    finally:
-        bridge.stop()
-        t.join(5)
-    assert not t.is_alive()
 
 
 @pytest.mark.parametrize("text,expect", [

@@ -6,12 +6,13 @@ payloads are control messages: 00 power off, 01 power on, 02 reset, 04 get ATR; 
 gets a reply (the ATR). Longer payloads are command APDUs, answered with the response APDU,
 length-prefixed the same way. pcscd asks for the ATR about every 0.4 s.
 
-Normal mode (Debian's reader.conf): the card is a TCP client of vpcd, default
-127.0.0.1:35963 (reader "Virtual PCD 00 00"). When pcscd restarts the connection drops and
-the bridge reconnects with a growing back-off (0.1 s to 2 s). Reverse mode
-(``listen=True``): the bridge listens, loopback by default, and vpcd connects to it — what
-vpcd does when reader.conf's DEVICENAME names a host (``127.0.0.1:35963``); then nothing
-but the card listens, and only on loopback.
+The card is a TCP client of vpcd, default 127.0.0.1:35963 (reader "Virtual PCD 00 00" of
+Debian's reader.conf). When pcscd restarts the connection drops and the bridge reconnects
+with a growing back-off (0.1 s to 2 s). vpcd listens on all interfaces and cannot be told
+otherwise; its reverse mode (reader.conf DEVICENAME ``host:port``, vpcd connecting to a
+listening card) would keep it off the network, but this vpcd (Debian 12) aborts pcscd
+("bit out of range 0 - FD_SETSIZE on fd_set") as soon as a slot has no card listening, so
+the bridge does not offer it: firewall the ports instead (README.md).
 
 Each connection: TCP_NODELAY, and TCP_QUICKACK set again before every receive (Linux
 clears it): vpcd writes the length and the payload separately, and with delayed ACKs every
@@ -20,7 +21,6 @@ APDU would cost ~40 ms. APDU contents are never logged (they carry PINs).
 
 from __future__ import annotations
 
-import errno
 import logging
 import select
 import socket
@@ -68,9 +68,9 @@ class VpcdBridge:
     """Serve ``card`` to vpcd until ``stop()``."""
 
     def __init__(self, card: VirtualCard, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 *, listen: bool = False, on_event: Callable[[str], None] | None = None) -> None:
+                 *, on_event: Callable[[str], None] | None = None) -> None:
         self.card = card
-        self.host, self.port, self.listen = host, port, listen
+        self.host, self.port = host, port
         self._stop = False
         self._on_event = on_event or (lambda msg: log.info("%s", msg))
         self.connections = 0
@@ -85,13 +85,8 @@ class VpcdBridge:
 
     # --- connection management ----------------------------------------------------------
     def run(self) -> None:
-        if self.listen:
-            self._run_listening()
-        else:
-            self._run_connecting()
-        self.card.power_off()
-
-    def _run_connecting(self) -> None:
+        """Connect to vpcd and serve the card; reconnect whenever the connection drops;
+        return once ``stop()`` was called."""
         backoff = 0.1
         waiting_said = False
         while not self._stop:
@@ -99,7 +94,8 @@ class VpcdBridge:
                 sock = socket.create_connection((self.host, self.port), timeout=2)
             except OSError as e:
                 if not waiting_said:
-                    self._on_event(f"waiting for vpcd at {self.host}:{self.port} ({e.strerror or e})")
+                    self._on_event(f"waiting for vpcd at {self.host}:{self.port} "
+                                   f"({e.strerror or e})")
                     waiting_said = True
                 self._sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -107,28 +103,7 @@ class VpcdBridge:
             waiting_said = False
             backoff = 0.1
             self._serve(sock, f"vpcd at {self.host}:{self.port}")
-
-    def _run_listening(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((self.host, self.port))
-        server.listen(1)
-        server.settimeout(_POLL)
-        self._on_event(f"listening for vpcd on {self.host}:{self.port}")
-        try:
-            while not self._stop:
-                try:
-                    sock, peer = server.accept()
-                except socket.timeout:
-                    continue
-                except OSError as e:
-                    if e.errno == errno.EINTR:
-                        continue
-                    raise
-                self._serve(sock, f"vpcd from {peer[0]}:{peer[1]}")
-        finally:
-            server.close()
+        self.card.power_off()
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -41,9 +41,6 @@ def card_insert(
     card_id: str = typer.Argument(..., help="The card to insert."),
     vpcd: str = typer.Option("127.0.0.1:35963", "--vpcd", help="vpcd's HOST:PORT (reader "
                              "'Virtual PCD 00 00' is 35963, '00 01' 35964)."),
-    listen: Optional[str] = typer.Option(
-        None, "--listen", help="Reverse mode: listen on HOST:PORT and let vpcd connect "
-        "(reader.conf DEVICENAME HOST:PORT) instead of connecting to vpcd."),
     atr: Optional[str] = typer.Option(
         None, "--atr", help="Answer with this ATR: 'real' (a real contact card's, the "
         "default), 'real2', 'opensc' (the one OpenSC's table matches) or hex."),
@@ -54,7 +51,7 @@ def card_insert(
     from openjpki.card.vpcd import VpcdBridge, parse_endpoint
 
     try:
-        host, port = parse_endpoint(listen if listen is not None else vpcd)
+        host, port = parse_endpoint(vpcd)
     except ValueError as e:
         fail(str(e))
     atr_bytes = None
@@ -71,7 +68,7 @@ def card_insert(
         fail(str(e))
     if atr_bytes is not None:
         card.atr_override = atr_bytes
-    bridge = VpcdBridge(card, host, port, listen=listen is not None,
+    bridge = VpcdBridge(card, host, port,
                         on_event=lambda m: err_console.print(m, markup=False, highlight=False, soft_wrap=True))
 
     def _stop(signum: int, frame: object) -> None:
