@@ -38,14 +38,10 @@ pcscd_start() {
     echo "pcscd: the vpcd reader driver is missing (apt-get install vsmartcard-vpcd)" >&2
     return 1
   fi
-  if pgrep -x pcscd >/dev/null 2>&1; then
-    if _pcscd_running; then
-      echo "pcscd: already running (pid $(pgrep -x pcscd | head -1)); using it as it is"
-      export OPENJPKI_PCSC_READY=1
-      return 0
-    fi
-    echo "pcscd: a pcscd is running but shows no vpcd reader; not touching it" >&2
-    return 1
+  if _pcscd_running; then
+    echo "pcscd: already running; using it as it is"
+    export OPENJPKI_PCSC_READY=1
+    return 0
   fi
   mkdir -p /run/pcscd
   _pcscd_log=$(mktemp /tmp/openjpki-pcscd.XXXXXX.log) || return 1
@@ -64,7 +60,7 @@ pcscd_start() {
     fi
     sleep 0.1
   done
-  echo "pcscd: did not answer within 10 s; see $_pcscd_log" >&2
+  echo "pcscd: did not answer within 10 s (another pcscd not answering?); see $_pcscd_log" >&2
   pcscd_stop
   return 1
 }
