@@ -33,14 +33,19 @@ SET = 0x31
 
 def length(n: int) -> bytes:
     """The DER length octets for a content of ``n`` octets (definite form, shortest)."""
-    if n < 0x80:
-        return bytes((n,))
+    if n < 0x100:
+        return _LENGTHS[n]
+    if n < 0x10000:
+        return b"\x82" + n.to_bytes(2, "big")
     body = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(body),)) + body
 
 
+_LENGTHS = [bytes((n,)) for n in range(0x80)] + [bytes((0x81, n)) for n in range(0x80, 0x100)]
 # Two-octet headers (tag, short length) prebuilt: certificates are made of ~50 small TLVs.
 _HEADERS = [bytes((tag, n)) for tag in range(256) for n in range(128)]
+# SEQUENCE headers for every content shorter than 256 octets (short and 0x81 forms).
+_SEQ_HEADERS = [b"\x30" + _LENGTHS[n] for n in range(0x100)]
 
 
 def tlv(tag: int, content: bytes) -> bytes:
@@ -53,8 +58,10 @@ def tlv(tag: int, content: bytes) -> bytes:
 def seq(*parts: bytes) -> bytes:
     content = b"".join(parts)
     n = len(content)
-    if n < 0x80:
-        return _HEADERS[(SEQUENCE << 7) | n] + content
+    if n < 0x100:
+        return _SEQ_HEADERS[n] + content
+    if n < 0x10000:
+        return b"\x30\x82" + n.to_bytes(2, "big") + content
     return b"\x30" + length(n) + content
 
 

@@ -164,14 +164,25 @@ def make_root(kind: Kind, signer: Signer, *, not_before: datetime,
 
 @dataclass(frozen=True)
 class _IssuerContext:
-    """What issuing needs from an issuer, computed once (see module docstring)."""
+    """What issuing needs from an issuer, computed once (see module docstring).
+
+    The profile is compiled into a template: ``exts`` lists the extensions in profile order,
+    each either its finished DER (everything that does not depend on the holder: keyUsage,
+    policies, issuerAltName, AIA, AKI) or a slot filled per certificate, ``(source, extnID
+    [critical])`` with source ``ski``, ``sign_facts`` or ``ee_crldp``; consecutive finished
+    ones are joined, so issuing only renders the holder's parts and concatenates.
+    ``subject_template`` likewise: finished RDNs for constants, ``(oid, string type, field)``
+    for ``subject_id``, ``prefecture`` and ``municipality``.
+    """
 
     kind: Kind
     name: bytes
     subject: x509.Name
     not_before: datetime
     not_after: datetime
-    static_exts: dict[str, bytes]  # rendered extensions that do not depend on the subject
+    head: bytes  # SHA256_WITH_RSA || issuer Name: what follows the serial up to the validity
+    exts: tuple[bytes | tuple[str, bytes], ...]
+    subject_template: tuple[bytes | tuple[str, str, str], ...]
     authority_crldp: bytes  # GeneralName directoryName for the AUTH scope
     crldp_cache: dict[tuple[str | None, str | None], bytes]  # rendered CRLDP per place
 
@@ -186,6 +197,21 @@ def authority_kind(issuer: x509.Certificate) -> tuple[Kind, str]:
             if org == [expect[1][2]] and units[:1] == [expect[2][2]]:
                 return kind, env
     raise ValueError("the issuer is not a JPKI root made by this package (unknown subject)")
+
+
+# The slots of a profile filled per certificate; every other source is rendered once.
+_HOLDER_SLOTS = ("ski", "sign_facts", "ee_crldp")
+
+
+def _compile(parts: list) -> tuple:
+    """Join consecutive finished parts (bytes) of a template."""
+    out: list = []
+    for part in parts:
+        if isinstance(part, bytes) and out and isinstance(out[-1], bytes):
+            out[-1] = out[-1] + part  # type: ignore[operator]
+        else:
+            out.append(part)
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)
@@ -220,13 +246,26 @@ def _issuer_context(issuer: x509.Certificate, kind: Kind, options: ProfileOption
     if options.ocsp_url:
         static["ocsp_aia"] = _ext(profiles.AUTHORITY_INFO_ACCESS, False,
                                   der.seq(der.seq(_ID_AD_OCSP, _uri(options.ocsp_url))))
+    exts: list[bytes | tuple[str, bytes]] = []
+    for e in profile.extensions:
+        if e.source in static:
+            exts.append(static[e.source])
+        elif e.source in _HOLDER_SLOTS:  # (slot, extnID [+ critical]) rendered per certificate
+            exts.append((e.source, der.oid(e.oid) + (der.boolean(True) if e.critical else b"")))
+        elif not e.optional:  # pragma: no cover - a profile naming an unknown renderer
+            raise AssertionError(f"no renderer for {e.source}")
+    subject_template = [_rdn(oid, st, src[1:]) if src.startswith("=") else (oid, st, src)
+                        for oid, st, src in profile.subject]
+    name = issuer.subject.public_bytes()
     return _IssuerContext(
         kind=kind,
-        name=issuer.subject.public_bytes(),
+        name=name,
         subject=issuer.subject,
         not_before=issuer.not_valid_before_utc,
         not_after=issuer.not_valid_after_utc,
-        static_exts=static,
+        head=der.SHA256_WITH_RSA + name,
+        exts=_compile(exts),
+        subject_template=_compile(subject_template),
         authority_crldp=_dir_name(names.authority_crldp_name(issuer.subject).public_bytes()),
         crldp_cache={},
     )
@@ -258,6 +297,13 @@ def _check_id(subject_id: str) -> None:
         raise ValueError("subject_id contains control or non-printable characters")
 
 
+@lru_cache(maxsize=4096)
+def _not_after(last_valid_day: date) -> tuple[datetime, bytes]:
+    """notAfter of a certificate whose last day is ``last_valid_day``, and its DER Time."""
+    moment = end_of_day_jst(last_valid_day)
+    return moment, der.x509_time(moment)
+
+
 def issue_certificate(
     kind: Kind,
     *,
@@ -282,21 +328,22 @@ def issue_certificate(
     (prefecture/municipality are ignored for AUTH, facts are refused).
     Raises ValueError on anything the profile cannot carry.
     """
-    kind = Kind(kind)
-    profile = profiles.END_ENTITY[kind]
+    if kind.__class__ is not Kind:
+        kind = Kind(kind)
     ctx = _context_for(issuer, kind, options)
     spki, key_id = _card_key(public_key)
     _check_id(subject_id)
     not_before = _aware(not_before, "not_before")
     if not isinstance(last_valid_day, date) or isinstance(last_valid_day, datetime):
         raise ValueError("last_valid_day must be a date")
-    not_after = end_of_day_jst(last_valid_day)
+    not_after, not_after_der = _not_after(last_valid_day)
     if not_after <= not_before:
         raise ValueError("last_valid_day is before not_before")
     if not_before < ctx.not_before or not_after > ctx.not_after:
         raise ValueError("the certificate would not lie within the issuer's validity")
+    if not 0 < serial < MAX_SERIAL:
+        raise ValueError("serial must be positive and below 2**159 (at most 20 octets)")
 
-    fields = {"subject_id": subject_id, "prefecture": prefecture, "municipality": municipality}
     if kind is Kind.SIGN:
         if prefecture is None or municipality is None:
             raise ValueError("a SIGN certificate needs the issuing prefecture and municipality")
@@ -306,29 +353,55 @@ def issue_certificate(
     elif facts is not None:
         raise ValueError("an AUTH certificate carries no personal facts")
 
-    subject_attrs = [(oid, st, src[1:] if src.startswith("=") else fields[src]) for oid, st, src in profile.subject]
+    subject = []
+    for part in ctx.subject_template:
+        if part.__class__ is bytes:
+            subject.append(part)
+        else:
+            oid, string_type, field = part
+            if field == "subject_id":
+                subject.append(_rdn(oid, string_type, subject_id))
+            else:  # a place: few distinct values, cached
+                value = prefecture if field == "prefecture" else municipality
+                subject.append(_place_rdn(oid, string_type, value))  # type: ignore[arg-type]
     extensions = []
-    for e in profile.extensions:
-        value = ctx.static_exts.get(e.source)
-        if value is None:
-            if e.source == "ski":
-                value = _ext(e.oid, e.critical, der.octet_string(key_id))
-            elif e.source == "sign_facts":
-                value = _ext(e.oid, e.critical, encode_sign_san(facts))  # type: ignore[arg-type]
-            elif e.source == "ee_crldp":
-                place = (prefecture, municipality) if kind is Kind.SIGN else (None, None)
-                value = ctx.crldp_cache.get(place)
-                if value is None:
-                    value = _ext(e.oid, e.critical, _ee_crldp(ctx, kind, prefecture, municipality, options))
-                    if len(ctx.crldp_cache) < 4096:
-                        ctx.crldp_cache[place] = value
-            elif e.optional:
-                continue
-            else:  # pragma: no cover - a profile naming an unknown renderer
-                raise AssertionError(f"no renderer for {e.source}")
-        extensions.append(value)
-    tbs = _tbs(serial, ctx.name, not_before, not_after, names.encode_name(subject_attrs), spki, extensions)
+    for part in ctx.exts:
+        if part.__class__ is bytes:
+            extensions.append(part)
+            continue
+        slot, head = part
+        if slot == "ski":
+            value = der.octet_string(key_id)
+        elif slot == "sign_facts":
+            value = encode_sign_san(facts)  # type: ignore[arg-type]
+        else:  # ee_crldp: the same few values over and over, cached with its header
+            place = (prefecture, municipality) if kind is Kind.SIGN else (None, None)
+            rendered = ctx.crldp_cache.get(place)
+            if rendered is None:
+                rendered = der.seq(head, der.octet_string(_ee_crldp(ctx, kind, prefecture, municipality, options)))
+                if len(ctx.crldp_cache) < 4096:
+                    ctx.crldp_cache[place] = rendered
+            extensions.append(rendered)
+            continue
+        extensions.append(der.seq(head, der.octet_string(value)))
+    # validity: UTCTime or GeneralizedTime, 15 or 17 octets each: always short-form lengths
+    time_before = der.x509_time(not_before)
+    validity = _SHORT_SEQ[len(time_before) + len(not_after_der)] + time_before + not_after_der
+    tbs = der.seq(_VERSION_3, der.integer(serial), ctx.head, validity, der.seq(*subject), spki,
+                  der.explicit(3, der.seq(*extensions)))
     return _sign_and_load(tbs, signer)
+
+
+_SHORT_SEQ = [bytes((0x30, n)) for n in range(128)]
+
+
+def _rdn(oid: str, string_type: str, value: str) -> bytes:
+    """One RDN of one attribute (as :func:`names.encode_name` writes them)."""
+    encoded = der.printable(value) if string_type == names.PRINTABLE else der.utf8(value)
+    return der.tlv(der.SET, der.seq(der.oid(oid), encoded))
+
+
+_place_rdn = lru_cache(maxsize=8192)(_rdn)
 
 
 def _ee_crldp(ctx: _IssuerContext, kind: Kind, prefecture: str | None, municipality: str | None,
