@@ -81,3 +81,11 @@ def test_a_virtual_card_object_is_the_in_process_transport(card):
     assert isinstance(card, VirtualCard)
     assert card.power_on() == bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
     assert card.transmit(bytes.fromhex("00A4040C0AD392F000260100000001")) == b"\x90\x00"
+
+
+def test_a_closed_card_answers_nothing(store):
+    card = store.open("TESTCARD1")
+    card.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        card.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
+    store.open("TESTCARD1").close()  # its lock was released

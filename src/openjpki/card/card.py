@@ -4,8 +4,9 @@
 bridge, the unit tests and an in-process issuing terminal all use it. Every answer is a
 well-formed response APDU ending in a status word; nothing a client sends raises.
 
-Command checks run in this order: class (6E00), instruction (6D00), length (6700), P1/P2
-(6A86), then state (6985 no suitable file selected, 6982 PIN not verified, 6984 blocked).
+Command checks run in this order: class (6E00), instruction (6D00), then P1/P2 (6A86) and
+lengths (6700), then state (6985 no suitable file selected, 6982 PIN not verified, 6984
+blocked).
 Choices where CARD.md leaves the exact answer open:
 - SELECT takes P2 0C (no response data) and also P2 00, answered the same way (no FCI);
   other P2 values 6A86. P1 other than 02/04 6A86. Unknown AID or FID 6A82 whatever P2.
@@ -78,6 +79,7 @@ class VirtualCard:
         self._saver = saver
         self._on_close = on_close
         self._keys: dict[KeyKind, tuple[bytes, rsa.RSAPrivateKey]] = {}
+        self._closed = False
         self.session = Session()
         # Answer with this ATR instead of the card's own (``card insert --atr``).
         self.atr_override: bytes | None = None
@@ -110,6 +112,8 @@ class VirtualCard:
         return self.power_on()
 
     def close(self) -> None:
+        """Put the card away: it releases its store lock and answers nothing more."""
+        self._closed = True
         self.power_off()
         self._keys.clear()
         if self._on_close is not None:
@@ -139,6 +143,8 @@ class VirtualCard:
     # --- the APDU interface -------------------------------------------------------------
     def transmit(self, apdu: bytes) -> bytes:
         """One command APDU in, one response APDU out."""
+        if self._closed:
+            raise RuntimeError(f"card {self.card_id} is closed")
         try:
             cmd = A.Command.parse(bytes(apdu))
         except A.WrongLength:

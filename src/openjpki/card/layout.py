@@ -1,7 +1,7 @@
 """What is where on the card: applications, the JPKI AP's files, and their fixed contents.
 
 Sizes ([open] in CARD.md, chosen here): every certificate EF is 4096 bytes (0x1000), room
-for any JPKI certificate (real ones are about 1.2–2 KB) with headroom; the DER object is
+for a JPKI certificate (with the holder's name and address) and headroom; the DER object is
 followed by 00 filler up to the end, and readers trim by the DER length. A certificate EF
 with no certificate reads as 4096 bytes of 00. EF 0006 is exactly the 160-byte
 CK_TOKEN_INFO, EF 0008 exactly 3 bytes.
@@ -53,8 +53,10 @@ ALL_EFS = CERT_EFS | {EF_TOKEN_INFO, EF_PRESENCE} | set(KEY_EF.values()) | set(P
 # Which PIN a read needs: EF 0001 needs the SIGN PIN (CARD.md); everything else nothing.
 READ_NEEDS = {EF_SIGN_CERT: KeyKind.SIGN}
 
-# ATRs. OpenSC's jpki driver matches OPENSC_ATR by table; with any other ATR it sends
-# SELECT of the JPKI AID and takes 9000 as a JPKI card, as it does for real cards.
+# ATRs ([open]: chosen here). OpenSC's jpki driver matches OPENSC_ATR by table; with any other
+# ATR it sends SELECT of the JPKI AID and takes 9000 as a JPKI card. A card answers with a
+# real contact card's ATR by default, so middleware finds it exactly as it finds a real card
+# (OpenSC after its probing, by the SELECT); ``card insert --atr opensc`` gives the table one.
 REAL_CONTACT_ATR = bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
 REAL_CONTACT_ATR_2 = bytes.fromhex("3BC5FF8131FB458073C6010000")
 OPENSC_ATR = bytes.fromhex("3BE000FF8131FE4514")
