@@ -21,6 +21,7 @@ PASSPHRASE = b"counter-tests-passphrase"
 
 
 KEY_POOL_SIZE = 24
+_LOADED_CA_KEYS: dict = {}
 
 
 @pytest.fixture(scope="session")
@@ -36,30 +37,16 @@ def _fast_keys(monkeypatch, _key_pool):
     """Test speed only: RSA-2048 generation (~0.3 s here) dominates these scenarios, so the
     card draws its "new" keys from a pool made once per session, in turn (a test uses far
     fewer keys than the pool holds, so keys within one test stay distinct); and the CA key
-    files, encrypted with a KDF, are decrypted once per session rather than per test; the card
-    reloads its own (pool) keys without re-running OpenSSL's RSA consistency check (~0.1 s a
-    load). The card still makes, keeps and uses the key exactly as with a fresh one."""
+    files, encrypted with a KDF, are decrypted once per session rather than per test. The card
+    still makes, keeps and uses the key exactly as with a fresh one."""
     import itertools
 
-    from cryptography.hazmat.primitives import serialization
-
-    from openjpki.card import card as card_module
     from openjpki.card import rsaops
     from openjpki.pki import signer as pki_signer
 
     pool = itertools.cycle(_key_pool)
     monkeypatch.setattr(rsaops, "generate_key", lambda: next(pool))
-    load_der = serialization.load_der_private_key
-
-    class _Serialization:
-        def __getattr__(self, name):
-            return getattr(serialization, name)
-
-        @staticmethod
-        def load_der_private_key(data, password=None, **kw):
-            return load_der(data, password, unsafe_skip_rsa_key_validation=True)
-    monkeypatch.setattr(card_module, "serialization", _Serialization())
-    loaded: dict = _fast_keys.__dict__.setdefault("cache", {})
+    loaded = _LOADED_CA_KEYS
     original = pki_signer.FileSigner.load.__func__
 
     def load(cls, path, passphrase):

@@ -89,3 +89,11 @@ def test_unknown_revocation_reason_is_bad_input(ctx):
     rid, _ = holder_with_card(ctx)
     with pytest.raises(InputError, match="unknown revocation reason"):
         revoke(ctx, rid, now=WHEN, reason="bored")
+
+
+def test_R4_3_nothing_to_revoke_without_a_card(ctx):
+    from counterkit import person
+
+    rid = person(ctx)
+    out = hold(ctx, rid, now=WHEN)
+    assert isinstance(out, Refused) and out.rule == "R4.3"

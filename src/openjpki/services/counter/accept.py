@@ -172,6 +172,10 @@ def _timing_and_state(s: Session, card: Card | None, req: CounterRequest,
     """Renewal window (R3.1–R3.3) and the certificate states a procedure needs."""
     proc = req.procedure
     if card is None:
+        if proc in (Procedure.REVOCATION, Procedure.HOLD):
+            return _refusal("R4.3", "失効・一時保留できる電子証明書がありません（有効なカードが"
+                            "ありません）。",
+                            "There is no certificate to revoke or hold (no active card).")
         return None  # no card: R5.2 (rules) refuses where the procedure needs one
     current = current_certificates(s, card.id)
     if proc is Procedure.RENEWAL:

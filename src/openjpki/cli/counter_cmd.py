@@ -1,0 +1,538 @@
+"""``openjpki resident …``, ``counter …``, ``register …`` and ``audit verify``: the municipal
+counter from the command line. Thin: parse, call services.counter / services.register /
+services.audit, print (``--json`` for the service's own JSON). A refusal prints its rule and
+exits 1; bad input exits 2. The wall clock is read here only, unless ``--at`` gives the
+moment (scripts and tests replay a day at the counter that way)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from typing import Iterator, List, Optional
+
+import typer
+
+from openjpki.cli.app import app, console, fail, print_json, settings
+
+resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
+counter_app = typer.Typer(help="Counter procedures (窓口, R5.1).", no_args_is_help=True)
+register_app = typer.Typer(help="Resident-register events (異動) and their effect on SIGN "
+                           "(R4.1).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(resident_app, name="resident")
+app.add_typer(counter_app, name="counter")
+app.add_typer(register_app, name="register")
+app.add_typer(audit_app, name="audit")
+
+KINDS = ("sign", "auth")
+APPLICANTS = ("holder", "legal_representative", "voluntary_proxy")
+REASONS = ("voluntary", "lost_card", "key_compromise", "destroyed_before_use")
+
+# Options shared by the procedures.
+JSON = typer.Option(False, "--json", help="Print the answer as JSON.")
+AT = typer.Option(None, "--at", help="The moment, ISO 8601 (default now; naive = Japan time).")
+OFFICE = typer.Option(None, "--office", help="Office id from the calendar (default: the "
+                      "configured default office).")
+APPLICANT = typer.Option("holder", "--applicant", help="holder, legal_representative or "
+                         "voluntary_proxy (R5.3).")
+PHOTO_ID = typer.Option(None, "--photo-id", help="KIND[:VALID_UNTIL] of a photo ID shown, "
+                        "e.g. drivers_licence:2030-01-01 (R5.7); repeatable.")
+PROOF = typer.Option(None, "--proof", help="family_register_certificate or "
+                     "guardianship_registry_certificate (R5.3); repeatable.")
+REPRESENTATIVE = typer.Option(None, "--representative", help="Resident id of the "
+                              "representative or proxy, when on this register.")
+HOLDER_PRESENT = typer.Option(False, "--holder-present", help="The holder came too (R5.6).")
+ATTORNEY = typer.Option(False, "--letter-of-attorney", help="委任状 brought (R5.5 b).")
+INQUIRY = typer.Option(None, "--inquiry", help="Reference of the inquiry form brought back "
+                       "(R5.4 visit 2).")
+FORM_INCOMPLETE = typer.Option(False, "--form-incomplete", help="The form is not filled in.")
+FORM_UNSEALED = typer.Option(False, "--form-unsealed", help="The PINs on it are not sealed.")
+NOTICE_FORM = typer.Option(False, "--expiry-notice-form", help="The form came with the "
+                           "expiry notice (R5.5 a).")
+WITHOUT_CARD = typer.Option(False, "--without-card", help="The card is not on the counter.")
+KIND_OPT = typer.Option(None, "--kind", help="sign or auth; repeatable (default: the "
+                        "procedure's).")
+CARD_PIN = typer.Option(None, "--card-pin", help="Resident-registry PIN 住民基本台帳用暗証番号 "
+                        "(4 digits, R1.6).")
+SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9, R1.3).")
+AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3).")
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _moment(at: Optional[str]) -> datetime:
+    if at is None:
+        return datetime.now(timezone.utc)
+    from openjpki.rules import to_jst
+
+    try:
+        return to_jst(datetime.fromisoformat(at))
+    except ValueError:
+        fail(f"--at must be an ISO 8601 date-time, e.g. 2025-04-01T10:00 (not {at!r})")
+
+
+def _date(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be a date YYYY-MM-DD (not {value!r})")
+
+
+def _choices(values: Optional[List[str]], allowed: tuple[str, ...], option: str) -> list[str]:
+    for v in values or []:
+        if v not in allowed:
+            fail(f"{option} must be one of: {', '.join(allowed)} (not {v!r})")
+    return list(values or [])
+
+
+@contextmanager
+def _counter(ctx: typer.Context) -> Iterator:
+    """The counter of this home; service errors become one-line messages (exit 2)."""
+    from openjpki.card import CardError, CardStoreError
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter import ConfigError, CounterContext, InputError
+    from openjpki.services.counter.secrets import SecretBoxError
+
+    try:
+        c = CounterContext.from_settings(settings(ctx), actor="cli")
+    except (AuthorityError, SetupError, ConfigError, SecretBoxError) as e:
+        fail(str(e))
+    try:
+        yield c
+    except (InputError, ValueError, CardError, CardStoreError, AuthorityError,
+            SecretBoxError) as e:
+        fail(str(e))
+    finally:
+        c.close()
+
+
+def _photo_ids(values: Optional[List[str]]) -> tuple:
+    from openjpki.rules.documents import PresentedId
+
+    out = []
+    for v in values or []:
+        kind, _, until = v.partition(":")
+        out.append(PresentedId(kind, valid_until=_date(until or None, "--photo-id")))
+    return tuple(out)
+
+
+def _applicant(applicant: str, photo_id, proof, representative, holder_present, attorney,
+               inquiry, incomplete, unsealed, notice_form, without_card):
+    from openjpki.rules.documents import AuthorityProof
+    from openjpki.services.counter import ApplicantInput, InquiryAnswer
+
+    _choices([applicant], APPLICANTS, "--applicant")
+    proofs = _choices(proof, tuple(p.value for p in AuthorityProof), "--proof")
+    form = None
+    if inquiry or notice_form or incomplete or unsealed:
+        form = InquiryAnswer(reference=inquiry, complete=not incomplete, sealed=not unsealed,
+                             from_expiry_notice=notice_form)
+    return ApplicantInput(type=applicant, ids=_photo_ids(photo_id), authority_proofs=proofs,
+                          representative_id=representative, holder_present=holder_present,
+                          letter_of_attorney=attorney, inquiry=form,
+                          card_presented=not without_card)
+
+
+def _print_outcome(outcome, as_json: bool) -> None:
+    """Print a result; a refusal exits 1 (CLI.md)."""
+    if as_json:
+        print_json(outcome.to_dict())
+    elif outcome.outcome == "refused":
+        _say(f"refused ({outcome.rule}): {outcome.message_en} / {outcome.message_ja}")
+        if outcome.opens_at or outcome.opens_on:
+            _say(f"opens: {(outcome.opens_at or outcome.opens_on).isoformat()}")
+        if outcome.missing:
+            _say("missing: " + ", ".join(str(m) for m in outcome.missing))
+    elif outcome.outcome == "inquiry_mailed":
+        _say(f"inquiry form mailed ({outcome.rule}): reference {outcome.reference}"
+             + (f" (replaces {outcome.voided_reference})" if outcome.voided_reference else ""))
+        _say(outcome.decision.message_en)
+    else:
+        d = outcome.to_dict()
+        _say(f"{d['outcome']} ({d.get('rule')}): {d.get('message_en', '')}")
+        for c in d.get("issued", []):
+            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}")
+        for c in d.get("ended", []):
+            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})")
+        for o in d.get("offers", []):
+            _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
+    if outcome.outcome == "refused":
+        raise typer.Exit(1)
+
+
+# --- residents ---------------------------------------------------------------------------
+
+@resident_app.command("add")
+def resident_add(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="Surname, U+3000, given name."),
+    address: str = typer.Option(..., "--address", help="From the prefecture on."),
+    birth: str = typer.Option(..., "--birth", help="Date of birth YYYY-MM-DD."),
+    sex: str = typer.Option(..., "--sex", help="male, female or unknown."),
+    kana: Optional[str] = typer.Option(None, "--kana"),
+    former_surname: Optional[str] = typer.Option(None, "--former-surname", help="旧氏."),
+    alias: Optional[str] = typer.Option(None, "--alias", help="通称."),
+    household: Optional[str] = typer.Option(None, "--household", help="Household id."),
+    relationship: str = typer.Option("head", "--relationship", help="To the household head."),
+    honseki_here: bool = typer.Option(False, "--honseki-here", help="本籍 here (R5.3)."),
+    adult_ward: bool = typer.Option(False, "--adult-ward", help="成年被後見人 (R1.5)."),
+    stay_until: Optional[str] = typer.Option(None, "--stay-until", help="Foreign resident: "
+                                             "end of the period of stay (R2.3)."),
+    foreign: bool = typer.Option(False, "--foreign", help="Foreign resident."),
+    at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """Enter a person on this municipality's register."""
+    from openjpki.services.counter import ResidentInput, add_resident
+
+    data = ResidentInput(
+        name=name, address=address, birth_date=_date(birth, "--birth"), sex=sex,
+        name_kana=kana, former_surname=former_surname, alias=alias, household_id=household,
+        relationship=relationship, honseki_here=honseki_here, adult_ward=adult_ward,
+        foreign_resident=foreign or stay_until is not None,
+        stay_until=_date(stay_until, "--stay-until"))
+    with _counter(ctx) as c:
+        r = add_resident(c, data, _moment(at))
+    if as_json:
+        print_json(r)
+    else:
+        _say(f"resident {r['id']}: {r['name']} ({r['address']})")
+
+
+@resident_app.command("show")
+def resident_show(ctx: typer.Context, resident: int = typer.Argument(...),
+                  as_json: bool = JSON) -> None:
+    """A resident with their cards and certificates."""
+    from openjpki.services.counter import show_resident
+    from openjpki.services.counter.letters import letter_dict, letters_of
+
+    with _counter(ctx) as c:
+        r = show_resident(c, resident)
+        with c.store.transaction() as s:
+            r["letters"] = [letter_dict(x) for x in letters_of(s, resident)]
+    if as_json:
+        print_json(r)
+        return
+    _say(f"resident {r['id']}: {r['name']}, born {r['birth_date']}, {r['address']}"
+         + ("" if r["on_register"] else " (not on the register)"))
+    for card in r["cards"]:
+        _say(f"  card {card['card_number']} {card['state']} until {card['expires_on']}"
+             + ("" if card["face_up_to_date"] else " (face out of date)"))
+        for cert in card["certificates"]:
+            _say(f"    {cert['kind']} {cert['serial']} {cert['status']}"
+                 + (f" ({cert['reason']})" if cert["reason"] else "")
+                 + f" not after {cert['not_after']}")
+
+
+@resident_app.command("list")
+def resident_list(ctx: typer.Context,
+                  name: Optional[str] = typer.Option(None, "--name", help="Name contains."),
+                  include_gone: bool = typer.Option(False, "--all", help="Include people no "
+                                                    "longer on the register."),
+                  as_json: bool = JSON) -> None:
+    """Residents on the register."""
+    from openjpki.services.counter import find_residents
+
+    with _counter(ctx) as c:
+        rows = find_residents(c, name=name, on_register=None if include_gone else True)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        _say(f"{r['id']}\t{r['name']}\t{r['birth_date']}\t{r['address']}")
+
+
+# --- counter procedures -------------------------------------------------------------------
+
+def _run(ctx: typer.Context, call, as_json: bool) -> None:
+    with _counter(ctx) as c:
+        outcome = call(c)
+    _print_outcome(outcome, as_json)
+
+
+def _pins(card_pin=None, sign_pin=None, auth_pin=None, **kw):
+    from openjpki.services.counter import PinEntry
+
+    return PinEntry(card=card_pin, sign=sign_pin, auth=auth_pin, **kw)
+
+
+@counter_app.command("issue")
+def counter_issue(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    new_card: bool = typer.Option(False, "--new-card", help="Hand over a new card (R5.10)."),
+    kind: Optional[List[str]] = KIND_OPT,
+    decline: Optional[List[str]] = typer.Option(None, "--decline", help="Certificate "
+                                                "declined on the card application (R5.10)."),
+    sign_exception: bool = typer.Option(False, "--sign-exception", help="SIGN asked for as "
+                                        "the R5.6 exception."),
+    card_pin: Optional[str] = CARD_PIN, sign_pin: Optional[str] = SIGN_PIN,
+    auth_pin: Optional[str] = AUTH_PIN, applicant: str = APPLICANT,
+    photo_id: Optional[List[str]] = PHOTO_ID, proof: Optional[List[str]] = PROOF,
+    representative: Optional[int] = REPRESENTATIVE, holder_present: bool = HOLDER_PRESENT,
+    letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
+    form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
+    expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
+    at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """新規発行: a new card with its certificates, or a certificate on the holder's card."""
+    from openjpki.services.counter import issue_certificates, issue_new_card
+
+    kinds = _choices(kind, KINDS, "--kind")
+    declined = _choices(decline, KINDS, "--decline")
+    who = _applicant(applicant, photo_id, proof, representative, holder_present,
+                     letter_of_attorney, inquiry, form_incomplete, form_unsealed,
+                     expiry_notice_form, False)
+    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(at)
+    if new_card:
+        _run(ctx, lambda c: issue_new_card(c, resident, pins, now=now, declined=declined,
+                                           kinds=kinds, applicant=who, office=office,
+                                           sign_exception=sign_exception), as_json)
+    else:
+        if declined:
+            fail("--decline goes with --new-card")
+        _run(ctx, lambda c: issue_certificates(c, resident, pins, now=now, kinds=kinds,
+                                               applicant=who, office=office,
+                                               sign_exception=sign_exception), as_json)
+
+
+@counter_app.command("renew")
+def counter_renew(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    kind: Optional[List[str]] = KIND_OPT, card_pin: Optional[str] = CARD_PIN,
+    sign_pin: Optional[str] = SIGN_PIN, auth_pin: Optional[str] = AUTH_PIN,
+    applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
+    proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
+    holder_present: bool = HOLDER_PRESENT, inquiry: Optional[str] = INQUIRY,
+    form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
+    expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
+    at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """更新 (R3.1–R3.3): new keys on the card; the old certificates superseded (R3.7)."""
+    from openjpki.services.counter import renew
+
+    kinds = _choices(kind, KINDS, "--kind")
+    who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
+                     inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
+    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(at)
+    _run(ctx, lambda c: renew(c, resident, pins, now=now, kinds=kinds, applicant=who,
+                              office=office), as_json)
+
+
+@counter_app.command("reissue-sign")
+def counter_reissue_sign(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    card_pin: Optional[str] = CARD_PIN, sign_pin: Optional[str] = SIGN_PIN,
+    applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
+    proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
+    letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
+    office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """SIGN again after a change of facts (R4.5), with the new facts."""
+    from openjpki.services.counter import reissue_sign
+
+    who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
+                     inquiry, False, False, False, False)
+    pins, now = _pins(card_pin, sign_pin), _moment(at)
+    _run(ctx, lambda c: reissue_sign(c, resident, pins, now=now, applicant=who,
+                                     office=office), as_json)
+
+
+@counter_app.command("pin-change")
+def counter_pin_change(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    kind: str = typer.Option(..., "--kind", help="sign or auth."),
+    current: str = typer.Option(..., "--current", help="The PIN in force (R1.7)."),
+    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """暗証番号の変更 (R1.7)."""
+    from openjpki.services.counter import change_pin
+
+    _choices([kind], KINDS, "--kind")
+    now = _moment(at)
+    _run(ctx, lambda c: change_pin(c, resident, kind, current, new, now=now, office=office),
+         as_json)
+
+
+@counter_app.command("pin-reset")
+def counter_pin_reset(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    kind: str = typer.Option(..., "--kind", help="sign or auth."),
+    card_pin: str = typer.Option(..., "--card-pin", help="住民基本台帳用暗証番号 (R1.6)."),
+    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
+    proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
+    office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """暗証番号の初期化・ロック解除 (R1.6, R6.5)."""
+    from openjpki.services.counter import reset_pin
+
+    _choices([kind], KINDS, "--kind")
+    who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
+                     False, False, False)
+    now = _moment(at)
+    _run(ctx, lambda c: reset_pin(c, resident, kind, card_pin, new, now=now, applicant=who,
+                                  office=office), as_json)
+
+
+@counter_app.command("revoke")
+def counter_revoke(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    kind: Optional[List[str]] = KIND_OPT,
+    reason: str = typer.Option("voluntary", "--reason", help=", ".join(REASONS) + " (R4.3)."),
+    without_card: bool = WITHOUT_CARD, applicant: str = APPLICANT,
+    photo_id: Optional[List[str]] = PHOTO_ID, representative: Optional[int] = REPRESENTATIVE,
+    office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """失効 on the holder's request (R4.3); ``lost_card`` also marks the card lost."""
+    from openjpki.services.counter import revoke
+
+    kinds = _choices(kind, KINDS, "--kind")
+    _choices([reason], REASONS, "--reason")
+    who = _applicant(applicant, photo_id, None, representative, False, False, None, False,
+                     False, False, without_card)
+    now = _moment(at)
+    _run(ctx, lambda c: revoke(c, resident, now=now, kinds=kinds, reason=reason,
+                               applicant=who, office=office), as_json)
+
+
+@counter_app.command("hold")
+def counter_hold(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    kind: Optional[List[str]] = KIND_OPT, without_card: bool = WITHOUT_CARD,
+    photo_id: Optional[List[str]] = PHOTO_ID, office: Optional[str] = OFFICE,
+    at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """一時保留 (R4.3): certificateHold at once, never released, revoked later."""
+    from openjpki.services.counter import hold
+
+    kinds = _choices(kind, KINDS, "--kind")
+    who = _applicant("holder", photo_id, None, None, False, False, None, False, False, False,
+                     without_card)
+    now = _moment(at)
+    _run(ctx, lambda c: hold(c, resident, now=now, kinds=kinds, applicant=who, office=office),
+         as_json)
+
+
+# --- register events ----------------------------------------------------------------------
+
+def _register(ctx: typer.Context, call, as_json: bool) -> None:
+    with _counter(ctx) as c:
+        result = call(c)
+    if as_json:
+        print_json(result if isinstance(result, dict) else result.to_dict())
+        return
+    d = result if isinstance(result, dict) else result.to_dict()
+    _say(f"{d['event']} registered ({d['rule']}) {d.get('message_en', '')}".rstrip())
+    for e in d.get("ended", []):
+        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})")
+    for o in d.get("offers", []):
+        _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']}), after "
+             + ", ".join(o["first"]))
+
+
+@register_app.command("move")
+def register_move(ctx: typer.Context, resident: int = typer.Argument(...),
+                  address: str = typer.Option(..., "--address"),
+                  household: Optional[str] = typer.Option(None, "--household"),
+                  at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """転居: a move within the municipality (SIGN revoked, R4.1)."""
+    from openjpki.services.register import move
+
+    now = _moment(at)
+    _register(ctx, lambda c: move(c, resident, address, now, household_id=household), as_json)
+
+
+@register_app.command("move-in")
+def register_move_in(ctx: typer.Context, resident: int = typer.Argument(...),
+                     address: str = typer.Option(..., "--address"),
+                     household: Optional[str] = typer.Option(None, "--household"),
+                     at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """転入: a move into this municipality (SIGN revoked, R4.1)."""
+    from openjpki.services.register import move_in
+
+    now = _moment(at)
+    _register(ctx, lambda c: move_in(c, resident, address, now, household_id=household),
+              as_json)
+
+
+@register_app.command("name")
+def register_name(ctx: typer.Context, resident: int = typer.Argument(...),
+                  name: Optional[str] = typer.Option(None, "--name"),
+                  former_surname: Optional[str] = typer.Option(
+                      None, "--former-surname", help="旧氏 ('' removes it)."),
+                  alias: Optional[str] = typer.Option(None, "--alias",
+                                                      help="通称 ('' removes it)."),
+                  at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """A change of name, 旧氏 or 通称 (SIGN revoked, R4.1)."""
+    from openjpki.services.register import change_name
+
+    now = _moment(at)
+    _register(ctx, lambda c: change_name(c, resident, now, name=name,
+                                         former_surname=former_surname, alias=alias), as_json)
+
+
+@register_app.command("birth-date")
+def register_birth_date(ctx: typer.Context, resident: int = typer.Argument(...),
+                        birth: str = typer.Option(..., "--birth"),
+                        at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """Correction of the date of birth (SIGN revoked, R4.1)."""
+    from openjpki.services.register import correct_birth_date
+
+    day, now = _date(birth, "--birth"), _moment(at)
+    _register(ctx, lambda c: correct_birth_date(c, resident, day, now), as_json)
+
+
+@register_app.command("sex")
+def register_sex(ctx: typer.Context, resident: int = typer.Argument(...),
+                 sex: str = typer.Option(..., "--sex"),
+                 at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """Correction of sex (SIGN revoked, R4.1)."""
+    from openjpki.services.register import correct_sex
+
+    now = _moment(at)
+    _register(ctx, lambda c: correct_sex(c, resident, sex, now), as_json)
+
+
+@register_app.command("card-particulars")
+def register_card_particulars(ctx: typer.Context, resident: int = typer.Argument(...),
+                              at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """記載事項変更: the card face rewritten to match the register (R5.2)."""
+    from openjpki.services.register import change_card_particulars
+
+    now = _moment(at)
+    _register(ctx, lambda c: change_card_particulars(c, resident, now), as_json)
+
+
+# --- audit --------------------------------------------------------------------------------
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Recompute the audit chain; exit 1 with the first broken entry when it is broken."""
+    from openjpki.services.audit import verify
+    from openjpki.store import Store, is_current
+
+    s = settings(ctx)
+    store = Store.open(s.effective_database_url)
+    try:
+        try:
+            current = is_current(store.engine)
+        except Exception:  # noqa: BLE001 — no database at all
+            current = False
+        if not current:
+            fail("the store is not initialised (or not migrated): run `openjpki init`")
+        report = verify(store)
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(report.as_dict())
+    elif report.ok:
+        _say(f"audit chain OK: {report.entries} entries, head {report.head_hash}")
+    else:
+        _say(f"audit chain BROKEN at entry {report.broken_seq}: {report.problem}")
+    if not report.ok:
+        raise typer.Exit(1)
