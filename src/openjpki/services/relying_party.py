@@ -107,3 +107,19 @@ def home_verifier(service: AuthorityService, *, crls: Sequence[bytes] = (), ocsp
     ``extra_roots``; revocation from the store unless CRLs or an OCSP URL are given."""
     return make_verifier(roots=[*store_roots(service), *extra_roots], service=service, crls=crls,
                          ocsp_url=ocsp_url, fetch=fetch)
+
+
+def open_relying_party(service: AuthorityService, home, *, database_url: Optional[str] = None,
+                       fetch: Optional[Fetch] = None):
+    """The sample relying party of a home: its own database (``<home>/relying-party.sqlite3``
+    unless a URL is given), the home's verifier (store roots, store revocation), and the
+    register's links between a holder's certificates."""
+    from pathlib import Path
+
+    from openjpki.services.relying_party_accounts import RelyingParty
+    from openjpki.services.relying_party_db import open_database
+    from openjpki.services.relying_party_links import RegisterLinks
+
+    url = database_url or f"sqlite:///{Path(home) / 'relying-party.sqlite3'}"
+    verifier = home_verifier(service, fetch=fetch)
+    return RelyingParty(open_database(url), lambda: verifier, RegisterLinks(service.store))
