@@ -140,7 +140,12 @@ def test_card_insert_process_serves_and_exits_cleanly_on_sigterm(home):
     (["card", "insert", "TESTCARD1", "--atr", "zz"], "--atr"),
     (["card", "insert", "../etc"], "invalid card id"),
 ])
-def test_card_insert_usage_errors(home, args, msg):
-    from .conftest import openjpki
-    r = openjpki(*args, home=home)
+def test_card_insert_usage_errors(cli, home, args, msg):
+    r = cli(*args, home=home)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_card_insert_error_from_the_console_script(home):
+    from .conftest import openjpki
+    r = openjpki("card", "insert", "NOSUCH", home=home)
+    assert r.returncode == 2 and "no card NOSUCH" in r.stderr and "Traceback" not in r.stderr
