@@ -27,12 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openjpki.pki import (
-    FileSigner, Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry,
+    Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry,
     issue_certificate, make_root, new_serial, partition_id,
 )
 from openjpki.rules import Refused, status_transition
 from openjpki.rules.revocation import Reason
-from openjpki.services.authority_setup import SetupError, create_or_load_key, key_file_name
+from openjpki.services.authority_setup import (
+    SetupError, create_or_load_key, key_file_name, load_key,
+)
 from openjpki.store import Authority, Certificate, Store, serial_hex
 from openjpki.store import queries as q
 
@@ -236,7 +238,7 @@ class AuthorityService:
             raise SetupError(f"the key file of the {a.kind} authority is missing: {path}")
         passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
         try:
-            signer = FileSigner.load(path, passphrase)
+            signer = load_key(path, passphrase)
         except ValueError as e:
             raise SetupError(str(e)) from None
         if signer.public_key().public_numbers() != a.root.public_key().public_numbers():

@@ -14,7 +14,8 @@ from openjpki.services.authority import AuthorityService, NotInitialised, Roots,
 from openjpki.services.authority_setup import (
     PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
 )
-from openjpki.store import Store, is_current
+from openjpki.store import Store
+from openjpki.store.migrate import current_revision
 
 _UNSET = object()
 
@@ -61,12 +62,15 @@ def open_authorities(settings: Settings, *, config: Optional[PkiConfig] = None) 
         raise NotInitialised()  # do not leave an empty database behind
     store = Store.open(settings.effective_database_url)
     try:
-        current = is_current(store.engine)
+        with store.engine.connect() as conn:
+            initialised = current_revision(conn) is not None
     except Exception:  # noqa: BLE001 — no database there at all
-        current = False
-    if not current:
+        initialised = False
+    if not initialised:
         store.dispose()
         raise NotInitialised()
+    # A store made by an older version: bring it to the newest schema (a no-op when current).
+    store.migrate()
     service = AuthorityService(
         store, keys_dir=settings.keys_dir,
         passphrase=lambda: ca_passphrase(settings.keys_dir),

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -64,11 +65,28 @@ def ca_passphrase(keys_dir: Path, *, create: bool = False) -> bytes:
     return value.encode()
 
 
+_loaded: dict[bytes, FileSigner] = {}
+
+
+def load_key(path: Path, passphrase: bytes) -> FileSigner:
+    """``FileSigner.load``, remembered for the life of the process: decrypting a key file is
+    deliberately slow (PBKDF2), and every service of the process would do it again. Keyed by
+    a digest of the file's content and the passphrase, so a replaced file or a wrong
+    passphrase is never served from memory."""
+    data = Path(path).read_bytes()
+    key = hashlib.sha256(data + b"\0" + passphrase).digest()
+    signer = _loaded.get(key)
+    if signer is None:
+        signer = FileSigner.load(path, passphrase)
+        _loaded[key] = signer
+    return signer
+
+
 def create_or_load_key(path: Path, passphrase: bytes) -> FileSigner:
     """The key at ``path``, generated first when there is none. Generation writes a private
     temporary file and links it into place, so two processes racing get the same key."""
     if path.exists():
-        return FileSigner.load(path, passphrase)
+        return load_key(path, passphrase)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     FileSigner.generate(tmp, passphrase)
     try:
@@ -77,7 +95,7 @@ def create_or_load_key(path: Path, passphrase: bytes) -> FileSigner:
         pass  # another process linked its key first: use that one
     finally:
         tmp.unlink(missing_ok=True)
-    return FileSigner.load(path, passphrase)
+    return load_key(path, passphrase)
 
 
 @dataclass(frozen=True)

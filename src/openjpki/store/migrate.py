@@ -17,6 +17,7 @@ import pkgutil
 import sys
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -49,7 +50,9 @@ def alembic_config() -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration (read once per process: the scripts do not change under us)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

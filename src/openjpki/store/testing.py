@@ -8,6 +8,8 @@ dropped afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,11 +47,32 @@ def postgres_schema_url(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+_sqlite_template: list[Path] = []
+
+
+def _migrated_sqlite_copy(target: Path) -> None:
+    """Copy a database migrated once per process (migrating is the slow part of a test)."""
+    if not _sqlite_template:
+        directory = Path(tempfile.mkdtemp(prefix="openjpki-template-"))
+        engine = make_engine(f"sqlite:///{directory / 'template.sqlite3'}")
+        from openjpki.store.migrate import upgrade
+
+        upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _sqlite_template.append(directory / "template.sqlite3")
+    shutil.copyfile(_sqlite_template[0], target)
+
+
 @contextmanager
 def open_test_store(backend: str, tmp_path: Path, *, migrate: bool = True) -> Iterator[Store]:
     """A migrated, empty store on ``backend`` ("sqlite" or "postgres")."""
     if backend == "sqlite":
-        store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        path = tmp_path / "store.sqlite3"
+        if migrate:
+            _migrated_sqlite_copy(path)
+        store = Store.open(f"sqlite:///{path}")
         try:
             if migrate:
                 store.migrate()
