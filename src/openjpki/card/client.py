@@ -10,7 +10,6 @@ the DER length, hash on the host and send a SHA-256 DigestInfo with ``80 2A 00 8
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography import x509
@@ -81,16 +80,6 @@ class PinFormRefused(CardError):
 def check_sw(sw: int, what: str) -> None:
     if sw != A.SW_OK:
         raise CardError(f"{what}: card answered {sw:04X} ({A.sw_name(sw)})", sw)
-
-
-@dataclass(frozen=True)
-class CertificateInfo:
-    kind: KeyKind
-    der: bytes
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.der)
 
 
 class JpkiClient:
