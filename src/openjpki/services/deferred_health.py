@@ -237,5 +237,26 @@ class GuardedAuthority:
             return self._service.hold(*args, **kwargs)
 
 
+def guarded_counter(settings: Any, service: Any = None, *, actor: str = "counter",
+                    **health_options: Any) -> tuple[Any, AuthorityHealth]:
+    """The counter of an initialised home with its authorities behind the availability
+    guard: ``(CounterContext, AuthorityHealth)``. ``service`` reuses an open authority
+    service (the web app's, so OCSP and CRL caches hear of status changes)."""
+    from openjpki.card import CardStore
+    from openjpki.services.authority_home import open_authorities
+    from openjpki.services.counter import CounterContext, SecretBox
+    from openjpki.services.counter.context import load_counter_config
+
+    service = service or open_authorities(settings)
+    municipality, calendar, office = load_counter_config(settings.config_file)
+    health = AuthorityHealth(service.store, **health_options)
+    ctx = CounterContext(store=service.store, authority=GuardedAuthority(service, health),
+                         cards=CardStore(settings.cards_dir),
+                         box=SecretBox.from_keys_dir(settings.keys_dir),
+                         municipality=municipality, calendar=calendar,
+                         default_office=office, actor=actor)
+    return ctx, health
+
+
 __all__ = ["Availability", "AuthorityHealth", "AuthorityUnavailable", "GuardedAuthority",
-           "SWITCH"]
+           "SWITCH", "guarded_counter"]

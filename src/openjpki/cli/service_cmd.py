@@ -1,0 +1,262 @@
+"""``openjpki demo``, ``worker``, ``queue …`` and ``authorities …``: the running service's
+commands besides ``serve`` (CLI.md). Thin: parse, call services.demo / services.deferred*,
+print. The wall clock is read here, never below.
+
+- ``demo [--json]`` seeds residents with cards in every interesting state (see
+  :mod:`openjpki.services.demo`); a second run changes nothing and prints the same.
+- ``worker [--drain] [--lease-seconds S]`` completes deferred counter work (R5.9) until
+  stopped (SIGTERM, Ctrl-C) or, with ``--drain``, until the queue is empty. ``serve`` runs the
+  same worker in a background thread.
+- ``queue list|show|requeue`` the deferred items; ``authorities status|off|on`` the switch
+  that tells every process on the store whether the authorities can be used.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+import typer
+
+from openjpki.cli.app import app, console, fail, print_json, settings
+
+queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
+                        no_args_is_help=True)
+authorities_app = typer.Typer(help="Whether the counter may use the authorities now (R5.9).",
+                              no_args_is_help=True)
+app.add_typer(queue_app, name="queue")
+app.add_typer(authorities_app, name="authorities")
+
+STATES = ("queued", "running", "done", "refused", "failed")
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _counter(ctx: typer.Context):
+    """(CounterContext, AuthorityHealth) of the home; exit 2 with one line if unusable."""
+    from openjpki.services.authority import NotInitialised
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter.context import ConfigError
+    from openjpki.services.counter.secrets import SecretBoxError
+    from openjpki.services.deferred_health import guarded_counter
+
+    try:
+        return guarded_counter(settings(ctx), actor="cli")
+    except (NotInitialised, SetupError, ConfigError, SecretBoxError) as e:
+        fail(str(e))
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+@app.command("demo")
+def demo_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=(
+        "Print {residents: [{id, name, state, card_id, pins}]}."))) -> None:
+    """Seed a municipality and residents with cards in every interesting state (valid, in
+    the renewal window, SIGN revoked by a move, AUTH locked, on hold, under 15, adult ward,
+    expired); safe to run twice."""
+    from openjpki.services.authority import AuthorityError, NotInitialised
+    from openjpki.services.authority_home import initialise_home, open_authorities
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter import CounterContext
+    from openjpki.services.counter.context import ConfigError
+    from openjpki.services.demo import ROOTS_BACKDATED_DAYS, DemoError, seed
+
+    s = settings(ctx)
+    now = _now()
+    try:
+        try:
+            open_authorities(s).store.dispose()
+        except NotInitialised:
+            # A fresh home: roots dated back, so the demo can hold a certificate issued
+            # long enough ago to have expired.
+            initialise_home(s, now=now - timedelta(days=ROOTS_BACKDATED_DAYS))
+        counter = CounterContext.from_settings(s, actor="demo")
+    except (AuthorityError, SetupError, ConfigError, ValueError) as e:
+        fail(str(e))
+    try:
+        roots = [counter.authority.root(k).not_valid_before_utc for k in ("sign", "auth")]
+        result = seed(counter, now, root_not_before=max(roots))
+    except DemoError as e:
+        fail(str(e))
+    finally:
+        counter.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _say("Demo residents (seeded now):" if result.created else
+         "The demo was seeded before; its residents:")
+    for r in result.residents:
+        pins = r["pins"]
+        sign = pins["sign"] or "-"
+        _say(f"  {r['id']:>4}  {r['state']:<22} {r['card_id']}  {r['name']}  "
+             f"(PINs auth {pins['auth']}, sign {sign}, card {pins['card']})")
+    for note in result.notes:
+        _say(f"note: {note}")
+    if result.residents:
+        _say("Put a card into the virtual reader (pcscd with vpcd running):")
+        _say(f"  openjpki card insert {result.residents[0]['card_id']}")
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+@app.command("worker")
+def worker_cmd(
+    ctx: typer.Context,
+    drain: bool = typer.Option(False, "--drain", help="Stop when nothing is queued or "
+                               "running (otherwise run until SIGTERM or Ctrl-C)."),
+    lease_seconds: float = typer.Option(60.0, "--lease-seconds", min=1.0, max=86400.0,
+                                        help="How long a claimed item is this worker's."),
+    idle: float = typer.Option(0.5, "--idle", min=0.01, max=60.0,
+                               help="Seconds to wait when there is nothing to do."),
+    sweep_age: float = typer.Option(900.0, "--sweep-age", min=0.0, help="Remove cards "
+                                    "left by interrupted work older than this (seconds)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts at the end."),
+) -> None:
+    """Complete deferred counter work (R5.9): each item exactly once, the card returned by
+    本人限定郵便."""
+    from openjpki.services.deferred_worker import DeferredWorker
+
+    counter, health = _counter(ctx)
+    worker = DeferredWorker(counter, health, clock=_now, lease=lease_seconds)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+    old = {sg: signal.signal(sg, _stop) for sg in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        gone = worker.sweep_orphan_cards(min_age=sweep_age)
+        if drain:
+            counts = worker.drain(stop=stop, idle=idle)
+        else:
+            worker.run(stop, idle=idle)
+            counts = {}
+    finally:
+        for sg, handler in old.items():
+            signal.signal(sg, handler)
+        counter.close()
+    if as_json:
+        print_json({"worker": worker.id, "outcomes": counts, "orphan_cards_removed": gone})
+    else:
+        _say(f"worker {worker.id}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                       or "nothing done"))
+
+
+# --- queue -----------------------------------------------------------------------------------
+
+def _print_item(item: dict) -> None:
+    err = f" — {item['last_error']}" if item.get("last_error") else ""
+    _say(f"{item['id']:>6} {item['state']:<8} {item['procedure']:<22} resident "
+         f"{item['resident_id']} application {item['application_id']} attempts "
+         f"{item['attempts']}{err}")
+
+
+@queue_app.command("list")
+def queue_list(ctx: typer.Context,
+               state: Optional[str] = typer.Option(None, "--state", help=", ".join(STATES)),
+               limit: int = typer.Option(100, "--limit", min=1, max=100000),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """The deferred items, oldest first, with counts by state."""
+    from openjpki.services.deferred import list_items, queue_counts
+
+    if state is not None and state not in STATES:
+        fail(f"--state must be one of: {', '.join(STATES)} (not {state!r})")
+    counter, _ = _counter(ctx)
+    try:
+        items = list_items(counter, state=state, limit=limit)
+        counts = queue_counts(counter)
+    finally:
+        counter.close()
+    if as_json:
+        print_json({"counts": counts, "items": items})
+        return
+    for item in items:
+        _print_item(item)
+    _say(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _one(ctx: typer.Context, call, as_json: bool) -> None:
+    from openjpki.services.counter.residents import InputError
+
+    counter, _ = _counter(ctx)
+    try:
+        item = call(counter)
+    except InputError as e:
+        fail(str(e))
+    finally:
+        counter.close()
+    if as_json:
+        print_json(item)
+    else:
+        _print_item(item)
+
+
+@queue_app.command("show")
+def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """One deferred item (never its PINs)."""
+    from openjpki.services.deferred import get_item
+
+    _one(ctx, lambda c: get_item(c, item_id), as_json)
+
+
+@queue_app.command("requeue")
+def queue_requeue(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Put a failed item back in the queue."""
+    from openjpki.services.deferred import requeue
+
+    _one(ctx, lambda c: requeue(c, item_id, now=_now()), as_json)
+
+
+# --- authorities -----------------------------------------------------------------------------
+
+def _availability(ctx: typer.Context, change: Optional[bool], reason: Optional[str],
+                  as_json: bool) -> None:
+    from openjpki.services.deferred import queue_counts
+
+    counter, health = _counter(ctx)
+    try:
+        if change is not None:
+            health.set_switch(change, reason=reason, at=_now(), actor="cli")
+        state = health.state().to_dict()
+        state["queue"] = queue_counts(counter)
+    finally:
+        counter.close()
+    if as_json:
+        print_json(state)
+        return
+    _say("authorities: " + ("available" if state["switch"]["available"] else
+                            f"off ({state['switch']['reason']})"))
+    _say("queue: " + ", ".join(f"{k} {v}" for k, v in state["queue"].items()))
+
+
+@authorities_app.command("status")
+def authorities_status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
+                       ) -> None:
+    """The switch and the queue."""
+    _availability(ctx, None, None, as_json)
+
+
+@authorities_app.command("off")
+def authorities_off(ctx: typer.Context,
+                    reason: str = typer.Option("maintenance", "--reason", help="Why (shown "
+                                               "with every deferred application)."),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+    """Take the authorities out of use: the counter defers the work that needs them."""
+    if not reason.strip() or len(reason) > 200 or any(ord(c) < 0x20 for c in reason):
+        fail("--reason must be a non-empty text of at most 200 characters")
+    _availability(ctx, False, reason, as_json)
+
+
+@authorities_app.command("on")
+def authorities_on(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Put the authorities back in use: workers complete the queue."""
+    _availability(ctx, True, None, as_json)

@@ -1,0 +1,438 @@
+"""The JSON API's request and response bodies (pydantic), so that ``/openapi.json`` says
+exactly what each endpoint takes and answers.
+
+Requests forbid unknown members and bound every string and number (what the store can hold:
+32-bit ids, no control characters), so bad input is answered 422 naming the field before any
+service runs. Rules are not checked here: a PIN of the wrong form is a refusal with its rule
+(R1.3), decided by the rules package like at the counter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ID = 2 ** 31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
+
+def Text(max_length: int, min_length: int = 1):  # noqa: N802 — a type factory
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=_NO_CONTROL)]
+
+
+Pin = Annotated[str, StringConstraints(max_length=32, pattern=_NO_CONTROL)]
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+Kind = Literal["sign", "auth"]
+Sex = Literal["male", "female", "unknown", 1, 2, 3]
+ApplicantTypeName = Literal["holder", "legal_representative", "voluntary_proxy"]
+ProofName = Literal["family_register_certificate", "guardianship_registry_certificate"]
+RevocationReason = Literal["voluntary", "lost_card", "key_compromise", "destroyed_before_use"]
+ProcedureName = Literal["new_issuance", "renewal", "reissue_after_change", "pin_change",
+                        "pin_reset", "revocation", "hold"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    """Response bodies: the members listed are always there; later versions may add more."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+class ResidentCreate(Strict):
+    name: Text(200) = Field(description="Surname, U+3000, given name (氏名).",
+                            examples=["山田　太郎"])
+    address: Text(200) = Field(examples=["埼玉県川口市青木二丁目1番1号"])
+    birth_date: Day
+    sex: Sex = Field(description="male/female/unknown or 1/2/3 as SIGN encodes it.")
+    name_kana: Optional[Text(200)] = None
+    former_surname: Optional[Text(100)] = Field(None, description="旧氏 (R1.2).")
+    alias: Optional[Text(200)] = Field(None, description="通称 of a foreign resident (R1.2).")
+    household_id: Optional[Text(32)] = None
+    relationship: Text(32) = Field("head", description="続柄 to the household head.")
+    honseki_here: bool = False
+    adult_ward: bool = Field(False, description="成年被後見人 (R1.5).")
+    foreign_resident: bool = False
+    stay_until: Optional[Day] = Field(None, description="End of the period of stay (R2.3).")
+
+
+class PinsIn(Strict):
+    """PINs typed at the counter (or written on the inquiry form). Used once; never stored
+    in clear, logged or answered."""
+
+    card: Optional[Pin] = Field(None, description="住民基本台帳用暗証番号, 4 digits (R1.6).")
+    sign: Optional[Pin] = Field(None, description="SIGN PIN to set, 6-16 A-Z/0-9 (R1.3).")
+    auth: Optional[Pin] = Field(None, description="AUTH PIN to set, 4 digits (R1.3).")
+
+
+class PhotoIdIn(Strict):
+    kind: Text(64) = Field(description="A PhotoId code (drivers_licence, passport, "
+                           "my_number_card, residence_card …) or the name of another "
+                           "document, which is refused (R5.7).", examples=["drivers_licence"])
+    valid_until: Optional[Day] = None
+    issued_on: Optional[Day] = None
+    original: bool = True
+    shows_current_name_address: bool = True
+    has_photo: bool = True
+
+
+class InquiryIn(Strict):
+    """The 照会書兼回答書兼委任状 brought back by a voluntary proxy (R5.4, R5.5 a)."""
+
+    reference: Optional[Text(32)] = Field(None, description="The one-time reference on it.")
+    complete: bool = True
+    sealed: bool = True
+    from_expiry_notice: bool = False
+
+
+class ApplicantIn(Strict):
+    """Who is at the counter and what they brought (R5.3–R5.7)."""
+
+    type: ApplicantTypeName = "holder"
+    ids: list[PhotoIdIn] = Field(default_factory=list, max_length=8)
+    authority_proofs: list[ProofName] = Field(default_factory=list, max_length=4)
+    representative_id: Optional[Id] = None
+    holder_present: bool = False
+    letter_of_attorney: bool = False
+    inquiry: Optional[InquiryIn] = None
+    card_presented: bool = True
+
+
+class _Procedure(Strict):
+    resident_id: Id
+    applicant: ApplicantIn = Field(default_factory=ApplicantIn)
+    office: Optional[Text(64)] = Field(None, description="Office id of the calendar "
+                                       "(default: the configured default office, R5.8).")
+
+
+class IssuanceIn(_Procedure):
+    """新規発行: a new card (R5.10), or a certificate on the holder's card (R3.3, R5.11)."""
+
+    new_card: bool = True
+    card_id: Optional[Id] = None
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+    declined: list[Kind] = Field(default_factory=list, max_length=2)
+    sign_exception: bool = Field(False, description="SIGN asked for as the R5.6 exception.")
+    pins: PinsIn = Field(default_factory=PinsIn)
+
+
+class RenewalIn(_Procedure):
+    """更新 (R3.1–R3.3)."""
+
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+    pins: PinsIn = Field(default_factory=PinsIn)
+
+
+class SignReissueIn(_Procedure):
+    """SIGN again after a change of facts (R4.5)."""
+
+    pins: PinsIn = Field(default_factory=PinsIn)
+
+
+class PinChangeIn(_Procedure):
+    """暗証番号の変更 (R1.7): the current PIN and the new one."""
+
+    kind: Kind
+    current_pin: Pin
+    new_pin: Pin
+
+
+class PinResetIn(_Procedure):
+    """暗証番号の初期化 (R1.6, R6.5): the resident-registry PIN and the new PIN."""
+
+    kind: Kind
+    card_pin: Pin
+    new_pin: Pin
+
+
+class RevocationIn(_Procedure):
+    """失効 on request (R4.3)."""
+
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+    reason: RevocationReason = "voluntary"
+
+
+class HoldIn(_Procedure):
+    """一時保留 (R4.3)."""
+
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+
+
+class ProxyVisit1In(_Procedure):
+    """R5.4 visit 1: a voluntary proxy applies; the inquiry form is mailed to the holder."""
+
+    procedure: Literal["new_issuance", "renewal", "reissue_after_change", "pin_reset"]
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+
+
+class ProxyVisit2In(_Procedure):
+    """R5.4 visit 2: the proxy brings the form back with the PINs written and sealed."""
+
+    procedure: Literal["new_issuance", "renewal", "reissue_after_change", "pin_reset"]
+    kinds: list[Kind] = Field(default_factory=list, max_length=2)
+    reference: Text(32)
+    complete: bool = True
+    sealed: bool = True
+    pins: PinsIn = Field(default_factory=PinsIn)
+
+
+class AddressEventIn(Strict):
+    address: Text(200)
+    household_id: Optional[Text(32)] = None
+    relationship: Optional[Text(32)] = None
+
+
+class NameEventIn(Strict):
+    name: Optional[Text(200)] = None
+    former_surname: Optional[Text(100, 0)] = Field(None, description="'' removes it.")
+    alias: Optional[Text(200, 0)] = Field(None, description="'' removes it.")
+
+
+class BirthDateEventIn(Strict):
+    birth_date: Day
+
+
+class SexEventIn(Strict):
+    sex: Sex
+
+
+class AvailabilityIn(Strict):
+    available: bool
+    reason: Optional[Text(200)] = None
+
+
+# --- responses ------------------------------------------------------------------------------
+
+class Problem(Open):
+    """RFC 9457 problem details. Refusals add ``rule``, ``message_ja``, ``message_en`` and,
+    when known, ``opens_on``/``opens_at`` (when it can be done) and ``missing`` (what to
+    bring); request validation adds ``errors`` (``loc`` names the field)."""
+
+    type: str
+    title: str
+    status: int
+    detail: Optional[str] = None
+    instance: Optional[str] = None
+    rule: Optional[str] = None
+    message_ja: Optional[str] = None
+    message_en: Optional[str] = None
+    opens_on: Optional[date] = None
+    opens_at: Optional[str] = None
+    missing: Optional[list[Any]] = None
+    errors: Optional[list[dict[str, Any]]] = None
+
+
+class CertOnCard(Open):
+    kind: Kind
+    serial: str
+    status: str
+    reason: Optional[str]
+    not_after: date
+    expiry_rule: str
+    current: bool
+
+
+class CardOut(Open):
+    id: int
+    card_number: str
+    resident_id: int
+    issued_on: date
+    expires_on: date
+    state: str
+    face_up_to_date: bool
+    declined: list[Kind]
+    virtual_card_id: str = Field(description="Insert it: openjpki card insert ID")
+    card_pin_locked: bool
+    certificates: list[CertOnCard]
+
+
+class ResidentOut(Open):
+    id: int
+    name: str
+    name_kana: Optional[str]
+    address: str
+    birth_date: date
+    sex: int
+    former_surname: Optional[str]
+    alias: Optional[str]
+    household_id: str
+    relationship: str
+    honseki_here: bool
+    adult_ward: bool
+    foreign_resident: bool
+    stay_until: Optional[date]
+    municipality_code: str
+    prefecture: str
+    municipality: str
+    on_register: bool
+
+
+class ResidentDetail(ResidentOut):
+    cards: list[CardOut]
+
+
+class IssuedOut(Open):
+    kind: Kind
+    serial: str
+    not_after: date
+    expiry_rule: str
+
+
+class EndedOut(Open):
+    kind: Kind
+    serial: str
+    status: str
+    reason: str
+    rule: str
+
+
+class OfferOut(Open):
+    procedure: str
+    kinds: list[str]
+    rule: str
+    message_ja: str
+    message_en: str
+    first: list[str]
+
+
+class CompletedOut(Open):
+    outcome: Literal["completed"]
+    application_id: Optional[int]
+    procedure: str
+    resident_id: int
+    card_id: Optional[int]
+    card_number: Optional[str]
+    rule: str
+    message_ja: str
+    message_en: str
+    issued: list[IssuedOut]
+    ended: list[EndedOut]
+    pins_set: list[str]
+    offers: list[OfferOut]
+
+
+class InquiryMailedOut(Open):
+    """R5.4: not refused, not finished today: the inquiry form is in the mail."""
+
+    outcome: Literal["inquiry_mailed"]
+    rule: str
+    message_ja: str
+    message_en: str
+    application_id: int
+    letter_id: int
+    reference: str
+    restarted: bool
+    voided_reference: Optional[str]
+
+
+class DeferredOut(Open):
+    """R5.9: accepted into the queue; ``item_id`` is followed at /api/deferred/{id}."""
+
+    outcome: Literal["deferred"]
+    rule: Literal["R5.9"]
+    message_ja: str
+    message_en: str
+    application_id: int
+    item_id: int
+    procedure: str
+    state: Literal["queued"]
+    reason: str
+
+
+class RegisterOut(Open):
+    outcome: Literal["registered"]
+    event: str
+    rule: str
+    message_ja: str
+    message_en: str
+
+
+class DeferredItemOut(Open):
+    id: int
+    application_id: int
+    resident_id: int
+    procedure: str
+    state: Literal["queued", "running", "done", "refused", "failed"]
+    reason: str
+    attempts: int
+    available_at: str
+    lease_owner: Optional[str]
+    lease_until: Optional[str]
+    last_error: Optional[str]
+    result: Optional[dict[str, Any]]
+    letter_id: Optional[int]
+    pins_held: bool = Field(description="The sealed PINs are still kept (wiped when done).")
+    created_at: str
+    updated_at: str
+    completed_at: Optional[str]
+
+
+class QueueOut(Open):
+    counts: dict[str, int]
+    items: list[DeferredItemOut]
+
+
+class ApplicationOut(Open):
+    id: int
+    resident_id: int
+    card_id: Optional[int]
+    procedure: str
+    applicant_type: str
+    kinds: list[str]
+    state: str
+    office: Optional[str]
+    refusal_rule: Optional[str]
+    details: dict[str, Any]
+    created_at: str
+    updated_at: str
+    completed_at: Optional[str]
+    deferred: Optional[DeferredItemOut] = None
+
+
+class LetterOut(Open):
+    id: int
+    kind: str
+    reference: str
+    state: str
+    resident_id: int
+    application_id: Optional[int]
+    sent_at: str
+    payload: dict[str, Any]
+
+
+class CertificateOut(Open):
+    serial: str
+    kind: Kind
+    status: Literal["good", "revoked", "hold"]
+    reason: Optional[str]
+    not_after: str
+    resident_id: Optional[str]
+    pem: str
+
+
+class AuditReportOut(Open):
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken_seq: Optional[int]
+    problem: Optional[str]
+
+
+class AvailabilityOut(Open):
+    available: bool
+    reason: Optional[str]
+    switch: dict[str, Any]
+    circuit: Literal["closed", "open", "half-open"]
+    consecutive_failures: int
+    in_flight: int
+    max_in_flight: int
+    queue: dict[str, int]

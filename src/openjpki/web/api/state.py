@@ -1,0 +1,89 @@
+"""What the API shares between requests: the counter (opened on first use, on the same
+authority service as OCSP and the CRLs so their caches hear of every status change), the
+authorities' availability guard, and — in ``serve`` — the deferred worker's thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Optional
+
+from openjpki.web.context import WebContext
+
+log = logging.getLogger("openjpki.web.api")
+
+
+class ApiState:
+    def __init__(self, web: WebContext, *, health_options: Optional[dict] = None,
+                 worker_options: Optional[dict] = None) -> None:
+        self.web = web
+        self.health_options = dict(health_options or {})
+        self.worker_options = dict(worker_options or {})
+        self._lock = threading.Lock()
+        self._counter: Any = None
+        self._health: Any = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self.worker: Any = None
+
+    def now(self) -> datetime:
+        return self.web.clock()
+
+    def counter(self):
+        """The counter context (NotInitialised, ConfigError … before it can be opened)."""
+        if self._counter is not None:
+            return self._counter
+        with self._lock:
+            if self._counter is None:
+                from openjpki.services.deferred_health import guarded_counter
+
+                service = self.web.open()
+                self._counter, self._health = guarded_counter(
+                    self.web.settings, service, actor="api", **self.health_options)
+        return self._counter
+
+    @property
+    def health(self):
+        self.counter()
+        return self._health
+
+    # --- the deferred worker (serve) -------------------------------------------------------
+    def start_worker(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._work, name="openjpki-deferred-worker",
+                                        daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        from openjpki.services.deferred_worker import DeferredWorker
+
+        # Wait for the store to be usable (serve initialises it before starting).
+        while not self._stop.is_set():
+            try:
+                ctx = self.counter()
+                break
+            except Exception as e:  # noqa: BLE001 — not initialised yet: try again shortly
+                log.debug("deferred worker waiting for the store: %s", e)
+                self._stop.wait(1.0)
+        else:
+            return
+        options = dict(self.worker_options)
+        sweep_age = options.pop("sweep_age", 900.0)
+        self.worker = DeferredWorker(ctx, self._health, clock=self.web.clock, **options)
+        try:
+            gone = self.worker.sweep_orphan_cards(min_age=sweep_age)
+            if gone:
+                log.info("removed %d card(s) left by interrupted work", len(gone))
+        except Exception:  # noqa: BLE001
+            log.exception("deferred worker: sweeping orphan cards failed")
+        log.info("deferred worker %s started", self.worker.id)
+        self.worker.run(self._stop)
+
+    def stop_worker(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
