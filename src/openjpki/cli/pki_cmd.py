@@ -276,10 +276,13 @@ def serve_cmd(
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
     from openjpki.web import create_app
+    from openjpki.web.api import serve_extensions
 
     s = settings(ctx)
     try:
         initialise_home(s, now=_now())
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
-    uvicorn.run(create_app(s), host=host, port=port, log_level="info", access_log=False)
+    # The JSON API and the deferred worker (R5.9) come with serve_extensions().
+    uvicorn.run(create_app(s, extensions=serve_extensions()), host=host, port=port,
+                log_level="info", access_log=False)
