@@ -1,12 +1,15 @@
 """Helpers for tests that need a store, on SQLite and on PostgreSQL.
 
 PostgreSQL comes from ``$OPENJPKI_TEST_POSTGRES_URL`` (scripts/test starts a throwaway server
-and sets it, see scripts/services.d/postgres.sh). Each test gets a schema of its own there,
-dropped afterwards, so tests never see each other's rows.
+and sets it, see scripts/services.d/postgres.sh). A migrated store there is one schema per
+process, emptied (TRUNCATE) for each test; an unmigrated one is a fresh schema, dropped
+afterwards. On SQLite each test gets a copy of a database migrated once per process. Either
+way tests never see each other's rows.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -15,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from openjpki.store.engine import Store, make_engine
@@ -83,11 +86,57 @@ def open_test_store(backend: str, tmp_path: Path, *, migrate: bool = True) -> It
     base = postgres_url()
     if base is None:
         raise RuntimeError(POSTGRES_SKIP_REASON)
-    with postgres_schema_url(base) as url:
-        store = Store.open(url)
+    if migrate:
+        store = Store.open(_emptied_postgres_schema(base))
         try:
-            if migrate:
-                store.migrate()
             yield store
         finally:
             store.dispose()
+        return
+    with postgres_schema_url(base) as url:
+        store = Store.open(url)
+        try:
+            yield store
+        finally:
+            store.dispose()
+
+
+_pg_schema: dict[str, str] = {}
+
+
+def _emptied_postgres_schema(base_url: str) -> str:
+    """A schema migrated once per process and emptied (TRUNCATE) for each test."""
+    url = _pg_schema.get(base_url)
+    if url is None:
+        schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(base_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        url = make_url(base_url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        engine = make_engine(url)
+        from openjpki.store.migrate import upgrade
+
+        upgrade(engine)
+        engine.dispose()
+        _pg_schema[base_url] = url
+        atexit.register(_drop_schema, base_url, schema)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        if tables:
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+def _drop_schema(base_url: str, schema: str) -> None:
+    try:
+        admin = make_engine(base_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    except Exception:  # noqa: BLE001 — the server may already be gone at exit
+        pass
