@@ -120,8 +120,8 @@ class TrustStore:
             seen.add(anchor.der)
             self.anchors.append(anchor)
             self._by_subject.setdefault(anchor.subject_der, []).append(anchor)
-        # (certificate DER, anchor id) -> signature verified?  Bounded; cleared when full.
-        self._checked: dict[tuple[bytes, int], bool] = {}
+        # (certificate DER, anchor) -> signature verified?  Bounded; cleared when full.
+        self._checked: dict[tuple[bytes, TrustAnchor], bool] = {}
         self.cache_limit = 100_000
 
     def __len__(self) -> int:
@@ -140,7 +140,7 @@ class TrustStore:
     def issuer_of(self, info: CertInfo) -> Optional[TrustAnchor]:
         """The root whose key verifies ``info``'s signature (see module docstring), or None."""
         for anchor in self.candidates(info):
-            key = (info.der, id(anchor))
+            key = (info.der, anchor)
             ok = self._checked.get(key)
             if ok is None:
                 ok = anchor.signed(info.cert.signature, info.cert.tbs_certificate_bytes,

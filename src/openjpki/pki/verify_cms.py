@@ -28,6 +28,9 @@ _DIGESTS = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.S
 _RSA_SIGS = {"rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
 
 
+_FIRST = frozenset(b"0-\t\n\r ")  # SEQUENCE tag 0x30, or PEM armour after whitespace
+
+
 class CmsError(ValueError):
     """Not a CMS SignedData this verifier can use (one line)."""
 
@@ -44,6 +47,8 @@ class CmsSignature:
 
 def looks_like_cms(data: bytes) -> bool:
     """A cheap test: PEM PKCS7/CMS armour, or DER starting with the signedData OID."""
+    if not data or data[0] not in _FIRST:  # the common case, a raw RSA signature: one test
+        return False
     head = data[:64].lstrip()
     if head.startswith(b"-----BEGIN PKCS7") or head.startswith(b"-----BEGIN CMS"):
         return True

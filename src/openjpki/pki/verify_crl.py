@@ -73,8 +73,10 @@ class ParsedCrl:
     scope: Optional[tuple[bytes, ...]]  # IDP fullName directoryNames (DER); None: full CRL
     usable: bool  # False for delta/indirect/CA-only/reason-limited CRLs
     entries: dict[bytes, int]  # serial octets -> offset of the entry
-    verified: dict[int, bool] = field(default_factory=dict)  # id(anchor) -> signature ok
+    verified: dict = field(default_factory=dict)  # anchor (by identity, kept alive) -> signature ok
     not_listed: Optional[Revocation] = None  # the one "good" answer of this CRL
+    _covers: dict = field(default_factory=dict)  # CRLDP names of a certificate -> in scope?
+    _decoded: dict = field(default_factory=dict)  # entry offset -> (revocationDate, reason)
 
     def __post_init__(self) -> None:
         self.not_listed = Revocation("good", "crl", detail=f"not on CRL #{self.number}")
@@ -83,21 +85,33 @@ class ParsedCrl:
         return len(self.entries)
 
     def verified_by(self, anchor: TrustAnchor) -> bool:
-        ok = self.verified.get(id(anchor))
+        ok = self.verified.get(anchor)
         if ok is None:
             ok = self.issuer_der == anchor.subject_der and (self.aki is None or self.aki == anchor.key_id) \
                 and anchor.signed(self.signature, self.tbs, self.algorithm_oid)
-            self.verified[id(anchor)] = ok
+            self.verified[anchor] = ok
         return ok
 
     def covers(self, crldp_names: tuple[bytes, ...]) -> bool:
-        return self.scope is None or any(name in self.scope for name in crldp_names)
+        if self.scope is None:
+            return True
+        known = self._covers.get(crldp_names)
+        if known is None:
+            known = self._covers[crldp_names] = any(name in self.scope for name in crldp_names)
+        return known
 
     def entry(self, serial_octets: bytes) -> Optional[tuple[datetime, Optional[str]]]:
-        """(revocationDate, reason name) of a listed serial, else None."""
+        """(revocationDate, reason name) of a listed serial, else None (decoded on the first
+        look-up of that serial, then kept)."""
         offset = self.entries.get(serial_octets)
         if offset is None:
             return None
+        hit = self._decoded.get(offset)
+        if hit is None:
+            hit = self._decoded[offset] = self._decode(offset)
+        return hit
+
+    def _decode(self, offset: int) -> tuple[datetime, Optional[str]]:
         data = self.der
         _, start, end = der.read_tlv(data, offset)
         _, _, serial_end = der.read_tlv(data, start)

@@ -142,7 +142,7 @@ class OcspSource:
         self.use_aia = use_aia
         self.nonce = nonce
         # (serial, anchor id) -> (state, revoked_at, reason, next_update)
-        self._cache: dict[tuple[int, int], tuple[Revocation, datetime]] = {}
+        self._cache: dict[tuple[int, TrustAnchor], tuple[Revocation, datetime]] = {}
 
     def _urls(self, cert) -> list[str]:
         urls = [self.url] if self.url else []
@@ -151,7 +151,7 @@ class OcspSource:
         return urls
 
     def check(self, cert, anchor: TrustAnchor, at: datetime) -> Optional[Revocation]:
-        key = (cert.serial, id(anchor))
+        key = (cert.serial, anchor)
         cached = self._cache.get(key)
         if cached is not None and at < cached[1]:
             return _as_of(cached[0], at)
