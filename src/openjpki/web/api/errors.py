@@ -41,8 +41,15 @@ APPLICATION_RULES = frozenset({"R1.3", "R1.5", "R1.6", "R2.6", "R5.3", "R5.4", "
                                "R5.6", "R5.7", "R5.10"})
 
 
+STATE_RULES = frozenset({"R1.4", "R1.7", "R2.1", "R2.2", "R2.3", "R5.2", "R5.8", "R5.9",
+                         "R5.11"})
+
+
 def refusal_status(refused: Refused) -> int:
-    if refused.missing or refused.rule in APPLICATION_RULES:
+    rule = refused.rule
+    if rule in STATE_RULES or rule.startswith(("R3.", "R4.", "R6.", "R7.")):
+        return 409
+    if rule in APPLICATION_RULES or refused.missing:
         return 422
     return 409
 
