@@ -60,6 +60,7 @@ def test_same_verdicts_as_pyhanko_certvalidator(roots, issue, make_crl, keys):
 
 
 @pytest.mark.interop
+@pytest.mark.slow
 def test_benchmark_quick_runs_and_beats_pyhanko_tenfold():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "verify_bench.py"), "--quick", "--json"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
