@@ -131,6 +131,7 @@ def test_trust_without_an_initialised_home(capsys, home, files, tmp_path):
     (lambda a: a.extend(["--purpose", "login"]), "--purpose"),
     (lambda a: a.extend(["--crl", "/nonexistent.crl"]), "cannot read"),
     (lambda a: a.extend(["--ocsp", "ftp://x"]), "--ocsp"),
+    (lambda a: a.__setitem__(a.index("--certificate") + 1, a[a.index("--signature") + 1]), "not an X.509"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, home, files, mutate, words):
     d, _ = files

@@ -120,6 +120,12 @@ def verify_cmd(
 
         if cert is None and not looks_like_cms(sig):
             fail("a raw signature needs --certificate (the signer's certificate)")
+        if cert is not None:
+            from openjpki.pki.verify_cert import load_certificate
+            try:
+                load_certificate(cert)
+            except CertificateError as e:
+                fail(f"--certificate: {e}")
         try:
             roots = [*(store_roots(service) if service else ()), *extra]
             verifier = make_verifier(roots=roots, service=service, crls=crls,
