@@ -150,3 +150,11 @@ def test_concurrent_writers_make_one_chain(store):
     assert not errors
     report = audit.verify(store)
     assert report.ok and report.entries == 32
+
+
+def test_concurrent_first_writers_without_a_head_row(store):
+    """A store emptied without the migration's seed row: the first writers create the head
+    without colliding."""
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_head"))
+    test_concurrent_writers_make_one_chain(store)

@@ -103,13 +103,27 @@ def _normalise(payload: dict) -> dict:
     return json.loads(canonical_json(payload))
 
 
+def _ensure_head(session: Session) -> None:
+    """Create the head row if it is missing (a database emptied without its migration's
+    seed). Concurrent first writers do not collide: the insert yields to an existing row."""
+    values = dict(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover — other databases: a plain insert (a racing twin fails)
+        session.execute(insert(AuditHead).values(**values))
+        return
+    session.execute(dialect_insert(AuditHead).values(**values)
+                    .on_conflict_do_nothing(index_elements=["id"]))
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     """Take the writers' lock and return (new seq, previous hash)."""
     stmt = update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
     if session.execute(stmt).rowcount == 0:
-        # First entry ever (no migration seeded the head): create it, then lock it. Two first
-        # writers racing here collide on the primary key, and one of them retries its work.
-        session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+        _ensure_head(session)
         session.execute(stmt)
     row = session.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()

@@ -5,8 +5,11 @@ context, and helpers to seed residents and look at certificates as relying parti
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -15,9 +18,11 @@ from openjpki.rules import JST
 from openjpki.rules.calendars import default_calendar
 from openjpki.services.authority import AuthorityService, initialise
 from openjpki.services.counter import CounterContext, SecretBox
+from openjpki.store import Store
 from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
 
 PASSPHRASE = b"counter-tests-passphrase"
+ROOTS_MADE = datetime(2025, 1, 6, 9, 0, tzinfo=JST)
 
 
 KEY_POOL_SIZE = 24
@@ -75,10 +80,39 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture
-def ctx(backend, tmp_path, ca_keys) -> CounterContext:
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory, ca_keys) -> Path:
+    """A migrated SQLite store with both authorities, copied for each test (migrating and
+    making the roots once instead of per test)."""
+    path = tmp_path_factory.mktemp("template") / "store.sqlite3"
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        initialise(store, ca_keys, PASSPHRASE, now=ROOTS_MADE)
+    finally:
+        store.dispose()
+    return path
+
+
+@contextmanager
+def _store(backend: str, tmp_path: Path, template: Path, ca_keys: Path) -> Iterator[Store]:
+    if backend == "sqlite":
+        path = tmp_path / "store.sqlite3"
+        shutil.copyfile(template, path)
+        store = Store.open(f"sqlite:///{path}")
+        try:
+            yield store
+        finally:
+            store.dispose()
+        return
     with open_test_store(backend, tmp_path) as store:
-        initialise(store, ca_keys, PASSPHRASE, now=datetime(2025, 1, 6, 9, 0, tzinfo=JST))
+        initialise(store, ca_keys, PASSPHRASE, now=ROOTS_MADE)
+        yield store
+
+
+@pytest.fixture
+def ctx(backend, tmp_path, ca_keys, _sqlite_template) -> CounterContext:
+    with _store(backend, tmp_path, _sqlite_template, ca_keys) as store:
         authority = AuthorityService(store, keys_dir=ca_keys, passphrase=PASSPHRASE)
         c = CounterContext(store=store, authority=authority,
                            cards=CardStore(tmp_path / "cards", store_key=os.urandom(32)),
