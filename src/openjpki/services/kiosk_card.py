@@ -131,8 +131,9 @@ def insert_ignore(s: Session, table: Any, values: dict, index_elements: list[str
     A concurrent writer of the same key waits for the other's commit and then skips."""
     dialect = s.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    stmt = ins.values(**values).on_conflict_do_nothing(index_elements=index_elements)
-    return bool(s.execute(stmt).rowcount)
+    stmt = (ins.values(**values).on_conflict_do_nothing(index_elements=index_elements)
+            .returning(*table.primary_key.columns))  # rowcount is -1 on psycopg here
+    return s.execute(stmt).first() is not None
 
 
 def now_utc_safe(at: datetime) -> datetime:

@@ -1,0 +1,134 @@
+"""The expiry-notice batch (有効期限通知書, R3.4): ``openjpki notices run --on D``.
+
+    batch = run_expiry_notices(store, date(2025, 4, 2), now=now, out_dir=home / "letters")
+    batch.selected, batch.letters
+
+The holders are selected by one streamed, set-based SELECT (:mod:`notices_select`). For each
+card and expiry day one letter is made — the notice and its enclosed inquiry form
+(照会書兼回答書兼委任状), a PDF with Japanese fonts (:mod:`letters_pdf_notice`) — in one
+short transaction that first claims its certificates in ``expiry_notices``: INSERT … ON
+CONFLICT (serial) DO NOTHING. The unique serial is what makes a rerun, or a second batch
+running at the same moment, send nobody a second notice: whichever inserts first sends; the
+other finds the row (PostgreSQL makes it wait for the first one's commit) and skips. The
+letter is also recorded in the counter's ``letters`` (kind ``expiry_notice``, with the
+reference printed on it) and in the audit log; a failure rolls all of it back and removes the
+file, so a claim never exists without its letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from openjpki.services.audit import record
+from openjpki.services.counter.letters import new_reference
+from openjpki.services.kiosk_card import insert_ignore
+from openjpki.services.letters_pdf import write_pdf
+from openjpki.services.letters_pdf_notice import NoticeItem, NoticeLetter, render_expiry_notice
+from openjpki.services.notices_select import (
+    DueNotice, count_due, group_notices, notice_window, stream_due,
+)
+from openjpki.store import Store
+from openjpki.store.citizen_models import ExpiryNotice
+from openjpki.store.counter_models import Letter
+
+ACTOR = "notice-batch"
+KIND = "expiry_notice"
+
+
+@dataclass
+class NoticeBatch:
+    """What one run did. ``selected``: the notices (letters) this run sent; ``skipped``: due
+    ones another batch sent first."""
+
+    on: date
+    window: tuple[date, date]
+    selected: int = 0
+    certificates: int = 0
+    skipped: int = 0
+    letters: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The JSON of ``notices run --json`` (CLI.md: ``{"selected", "letters"}``)."""
+        return {"selected": self.selected, "letters": [str(p) for p in self.letters]}
+
+
+Progress = Callable[[int], None]
+
+
+def run_expiry_notices(store: Store, on: date, *, now: datetime, out_dir: Path,
+                       on_total: Callable[[int], None] | None = None,
+                       progress: Progress | None = None) -> NoticeBatch:
+    """Send every expiry notice due on ``on`` that was not sent yet (R3.4).
+
+    ``on_total(n)`` is told how many certificates are due before the work starts;
+    ``progress(k)`` after each letter with the number of certificates it covered."""
+    batch = NoticeBatch(on, notice_window(on))
+    folder = Path(out_dir) / "expiry-notices" / on.isoformat()
+    with store.engine.connect() as conn:
+        if on_total is not None:
+            on_total(count_due(conn, on))
+        for notice in group_notices(stream_due(conn, on)):
+            path = _send(store, notice, on, now, folder)
+            if path is None:
+                batch.skipped += 1
+            else:
+                batch.selected += 1
+                batch.certificates += len(notice.certificates)
+                batch.letters.append(path)
+            if progress is not None:
+                progress(len(notice.certificates))
+        conn.rollback()  # the read transaction; nothing was written on this connection
+    return batch
+
+
+def _send(store: Store, notice: DueNotice, on: date, now: datetime, folder: Path
+          ) -> Path | None:
+    """Claim, render, record one letter in one transaction; None when another batch sent it."""
+    reference = new_reference("EXP")
+    path = folder / f"{reference}.pdf"
+    h = notice.holder
+    written = False
+    try:
+        with store.transaction() as s:
+            claimed = [c for c in notice.certificates if _claim(s, c, h, notice, on, reference,
+                                                                 path, now)]
+            if not claimed:
+                return None
+            letter = NoticeLetter(
+                reference=reference, batch_on=on, name=h.name, address=h.address,
+                birth_date=h.birth_date, municipality=h.municipality, prefecture=h.prefecture,
+                card_number_tail=h.card_number[-4:],
+                items=tuple(NoticeItem(c.kind, c.not_after, c.serial) for c in claimed))
+            write_pdf(path, render_expiry_notice(letter))
+            written = True
+            s.add(Letter(resident_id=h.resident_id, kind=KIND, reference=reference,
+                         state="sent", sent_at=now,
+                         payload={"to_name": h.name, "to_address": h.address,
+                                  "kinds": [c.kind for c in claimed],
+                                  "serials": [c.serial for c in claimed],
+                                  "not_after": notice.not_after.isoformat(),
+                                  "batch_on": on.isoformat(), "path": str(path),
+                                  "title_ja": "有効期限通知書（照会書兼回答書兼委任状 同封）",
+                                  "title_en": "expiry notice (inquiry form enclosed)"}))
+            record(s, "notices.expiry_notice", now, actor=ACTOR,
+                   subject=f"resident:{h.resident_id}", card_id=notice.card_id,
+                   reference=reference, kinds=[c.kind for c in claimed],
+                   not_after=notice.not_after, rule="R3.4")
+    except BaseException:
+        if written:
+            path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _claim(s: Session, c, h, notice: DueNotice, on: date, reference: str, path: Path,
+           now: datetime) -> bool:
+    return insert_ignore(s, ExpiryNotice.__table__, {
+        "serial": c.serial, "kind": c.kind, "resident_id": h.resident_id,
+        "card_id": notice.card_id, "not_after": c.not_after, "batch_on": on,
+        "reference": reference, "path": str(path), "sent_at": now}, ["serial"])
