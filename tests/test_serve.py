@@ -1,0 +1,124 @@
+"""``openjpki serve`` as the README runs it: from an empty home it initialises itself and
+answers /healthz, the CRLs, the JSON API and /openapi.json on a free loopback port; a second
+start on the same home keeps the same authorities; SIGTERM stops it cleanly. The same on
+PostgreSQL with --database-url when $OPENJPKI_TEST_POSTGRES_URL is set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+from cryptography import x509
+
+from openjpki.store.testing import POSTGRES_SKIP_REASON, postgres_schema_url, postgres_url
+
+OPENJPKI = str(Path(sys.executable).with_name("openjpki"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(home: Path, *extra: str, timeout: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    log = open(home.parent / f"serve-{port}.log", "wb")
+    proc = subprocess.Popen([OPENJPKI, "--home", str(home), *extra, "serve", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited with {proc.returncode}: "
+                                     + (home.parent / f"serve-{port}.log").read_text())
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("serve did not answer /healthz in time")
+            time.sleep(0.2)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def _check(base: str) -> str:
+    health = httpx.get(base + "/healthz").json()
+    assert health["status"] == "ok" and {a["kind"] for a in health["authorities"]} == {
+        "sign", "auth"}
+    r = httpx.get(base + "/crl/sign.crl")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(r.content)
+    assert len(list(crl)) == 0
+    assert httpx.get(base + "/crl/auth.crl").status_code == 200
+    r = httpx.post(base + "/api/residents", json={
+        "name": "山田　太郎", "address": "埼玉県川口市青木二丁目1番1号",
+        "birth_date": "1980-05-15", "sex": "male"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert httpx.get(f"{base}/api/residents/{rid}").json()["cards"] == []
+    assert httpx.get(base + "/api/deferred").json()["counts"]["queued"] == 0
+    assert httpx.get(base + "/api/authorities/availability").json()["available"] is True
+    assert httpx.get(base + "/api/residents/999999").status_code == 404
+    spec = httpx.get(base + "/openapi.json").json()
+    assert "/api/counter/issuance" in spec["paths"]
+    assert httpx.get(base + "/docs").status_code == 200
+    return crl.issuer.rfc4514_string()
+
+
+def test_serve_initialises_an_empty_home_and_answers(tmp_path):
+    home = tmp_path / "home"  # does not exist yet
+    with serving(home) as (base, proc):
+        issuer = _check(base)
+        assert (home / "openjpki.sqlite3").exists() and (home / "keys").is_dir()
+    assert proc.returncode == 0 or proc.returncode == -signal.SIGTERM
+    with serving(home) as (base, _):
+        assert httpx.get(base + "/crl/sign.crl").status_code == 200
+        again = x509.load_der_x509_crl(httpx.get(base + "/crl/sign.crl").content)
+        assert again.issuer.rfc4514_string() == issuer
+        residents = httpx.get(base + "/api/residents").json()
+        assert [r["name"] for r in residents] == ["山田　太郎"]  # the store was kept
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql(tmp_path):
+    base_url = postgres_url()
+    if base_url is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with postgres_schema_url(base_url) as url:
+        home = tmp_path / "home"
+        with serving(home, "--database-url", url) as (base, _):
+            _check(base)
+        assert not (home / "openjpki.sqlite3").exists()
+
+
+def test_serve_refuses_a_bad_port_with_one_line(tmp_path):
+    r = subprocess.run([OPENJPKI, "--home", str(tmp_path / "h"), "serve", "--port", "99999"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+if os.name != "posix":  # pragma: no cover
+    pytest.skip("POSIX signals", allow_module_level=True)
