@@ -1,47 +1,17 @@
-"""An initialised home, an app with an injected clock, and a live server on a free loopback
-port for the tools we did not write (openssl, pyhanko-certvalidator)."""
-
-import socket
-import threading
-import time
-from datetime import datetime, timedelta, timezone
+"""An initialised home, an app with an injected clock, and (see live_helpers) a live server
+on a free loopback port for the tools we did not write (openssl, pyhanko-certvalidator)."""
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from openjpki.config import Settings
-from openjpki.services.authority_home import initialise_home, open_authorities
-from openjpki.services.authority_setup import PASSPHRASE_ENV
-from openjpki.services.authority_testing import PASSPHRASE, seed_ca_keys
+from live_helpers import Clock, make_home
+from openjpki.services.authority_home import open_authorities
 from openjpki.web import create_app
-
-
-class Clock:
-    """A clock tests can move; starts at the real time (openssl checks validity against it)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 @pytest.fixture
 def clock():
     return Clock()
-
-
-def make_home(tmp_path, monkeypatch, clock, **options):
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE.decode())
-    settings = Settings.resolve(tmp_path / "home")
-    seed_ca_keys(settings.keys_dir)
-    roots = initialise_home(settings, now=clock.now - timedelta(days=1), **options)
-    return settings, roots
 
 
 @pytest.fixture
@@ -63,38 +33,3 @@ def client(home, clock):
         yield c
 
 
-class LiveServer:
-    def __init__(self, app, sock) -> None:
-        self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the live server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def live(tmp_path, monkeypatch, clock):
-    """(settings, roots, server) with certificates pointing at the server's CRL and OCSP URLs."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings, roots = make_home(tmp_path, monkeypatch, clock, crl_url_base=base,
-                                ocsp_url=base + "/ocsp")
-    server = LiveServer(create_app(settings, clock=clock, sync_interval=0), sock).start()
-    yield settings, roots, server
-    server.stop()
