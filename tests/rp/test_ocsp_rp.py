@@ -21,7 +21,7 @@ from openjpki.pki.path import TrustAnchor
 from openjpki.services.relying_party import http_fetch, make_verifier, store_roots
 from openjpki.web import create_app
 
-from .conftest import AT, FACTS, NOW, sign
+from .conftest import AT, FACTS, NOW, R, sign
 from .test_cli_verify import run
 
 DATA = b"challenge: 4f1c"
@@ -159,3 +159,31 @@ def test_crl_from_the_running_server_via_the_certificates_distribution_point(hom
     fresh = make_verifier(roots=store_roots(service), fetch=http_fetch())
     fresh.revocation = [s for s in fresh.revocation if type(s).__name__ == "CrlSource"]
     assert fresh.verify(DATA, sign(keys["card"], DATA), cert, at=AT).status == "revoked"
+
+
+def test_aia_ocsp_url_of_the_certificate_is_asked_and_answers_are_reused(roots, signers, issue, keys):
+    """Without a configured responder, the certificate's AIA OCSP URL is used; an answer
+    without nonce is kept until its nextUpdate (RFC 5019 §6)."""
+    from openjpki.pki import ProfileOptions, parse_ocsp_request
+    from openjpki.pki.verify import Verifier
+
+    cert = issue(options=ProfileOptions(ocsp_url="http://ocsp.example.test/ocsp"))
+    asked = []
+
+    def responder(url, body, ctype):
+        asked.append((url, ctype))
+        request = parse_ocsp_request(body)
+        return build_ocsp_response(issuer=roots["sign2"], signer=signers["sign2"], cert_id=request.cert_ids[0],
+                                   status=CertStatus.revoked(NOW, R.key_compromise),
+                                   this_update=NOW, next_update=NOW + timedelta(hours=2), produced_at=NOW,
+                                   nonce=request.nonce)
+
+    for nonce in (False, True):
+        asked.clear()
+        v = Verifier([roots["sign1"], roots["sign2"]], revocation=[OcspSource(responder, nonce=nonce)])
+        for _ in range(3):
+            result = v.verify(DATA, sign(keys["card"], DATA), cert, at=AT)
+            assert (result.status, result.revocation.reason) == ("revoked", "keyCompromise")
+        assert asked[0] == ("http://ocsp.example.test/ocsp", "application/ocsp-request")
+        assert len(asked) == 1  # reused until nextUpdate (answers echoing a nonce too)
+        assert v.verify(DATA, sign(keys["card"], DATA), cert, at=NOW - timedelta(hours=1)).status == "good"
