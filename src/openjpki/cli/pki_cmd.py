@@ -267,6 +267,9 @@ def serve_cmd(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Worker processes (each keeps its own caches; "
+        "status changes reach all of them within half a second)."),
 ) -> None:
     """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
     first start)."""

@@ -1,6 +1,6 @@
 """The FastAPI application: ``create_app(settings, clock=...)``.
 
-Mounted here: the OCSP responder (plain Starlette routes, for speed), the CRLs, ``/healthz``,
+Mounted here: the OCSP responder (an ASGI middleware in front of everything, for speed), the CRLs, ``/healthz``,
 and problem responses (RFC 9457) for every error. Other parts add their routers by listing
 a function in ``APP_EXTENSIONS`` (called with the app; the shared state is
 ``app.state.openjpki``, a :class:`~openjpki.web.context.WebContext`) or by passing
@@ -18,7 +18,7 @@ from openjpki import __version__
 from openjpki.config import Settings
 from openjpki.web import crl, health
 from openjpki.web.context import Clock, WebContext, utc_now
-from openjpki.web.ocsp import ocsp_get, ocsp_post
+from openjpki.web.ocsp import OcspMiddleware
 from openjpki.web.problems import install_problem_handlers
 
 Extension = Callable[[FastAPI], None]
@@ -42,10 +42,15 @@ def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = Non
                   description="公的個人認証サービス (JPKI): OCSP, CRLs and the JSON API.")
     app.state.openjpki = ctx
     install_problem_handlers(app)
-    app.router.add_route("/ocsp", ocsp_post, methods=["POST"], include_in_schema=False)
-    app.router.add_route("/ocsp/{encoded:path}", ocsp_get, methods=["GET"], include_in_schema=False)
+    app.add_middleware(OcspMiddleware, ctx=ctx)
     app.include_router(crl.router)
     app.include_router(health.router)
     for extend in (*APP_EXTENSIONS, *extensions):
         extend(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory`` and worker processes: the home and database named by
+    ``$OPENJPKI_HOME`` and ``$OPENJPKI_DATABASE_URL`` (``openjpki serve --workers`` sets them)."""
+    return create_app(Settings.resolve())
