@@ -1,8 +1,8 @@
 """``POST /ocsp`` and ``GET /ocsp/{base64}``: the OCSP responder over HTTP (RFC 6960
 Appendix A, RFC 5019 §5–6).
 
-Plain Starlette endpoints, no validation layer: the hot path is a dict lookup of the request
-bytes and a Response of cached DER. Every answer is HTTP 200 ``application/ocsp-response``,
+A small ASGI middleware in front of the app, no routing or validation layer: the hot path
+is a dict lookup of the request bytes and two ASGI messages carrying cached DER. Every answer is HTTP 200 ``application/ocsp-response``,
 errors included (malformedRequest for anything that does not decode or parse, never a 500).
 GET answers carry the RFC 5019 caching headers (max-age up to nextUpdate, Last-Modified,
 Expires, ETag); answers to requests with a nonce are marked no-cache.
@@ -16,34 +16,19 @@ import hashlib
 import logging
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Optional
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openjpki.services.authority import NotInitialised
 from openjpki.services.authority_ocsp import INTERNAL_ERROR, MALFORMED, TRY_LATER, OcspAnswer
 from openjpki.web.context import WebContext
 
-OCSP_RESPONSE = "application/ocsp-response"
+OCSP_RESPONSE = b"application/ocsp-response"
 MAX_REQUEST = 65_536
 log = logging.getLogger("openjpki.web")
-
-
-async def _read_limited(request: Request, limit: int = MAX_REQUEST) -> Optional[bytes]:
-    """The body, or None when it is larger than ``limit`` (not read further)."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def decode_get_path(encoded: str) -> Optional[bytes]:
@@ -74,41 +59,80 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
-def _response(answer: OcspAnswer, now: datetime, http_get: bool) -> Response:
-    headers = {}
+@lru_cache(maxsize=4096)
+def _validator_headers(answer: OcspAnswer) -> tuple[tuple[bytes, bytes], ...]:
+    """Last-Modified, Expires and ETag of a cached answer (computed once per answer)."""
+    return (
+        (b"last-modified", _http_date(answer.this_update).encode()),  # type: ignore[arg-type]
+        (b"expires", _http_date(answer.next_update).encode()),  # type: ignore[arg-type]
+        (b"etag", b'"' + hashlib.sha1(answer.der).hexdigest().encode() + b'"'),
+    )
+
+
+def _headers(answer: OcspAnswer, now: datetime, http_get: bool) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", OCSP_RESPONSE), (b"content-length", str(len(answer.der)).encode())]
     if http_get and answer.cacheable and answer.next_update is not None:
         max_age = max(0, int((answer.next_update - now).total_seconds()))
-        headers = {
-            "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
-            "Last-Modified": _http_date(answer.this_update),  # type: ignore[arg-type]
-            "Expires": _http_date(answer.next_update),
-            "ETag": '"' + hashlib.sha1(answer.der).hexdigest() + '"',
-        }
+        headers.append(
+            (b"cache-control", b"max-age=%d, public, no-transform, must-revalidate" % max_age))
+        headers.extend(_validator_headers(answer))
     elif http_get:
-        headers = {"Cache-Control": "no-cache, no-store"}
-    return Response(answer.der, media_type=OCSP_RESPONSE, headers=headers)
+        headers.append((b"cache-control", b"no-cache, no-store"))
+    return headers
 
 
-async def _answer(request: Request, body: Optional[bytes], http_get: bool) -> Response:
-    ctx: WebContext = request.app.state.openjpki
-    now = ctx.clock()
-    if body is None:
-        return _response(OcspAnswer(MALFORMED, status="malformedRequest"), now, http_get)
-    responder = ctx.responder
-    answer = None
-    if responder is not None:
-        if ctx.sync_due():
-            await run_in_threadpool(ctx.sync)
-        answer = responder.cached(body, now)
-    if answer is None:
-        answer = await run_in_threadpool(_answer_blocking, ctx, body, now)
-    return _response(answer, now, http_get)
+class OcspMiddleware:
+    """Answers ``POST /ocsp`` and ``GET /ocsp/{base64}`` before the rest of the app (routing,
+    dependency injection and validation have nothing to do for OCSP); every other request
+    goes on to the app."""
+
+    def __init__(self, app: ASGIApp, ctx: WebContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            method = scope["method"]
+            if path == "/ocsp" and method == "POST":
+                body = await _read_body(scope, receive)
+                return await self._answer(send, body, http_get=False)
+            if path.startswith("/ocsp/") and method == "GET":
+                return await self._answer(send, decode_get_path(path[6:]), http_get=True)
+        await self.app(scope, receive, send)
+
+    async def _answer(self, send: Send, body: Optional[bytes], http_get: bool) -> None:
+        ctx = self.ctx
+        now = ctx.clock()
+        answer = None
+        if body is None:
+            answer = OcspAnswer(MALFORMED, status="malformedRequest")
+        elif ctx.responder is not None:
+            if ctx.sync_due():
+                await run_in_threadpool(ctx.sync)
+            answer = ctx.responder.cached(body, now)
+        if answer is None:
+            answer = await run_in_threadpool(_answer_blocking, ctx, body, now)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": _headers(answer, now, http_get)})
+        await send({"type": "http.response.body", "body": answer.der})
 
 
-async def ocsp_post(request: Request) -> Response:
-    return await _answer(request, await _read_limited(request), http_get=False)
-
-
-async def ocsp_get(request: Request) -> Response:
-    return await _answer(request, decode_get_path(request.path_params.get("encoded", "")),
-                         http_get=True)
+async def _read_body(scope: Scope, receive: Receive, limit: int = MAX_REQUEST) -> Optional[bytes]:
+    """The request body, or None when it is larger than ``limit`` (not read further)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None  # the client went away
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
