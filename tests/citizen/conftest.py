@@ -138,3 +138,35 @@ def sctx(tmp_path, ca_keys, sqlite_template) -> CounterContext:
     """SQLite only: for scenarios whose SQL is the same on both backends."""
     with _store("sqlite", tmp_path, sqlite_template) as store:
         yield _context(store, ca_keys, tmp_path)
+
+
+@pytest.fixture
+def home(tmp_path, ca_keys, sqlite_template) -> Path:
+    """An initialised OpenJPKI home (the template store, the CA keys and their passphrase)."""
+    from openjpki.services.authority_setup import PASSPHRASE_FILE
+
+    h = tmp_path / "home"
+    (h / "keys").mkdir(parents=True)
+    shutil.copyfile(sqlite_template, h / "openjpki.sqlite3")
+    for f in ca_keys.iterdir():
+        shutil.copyfile(f, h / "keys" / f.name)
+    (h / "keys" / PASSPHRASE_FILE).write_text(PASSPHRASE.decode() + "\n")
+    return h
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``openjpki`` in this process: ``cli("--home", h, "notices", "run", ...)`` gives
+    (exit status, stdout, stderr)."""
+    from openjpki.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
