@@ -158,3 +158,19 @@ def test_concurrent_first_writers_without_a_head_row(store):
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_head"))
     test_concurrent_writers_make_one_chain(store)
+
+
+def test_an_open_transaction_does_not_hold_the_chain(store):
+    """Entries are chained at commit: a long procedure (keys made on a card …) does not make
+    the other writers wait for it."""
+    a = store.sessions()
+    a.begin()
+    audit.record(a, "test.slow", T0, step="a")
+    write(store, 1)  # another writer commits meanwhile, without waiting
+    a.commit()
+    a.close()
+    report = audit.verify(store)
+    assert report.ok and report.entries == 2
+    with store.transaction() as s:
+        assert [e.action for e in s.query(AuditEntry).order_by(AuditEntry.seq)] == [
+            "test.step", "test.slow"]

@@ -1,8 +1,11 @@
 """The audit log as the services use it: one call to record, one to verify.
 
-Entries are appended in the caller's transaction (so a procedure and its audit entries commit
-or roll back together) and hash-chained (:mod:`openjpki.store.audit`). No secret ever goes in:
-PINs, issuing secrets and keys are refused by the store layer.
+Entries belong to the caller's transaction: a procedure and its audit entries commit or roll
+back together. :func:`record` checks an entry at once (no secret may go in: PINs, issuing
+secrets and keys are refused; times are timezone-aware) and keeps it with the session; the
+entries are chained (:mod:`openjpki.store.audit`) just before the session commits. So the
+chain's head — the one lock every writer shares — is held only for the commit itself, not
+while a procedure makes keys on a card or waits for the authorities.
 """
 
 from __future__ import annotations
@@ -10,20 +13,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from openjpki.store import Store
-from openjpki.store.audit import AuditEntry, ChainReport, append, entries_for, verify_chain
+from openjpki.store.audit import (
+    AuditEntry, ChainReport, _check_no_secrets, _normalise, append, entries_for, verify_chain,
+)
+
+_PENDING = "openjpki.audit.pending"
 
 __all__ = ["AuditEntry", "ChainReport", "entry_dict", "record", "trail", "verify"]
 
 
 def record(session: Session, action: str, at: datetime, *, actor: str = "system",
-           subject: str | None = None, **payload: Any) -> AuditEntry:
-    """Append one entry (``action`` like ``"counter.renewal"``; ``subject`` like
-    ``"resident:12"``) in the caller's transaction."""
-    return append(session, action=action, at=at, actor=actor, subject=subject,
-                  payload=_plain(payload))
+           subject: str | None = None, **payload: Any) -> None:
+    """Record one entry (``action`` like ``"counter.renewal.completed"``; ``subject`` like
+    ``"resident:12"``) in the caller's transaction; it is chained when the session commits
+    and dropped if it rolls back. ValueError at once for a secret or a naive time."""
+    if at.tzinfo is None:
+        raise ValueError("audit times are timezone-aware")
+    body = _normalise(_plain(payload))
+    _check_no_secrets(body)
+    session.info.setdefault(_PENDING, []).append(
+        dict(action=action, at=at, actor=actor, subject=subject, payload=body))
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    for entry in session.info.pop(_PENDING, None) or ():
+        append(session, **entry)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def verify(store: Store) -> ChainReport:
