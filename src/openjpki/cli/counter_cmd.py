@@ -418,6 +418,20 @@ def counter_hold(
          as_json)
 
 
+@counter_app.command("card-end")
+def counter_card_end(
+    ctx: typer.Context, resident: int = typer.Argument(...),
+    end: str = typer.Option(..., "--end", help="returned, voided, lost or expired (R4.4)."),
+    office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+) -> None:
+    """The card ends (返納, 廃止, 紛失, 期限切れ); both certificates end with it (R4.4)."""
+    from openjpki.services.counter import end_card
+
+    _choices([end], ("returned", "voided", "lost", "expired"), "--end")
+    now = _moment(at)
+    _run(ctx, lambda c: end_card(c, resident, end, now=now, office=office), as_json)
+
+
 # --- register events ----------------------------------------------------------------------
 
 def _register(ctx: typer.Context, call, as_json: bool) -> None:

@@ -97,3 +97,26 @@ def test_R4_3_nothing_to_revoke_without_a_card(ctx):
     rid = person(ctx)
     out = hold(ctx, rid, now=WHEN)
     assert isinstance(out, Refused) and out.rule == "R4.3"
+
+
+@pytest.mark.parametrize("end, reason", [
+    ("returned", "cessationOfOperation"), ("voided", "cessationOfOperation"),
+    ("lost", "keyCompromise"), ("expired", None),
+])
+def test_R4_4_certificates_end_with_the_card(ctx, end, reason):
+    from openjpki.services.counter import end_card
+
+    rid, first = holder_with_card(ctx)
+    out = end_card(ctx, rid, end, now=WHEN)
+    assert isinstance(out, Completed) and out.rule == "R4.4"
+    for serial in serials(first).values():
+        seen = look(ctx, serial, WHEN)
+        if reason is None:
+            assert seen.status == "good"  # nothing to publish: they expired with the card
+        else:
+            assert (seen.status, seen.ocsp_reason) == ("revoked", reason)
+    with ctx.store.transaction() as s:
+        assert s.execute(select(Card.state)).scalar_one() == end
+    # No valid card any more: the counter procedures that need one refuse (R5.2).
+    again = renew(ctx, rid, PINS, now=at(date(2029, 3, 1)))
+    assert isinstance(again, Refused) and again.rule == "R5.2"

@@ -11,6 +11,7 @@ Building blocks for the API and a deferred queue (R5.9): :func:`apply` (accept a
 out in one visit), :func:`accept` (check and record), :func:`execute` (carry out later).
 """
 
+from openjpki.services.counter.cardend import end_card
 from openjpki.services.counter.context import (
     ConfigError, CounterContext, Municipality, load_counter_config,
 )
@@ -35,7 +36,7 @@ __all__ = [
     "CounterRequest", "EndedCertificate", "InputError", "InquiryAnswer", "InquiryMailed",
     "IssuedCertificate", "Municipality", "NO_PINS", "NotFound", "Offer", "Outcome",
     "PinEntry", "ResidentInput", "SecretBox", "accept", "add_resident", "apply",
-    "change_pin", "execute", "find_residents", "hold", "issue_certificates",
+    "change_pin", "end_card", "execute", "find_residents", "hold", "issue_certificates",
     "issue_new_card", "load_counter_config", "reissue_sign", "renew", "request_of",
     "reset_pin", "resident_dict", "revoke", "show_resident",
 ]
