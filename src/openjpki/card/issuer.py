@@ -16,6 +16,7 @@ power. All are class 80 (proprietary), in the JPKI application:
 | ``80 D8 00 00`` (same EF) | COMMIT the loaded certificate: one DER certificate; in 0001/000A it must certify that key | 9000; not so 6A80; no key 6985 |
 | ``80 0E 00 00`` | ERASE the selected certificate, key (and its certificate) or PIN | 9000 |
 | ``80 2C 00 80 Lc PIN`` (PIN EF selected) | RESET the PIN (初期化, R1.7): new PIN, full tries, unblocked | 9000; form 6A80 (R1.3) |
+| ``80 2C 01 80 01 n`` (PIN EF selected) | SET TRIES left to n (0 blocks, the maximum unblocks), the PIN unchanged: for sandboxes and test cards | 9000; n too big 6A80; no PIN set 6985 |
 | ``80 E6 00 00`` | WIPE the JPKI application: no keys, certificates or PINs | 9000 |
 
 Without a successful EXTERNAL AUTHENTICATE every command but the first two answers 6982,
@@ -37,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from openjpki.card import apdu as A
 from openjpki.card import layout as L
 from openjpki.card import rsaops
-from openjpki.card.pins import KeyKind, pin_form_ok
+from openjpki.card.pins import MAX_TRIES, KeyKind, pin_form_ok
 from openjpki.card.state import PinRecord
 
 if TYPE_CHECKING:
@@ -194,17 +195,35 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
 
 
 def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
-    if c.p1 != 0x00 or c.p2 != 0x80:
+    if c.p1 not in (0x00, 0x01) or c.p2 != 0x80:
         return A.err(A.SW_WRONG_P1P2)
     kind = L.PIN_EF_KIND.get(card.session.ef)  # type: ignore[arg-type]
     if kind is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if not c.data:
         return A.err(A.SW_WRONG_LENGTH)
+    if c.p1 == 0x01:
+        return _set_tries(card, kind, c.data)
     if not pin_form_ok(kind, c.data):  # R1.3
         return A.err(A.SW_WRONG_DATA)
     new = card._state.clone()
     new.set_pin(kind, c.data)  # R1.7: 初期化 — new PIN, full count, unblocked
+    card._commit(new)
+    card.session.verified.discard(kind)
+    return A.ok()
+
+
+def _set_tries(card: "VirtualCard", kind: KeyKind, data: bytes) -> A.Result:
+    """SET TRIES: the PIN's tries left become ``data[0]`` (0 blocks it, R1.4), the PIN
+    itself unchanged."""
+    if len(data) != 1:
+        return A.err(A.SW_WRONG_LENGTH)
+    if data[0] > MAX_TRIES[kind]:
+        return A.err(A.SW_WRONG_DATA)
+    if card._state.pins[kind].ref is None:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    new = card._state.clone()
+    new.pins[kind].tries = data[0]
     card._commit(new)
     card.session.verified.discard(kind)
     return A.ok()

@@ -137,6 +137,21 @@ class IssuingTerminal:
             raise ValueError(" / ".join(pin_form_message(kind)))
         self._check(sw, "RESET PIN")
 
+    def set_tries(self, kind: KeyKind | str, tries: int) -> None:
+        """Set the tries left of the PIN of ``kind`` (0 blocks it, R1.4; the maximum
+        unblocks it), keeping the PIN: the state a sandbox or a test needs at once, without
+        wrong PINs typed. IssuingError when the card has no such PIN set."""
+        kind = KeyKind.of(kind)
+        if not isinstance(tries, int) or not 0 <= tries <= 255:
+            raise ValueError("tries must be an integer 0-255")
+        self._select(L.PIN_EF[kind])
+        _, sw = self._tx(A.build(0x80, I.INS_RESET_PIN, 0x01, 0x80, bytes([tries])))
+        if sw == A.SW_WRONG_DATA:
+            raise ValueError(f"the {kind.value} PIN allows at most its retry limit (R1.4)")
+        if sw == A.SW_CONDITIONS_NOT_SATISFIED:
+            raise IssuingError(f"the card has no {kind.value} PIN set", sw)
+        self._check(sw, "SET TRIES")
+
     def wipe(self) -> None:
         """Blank the JPKI application: no keys, certificates or PINs."""
         self.authenticate()
