@@ -19,8 +19,10 @@ from openjpki.rules import Allowed, Refused, SecondVisit, renewal_decision, vali
 from openjpki.rules.calendars import counter_open
 from openjpki.rules.documents import ApplicantType, InquiryForm, Procedure
 from openjpki.rules.eligibility import Application as RulesApplication
-from openjpki.rules.eligibility import certificates_on_new_card, procedure_decision
-from openjpki.rules.kinds import CertKind
+from openjpki.rules.eligibility import (
+    certificates_on_new_card, pins_needed, procedure_decision,
+)
+from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.revocation import CertStatus, HolderRequest, status_transition
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
@@ -242,12 +244,15 @@ def _inquiry_form(s: Session, card: Card | None, inquiry, pins: PinEntry | None,
         return InquiryForm(complete=inquiry.complete, sealed=inquiry.sealed, pins_match=True,
                            from_expiry_notice=inquiry.from_expiry_notice)
     pins = pins or PinEntry()
-    if card is not None:
-        match = check_card_pin(card, pins.card).allowed
-    else:
-        match = pins.card is not None and validate_pin("card", pins.card).allowed
-    if proc.issues or proc is Procedure.PIN_RESET:
-        for k in kinds:
+    needed = pins_needed(proc, kinds)  # R1.6, R1.7: what the form carries
+    match = True
+    if PinKind.CARD in needed:
+        if card is not None:
+            match = check_card_pin(card, pins.card).allowed
+        else:  # a new card: the card PIN is being chosen, only its form can be wrong
+            match = pins.card is not None and validate_pin(PinKind.CARD, pins.card).allowed
+    for k in kinds:
+        if PinKind.parse(k) in needed:
             new = pins.new(k)
             match = match and new is not None and validate_pin(k.value, new).allowed
     return InquiryForm(complete=True, sealed=True, pins_match=match,
