@@ -1,0 +1,120 @@
+"""Read-only views the counter pages show beside the services' own answers: a resident with
+their cards (``show_resident``), the letters mailed to them, the voluntary proxy's
+applications waiting for the inquiry form (R5.4), deferred work (R5.9), the audit trail —
+and the checklist of what an applicant brings (R5.3, R5.7), asked of the rules.
+
+The checklist is what ``rules.procedure_decision`` says is missing when the applicant has
+brought nothing yet: for the holder, the card; for a legal representative, their photo ID
+and the proof of authority the holder's situation needs (R5.3); for a voluntary proxy, what
+visit 2 needs (R5.4). Nothing here decides anything the rules do not.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from openjpki.rules import SecondVisit, pins_needed
+from openjpki.rules.documents import ApplicantType, PhotoId, PresentedId, Procedure, Requirement
+from openjpki.rules.eligibility import (
+    Applicant, Application, Holder, certificates_on_new_card, procedure_decision,
+)
+from openjpki.rules.kinds import CertKind
+
+PROCEDURES = [p.value for p in Procedure]
+APPLICANTS = [a.value for a in ApplicantType]
+
+
+def resident_page_data(ctx, resident_id: int) -> dict[str, Any]:
+    """Everything the resident page shows, in one read."""
+    from openjpki.services.audit import trail
+    from openjpki.services.counter import show_resident
+    from openjpki.services.counter.letters import letter_dict, letters_of
+    from openjpki.services.deferred import list_items
+    from openjpki.store.counter_models import Application as AppRow
+
+    resident = show_resident(ctx, resident_id)
+    with ctx.store.sessions() as s:
+        letters = [letter_dict(x) for x in letters_of(s, resident_id)]
+        waiting = list(s.execute(select(AppRow).where(
+            AppRow.resident_id == resident_id, AppRow.state == "inquiry_mailed")
+            .order_by(AppRow.id)).scalars())
+        live = {x["application_id"]: x for x in letters
+                if x["kind"] == "inquiry_form" and x["state"] == "sent"}
+        proxy = [{"application_id": a.id, "procedure": Procedure(a.procedure),
+                  "kinds": [k for k in a.kinds.split(",") if k],
+                  "reference": live.get(a.id, {}).get("reference"),
+                  "sent_at": live.get(a.id, {}).get("sent_at")} for a in waiting]
+        audit = trail(s, f"resident:{resident_id}")
+    deferred = list_items(ctx, resident_id=resident_id)
+    active = [c for c in resident["cards"] if c["state"] == "active"]
+    current = {}
+    if active:
+        for c in active[-1]["certificates"]:
+            if c["current"]:
+                current[c["kind"]] = c
+    return {"resident": resident, "letters": letters, "proxy": proxy, "deferred": deferred,
+            "audit": audit, "active_card": active[-1] if active else None, "current": current}
+
+
+def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on: date,
+              kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What the applicant brings and which PINs are entered, as the rules say (R5.3–R5.7,
+    R1.6, R1.7). ``resident`` is the resident dict of ``show_resident``."""
+    birth = date.fromisoformat(resident["birth_date"])
+    if on < birth:
+        on = birth
+    holder = Holder(birth=birth, adult_ward=resident["adult_ward"],
+                    foreign_resident=resident["foreign_resident"],
+                    honseki_here=resident["honseki_here"])
+    if kinds:
+        use_kinds = tuple(kinds)
+    elif procedure is Procedure.REISSUE_AFTER_CHANGE:
+        use_kinds = ("sign",)
+    elif procedure is Procedure.NEW_ISSUANCE:  # R5.10, R1.5: what a new card carries
+        use_kinds = tuple(k.value for k in certificates_on_new_card(
+            birth, on, (), resident["adult_ward"])) or ("auth",)
+    else:
+        use_kinds = ("sign", "auth")
+    items: list[Any] = [Requirement.HOLDER_CARD] if procedure.uses_card else []
+
+    def ask(ids: tuple) -> Any:
+        return procedure_decision(Application(
+            procedure=procedure, kinds=frozenset(CertKind.parse(k) for k in use_kinds), on=on,
+            holder=holder, applicant=Applicant(type=applicant, ids=ids),
+            card_presented=procedure.uses_card))
+
+    decision = ask(())
+    for m in getattr(decision, "missing", ()):
+        if m not in items:
+            items.append(m)
+    if Requirement.APPLICANT_PHOTO_ID in items or Requirement.HOLDER_PHOTO_ID in items:
+        # What is needed once a photo ID is shown (a proxy's form, R5.4).
+        decision = ask((PresentedId(PhotoId.DRIVERS_LICENCE),))
+    if isinstance(decision, SecondVisit):
+        items += [n for n in decision.needs if n not in items]
+    notes: list[tuple[str, str]] = []
+    if applicant is ApplicantType.LEGAL_REPRESENTATIVE:
+        notes.append(("親権者が本人の世帯の世帯主で続柄が住民票で確認できる場合、または本籍が"
+                      "この市区町村にある場合、戸籍全部事項証明書は不要です（R5.3）。",
+                      "No family register certificate is needed when the parent heads the "
+                      "holder's household and the register shows it, or when the holder's "
+                      "本籍 is here (R5.3)."))
+    if applicant is ApplicantType.VOLUNTARY_PROXY:
+        notes.append(("任意代理人は2回の来庁が必要です。1回目の後、照会書を本人あてに転送不要の"
+                      "簡易書留で郵送します（R5.4）。",
+                      "A voluntary proxy comes twice: after visit 1 the inquiry form is mailed "
+                      "to the holder by non-forwardable registered mail (R5.4)."))
+    notes.append(("本人確認書類は原本で、有効期限内、氏名・住所が住民票と一致するものに限ります"
+                  "（R5.7）。", "Photo IDs: originals, within their validity, showing the "
+                  "current name and address (R5.7)."))
+    pins = [p for p in pins_needed(procedure, use_kinds)]
+    return {"items": items, "notes": notes, "pins": pins, "kinds": use_kinds,
+            "refusal": decision if getattr(decision, "allowed", True) is False
+            and not isinstance(decision, SecondVisit) and not getattr(decision, "missing", ())
+            else None}
+
+
+PHOTO_IDS = list(PhotoId)
