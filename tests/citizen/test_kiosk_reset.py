@@ -203,25 +203,27 @@ def test_R6_3_auth_reset_needs_no_face_match(sctx):
 
 # --- R6.4: kiosk hours ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("hh, mm, rule", [
+KIOSK_MOMENTS = [  # (hour, minute, the refusing rule or None)
     (6, 29, "R6.4"), (6, 30, None), (12, 0, None), (22, 59, None), (23, 0, "R6.4"),
     (2, 0, "R6.4"),
-])
-def test_R6_4_kiosks_work_6_30_to_23_00(sctx, hh, mm, rule):
+]
+
+
+def test_R6_4_kiosks_work_6_30_to_23_00(sctx):
     h = holder(sctx)
-    prepared_at = datetime(2025, 4, 1, 23, 10, tzinfo=JST)  # the app works at any hour
-    assert isinstance(app(sctx, h, "sign", PINS.auth, prepared_at), ResetPrepared)
-    moment = datetime(2025, 4, 2, hh, mm, tzinfo=JST)
-    before = tries_left(sctx, h, "auth")
-    out = kiosk(sctx, h, "sign", PINS.auth, NEW["sign"], moment)
-    if rule is None:
-        assert isinstance(out, KioskReset), out
-    else:
-        out = refused(out, rule)
-        assert out.opens_at is not None and out.opens_at.time().isoformat() == "06:30:00"
-        assert tries_left(sctx, h, "auth") == before  # the card was not even read
-        assert ("kiosk.pin_reset.refused", "R6.4") in [
-            (a, r) for a, r in actions_all(sctx)]
+    for hh, mm, rule in KIOSK_MOMENTS:
+        prepared_at = datetime(2025, 4, 1, 23, 10, tzinfo=JST)  # the app works at any hour
+        assert isinstance(app(sctx, h, "auth", PINS.sign, prepared_at), ResetPrepared)
+        moment = datetime(2025, 4, 2, hh, mm, tzinfo=JST)
+        before = tries_left(sctx, h, "sign")
+        out = kiosk(sctx, h, "auth", PINS.sign, NEW["auth"], moment)
+        if rule is None:
+            assert isinstance(out, KioskReset), (hh, mm, out)
+        else:
+            out = refused(out, rule)
+            assert out.opens_at is not None and out.opens_at.time().isoformat() == "06:30:00"
+            assert tries_left(sctx, h, "sign") == before  # the card was not even read
+    assert ("kiosk.pin_reset.refused", "R6.4") in actions_all(sctx)
 
 
 def actions_all(ctx):
