@@ -14,7 +14,7 @@ from openjpki.pki.verify import Verifier
 from openjpki.pki.verify_cms import CmsError, parse_cms
 from openjpki.pki.verify_crl import CrlSource
 
-from .conftest import AT, FACTS, NOW
+from .conftest import AT, FACTS
 
 DATA = "電子申請: 転出届\n".encode() * 50
 PEM = serialization.Encoding.PEM

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from openjpki.pki import CertStatus, Kind, OcspCertId, build_ocsp_response, issuer_hashes
+from openjpki.pki import CertStatus, OcspCertId, build_ocsp_response, issuer_hashes
 from openjpki.pki.verify_model import FetchError
 from openjpki.pki.verify_ocsp import OcspSource, check_ocsp_response
 from openjpki.pki.verify_cert import CertInfo
@@ -143,7 +143,6 @@ def test_ocsp_over_http_from_the_library_and_the_cli(home, server, keys, tmp_pat
 def test_crl_from_the_running_server_via_the_certificates_distribution_point(home, server, keys):
     """A certificate issued with the sandbox URL option names the server's partition CRL."""
     from dataclasses import replace
-    from openjpki.pki import ProfileOptions
     service = home.service
     saved = service.options
     service.options = replace(saved, crl_url_base=server)
@@ -151,13 +150,17 @@ def test_crl_from_the_running_server_via_the_certificates_distribution_point(hom
         cert = home.issue("sign", keys["card"], facts=FACTS)
     finally:
         service.options = saved
-    v = make_verifier(roots=store_roots(service), crls=(), fetch=http_fetch())  # store + URL sources
-    v.revocation = [s for s in v.revocation if type(s).__name__ == "CrlSource"]  # only the CRL DP
+    from openjpki.pki.verify import Verifier
+    from openjpki.pki.verify_crl import CrlSource
+
+    def by_distribution_point():  # only the certificate's HTTP CRL distribution point
+        return Verifier(store_roots(service), revocation=[CrlSource(fetch=http_fetch())])
+
+    v = by_distribution_point()
     assert v.verify(DATA, sign(keys["card"], DATA), cert, at=AT).status == "good"
     service.revoke(format(cert.serial_number, "x"), "affiliationChanged", at=NOW)
     time.sleep(0.6)  # the server looks for changes made by other processes every 0.5 s
-    fresh = make_verifier(roots=store_roots(service), fetch=http_fetch())
-    fresh.revocation = [s for s in fresh.revocation if type(s).__name__ == "CrlSource"]
+    fresh = by_distribution_point()
     assert fresh.verify(DATA, sign(keys["card"], DATA), cert, at=AT).status == "revoked"
 
 

@@ -3,7 +3,7 @@ building by key across root generations with one DN, CRL scope and freshness."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openjpki.pki import Kind, ProfileOptions
+from openjpki.pki import Kind
 from openjpki.pki.path import TrustAnchor
 from openjpki.pki.verify import Verifier
 from openjpki.pki.verify_crl import CrlSource
