@@ -234,3 +234,26 @@ def test_R5_2_not_on_register_refused(ctx):
         s.get(Resident, rid).on_register = False
     out = issue_new_card(ctx, rid, PINS, now=T0)
     assert isinstance(out, Refused) and out.rule == "R5.2"
+
+
+def test_R4_4_a_new_card_voids_the_old_one_and_its_certificates(ctx):
+    from counterkit import holder_with_card, serials
+
+    rid, first = holder_with_card(ctx)
+    out = issue_new_card(ctx, rid, PINS, now=at(date(2025, 6, 2)))
+    assert isinstance(out, Completed), out
+    assert {(e.serial, e.reason, e.rule) for e in out.ended} == {
+        (serial, "cessationOfOperation", "R4.4") for serial in serials(first).values()}
+    with ctx.store.transaction() as s:
+        states = dict(s.execute(select(Card.card_number, Card.state)).all())
+    assert states == {first.card_number: "voided", out.card_number: "active"}
+    for c in out.issued:
+        assert look(ctx, c.serial).ocsp == "good"
+
+
+def test_naive_moment_is_bad_input(ctx):
+    from openjpki.services.counter import InputError
+
+    rid = person(ctx)
+    with pytest.raises(InputError, match="timezone-aware"):
+        issue_new_card(ctx, rid, PINS, now=datetime(2025, 4, 1, 10, 0))

@@ -59,6 +59,8 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
               pins: PinEntry | None = None) -> Intake | Refused | InquiryMailed:
     """Check ``req`` and record it. ``pins`` are needed only when a voluntary proxy brings
     the inquiry form back (the PINs written on it are checked, R5.4)."""
+    if now.tzinfo is None:
+        raise InputError("the moment of a procedure must be timezone-aware")
     r = require_resident(s, req.resident_id, for_update=True)
     today = ctx.today(now)
     proc: Procedure = req.procedure  # type: ignore[assignment]

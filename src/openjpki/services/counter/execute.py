@@ -22,7 +22,8 @@ from openjpki.rules import PinCounter
 from openjpki.rules.documents import Procedure
 from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.revocation import (
-    HolderRequest, revocation_for_replacement, revocations_for_holder_request,
+    CardEnd, HolderRequest, revocation_for_replacement, revocations_for_card_end,
+    revocations_for_holder_request,
 )
 from openjpki.services.audit import record
 from openjpki.services.counter.accept import Intake, _holder_request
@@ -31,7 +32,7 @@ from openjpki.services.counter.cardops import (
 )
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.facts import check_card_pin, sign_facts
-from openjpki.services.counter.queries import current_certificates
+from openjpki.services.counter.queries import cards_of, current_certificates
 from openjpki.services.counter.requests import CounterRequest, PinEntry
 from openjpki.services.counter.results import Completed, EndedCertificate, IssuedCertificate
 from openjpki.services.counter.secrets import hash_card_pin
@@ -93,14 +94,16 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
     if refused:
         return refused
     if card is None:
+        ended_by_new_card = _void_old_cards(s, ctx, intake.resident.id, now)
         card = _new_card(s, ctx, intake, req, pins, now)
     else:
+        ended_by_new_card = []
         d = check_card_pin(card, pins.card)  # R1.6
         if isinstance(d, Refused):
             return d
     current = current_certificates(s, card.id)
     issued: list[IssuedCertificate] = []
-    ended: list[EndedCertificate] = []
+    ended: list[EndedCertificate] = list(ended_by_new_card)
     # AUTH first: a SIGN issued with it is capped by its expiry (R2.2).
     order = sorted(kinds, key=lambda k: k is CertKind.SIGN)
     with open_card(ctx, card) as work:
@@ -184,6 +187,26 @@ def _new_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterReque
     intake.application.card_id = card.id
     intake.card = card
     return card
+
+
+def _void_old_cards(s: Session, ctx: CounterContext, resident_id: int,
+                    now: datetime) -> list[EndedCertificate]:
+    """A new card replaces the holder's active one, which is voided (廃止); its certificates
+    end with it (R4.4, reasons from the rules)."""
+    ended: list[EndedCertificate] = []
+    for old in cards_of(s, resident_id):
+        if old.state != "active":
+            continue
+        current = current_certificates(s, old.id)
+        for end in revocations_for_card_end(CardEnd.VOIDED):
+            c = current.get(end.kind.value)
+            if c is None or c.status == "revoked" or end.reason is None:
+                continue
+            rec = ctx.authority.revoke(c.serial, end.reason.value, at=now, session=s)
+            ended.append(EndedCertificate(end.kind.value, c.serial, rec.status,
+                                          rec.reason or "", end.rule))
+        old.state, old.state_changed_at = CardEnd.VOIDED.value, now
+    return ended
 
 
 def _der(cert) -> bytes:
