@@ -59,7 +59,8 @@ def test_r1_2_good_sign_signature_is_valid_with_the_four_facts(verifier, case, k
 def test_r4_revoked_and_held_certificates(verifier, case, keys, which, key, status, rule):
     result = verifier.verify(DATA, sign(keys[key], DATA), der(case[which]), at=AT)
     assert (result.valid, result.status) == (False, status)
-    assert rule in result.reason and result.facts is None
+    assert rule in result.reason and result.rule == rule and result.facts is None
+    assert result.message_ja.startswith("電子証明書は")
     assert result.to_dict()["facts"] is None
 
 

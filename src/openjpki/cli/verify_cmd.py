@@ -141,6 +141,7 @@ def verify_cmd(
     else:
         say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
         say(f"{result.status}: {result.reason}")
+        say(f"  {result.message_ja}")
         facts = result.facts_dict()
         if facts:
             for key in ("name", "address", "birth_date", "sex"):

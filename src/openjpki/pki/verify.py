@@ -29,6 +29,7 @@ RSA check of the document signature plus a few dictionary look-ups.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Literal, Optional, Sequence
@@ -44,10 +45,11 @@ from .path import TrustAnchor, TrustStore
 from .verify_cert import CertificateError, CertInfo
 from .verify_cms import CmsError, looks_like_cms, parse_cms
 from .verify_model import (
-    BAD_SIGNATURE, EXPIRED, GOOD, HOLD, REVOKED, UNTRUSTED, Revocation, RevocationSource,
+    BAD_SIGNATURE, EXPIRED, GOOD, HOLD, REVOKED, STATUS_JA, UNTRUSTED, Revocation, RevocationSource,
 )
 
 Purpose = Literal["sign", "auth"]
+_RULE = re.compile(r"\bR\d+\.\d+\b")
 _PKCS1 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 _KU_FOR = {Kind.SIGN: "content_commitment", Kind.AUTH: "digital_signature"}
@@ -71,6 +73,16 @@ class VerificationResult:
     @property
     def valid(self) -> bool:
         return self.status == GOOD
+
+    @property
+    def message_ja(self) -> str:
+        return STATUS_JA[self.status]
+
+    @property
+    def rule(self) -> Optional[str]:
+        """The rule that decided a refusal, when one did (R1.1, R2.1, R3.7, R4.1, R4.3)."""
+        found = _RULE.search(self.reason)
+        return found.group(0) if found else None
 
     def facts_dict(self) -> Optional[dict]:
         f = self.facts

@@ -28,6 +28,15 @@ if TYPE_CHECKING:  # pragma: no cover
 GOOD, REVOKED, HOLD, EXPIRED, UNTRUSTED, BAD_SIGNATURE = (
     "good", "revoked", "hold", "expired", "untrusted", "bad-signature")
 STATUSES = (GOOD, REVOKED, HOLD, EXPIRED, UNTRUSTED, BAD_SIGNATURE)
+# What each verdict says, in Japanese (the reason of a result is in English).
+STATUS_JA = {
+    GOOD: "有効な署名です。",
+    REVOKED: "電子証明書は失効しています。",
+    HOLD: "電子証明書は一時保留（失効）されています。",
+    EXPIRED: "電子証明書の有効期間外です。",
+    UNTRUSTED: "信頼できる電子証明書として確認できません。",
+    BAD_SIGNATURE: "署名が正しくありません（文書の改ざん、または別の鍵による署名）。",
+}
 
 # A fetcher: (url, request body or None for GET, content type of the body) -> response body.
 # pki never opens a connection itself; the services layer injects one (httpx by default).
