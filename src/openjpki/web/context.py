@@ -8,12 +8,12 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional
 
 from openjpki.config import Settings
-from openjpki.services.authority import AuthorityService
+from openjpki.services.authority import AuthorityService, GeneratedCrl
 from openjpki.services.authority_home import open_authorities
-from openjpki.services.authority_ocsp import OcspResponder
+from openjpki.services.authority_ocsp import OcspAnswer, OcspResponder
 from openjpki.services.authority_publish import CrlCache
 from openjpki.services.authority_setup import load_pki_config
 
@@ -36,6 +36,12 @@ class WebContext:
         self.crls: Optional[CrlCache] = None
         self._lock = threading.Lock()
         self._next_sync = 0.0
+        # Fault injection of the sandbox (openjpki.web.sandbox); None otherwise. The OCSP hook
+        # may answer instead of the responder (``await ocsp_hook(request, now)``: an answer or
+        # None), the CRL hook instead of the cache (``crl_hook(kind, partition, now)``: a CRL,
+        # None, or it raises a Problem).
+        self.ocsp_hook: Optional[Callable[[bytes, datetime], Awaitable[Optional[OcspAnswer]]]] = None
+        self.crl_hook: Optional[Callable[[str, Optional[str], datetime], Optional[GeneratedCrl]]] = None
 
     def open(self) -> AuthorityService:
         """The authority service (NotInitialised until ``init`` has run)."""
