@@ -30,8 +30,11 @@ def _crl(request: Request, kind: str, partition: str | None) -> Response:
     if ctx.sync_due():
         ctx.sync()
     crls: CrlCache = ctx.crls  # type: ignore[assignment]
+    now = ctx.clock()
     try:
-        crl = crls.get(kind, partition, ctx.clock())
+        # Sandbox faults (web.sandbox): a stale CRL, or a Problem for a missing one.
+        crl = ctx.crl_hook(kind, partition, now) if ctx.crl_hook is not None else None
+        crl = crl or crls.get(kind, partition, now)
     except UnknownPartition as e:
         raise Problem(404, "Unknown CRL partition", str(e)) from None
     headers = {
