@@ -98,6 +98,13 @@ def test_R5_4_proxy_pin_mismatch_restarts_inquiry(ctx):
     with ctx.store.transaction() as s:
         states = dict(s.execute(select(Letter.reference, Letter.state)).all())
         assert states == {mailed.reference: "void", out.reference: "sent"}
+        visit = s.execute(select(Visit).where(Visit.application_id == out.application_id)
+                          .order_by(Visit.id.desc())).scalars().first()
+        assert (visit.outcome, visit.rule) == ("pin_mismatch", "R5.4")
+        assert visit.details["form"] == {"reference": mailed.reference, "complete": True,
+                                         "sealed": True, "pins_match": False,
+                                         "from_expiry_notice": False}
+        assert visit.details["reference"] == out.reference
     for serial in serials(first).values():  # nothing issued that day
         assert look(ctx, serial, VISIT2).ocsp == "good"
     assert len(ctx.authority.list()) == 2

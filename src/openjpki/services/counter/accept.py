@@ -100,6 +100,12 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     form = None
     if inquiry is not None:
         form = _inquiry_form(s, card, inquiry, pins, kinds, proc)
+        # What the counter found on the form (R5.4), kept with the visit. Never the PINs.
+        seen = {"form": {
+            "reference": inquiry.reference, "complete": form.complete, "sealed": form.sealed,
+            "pins_match": form.pins_match, "from_expiry_notice": form.from_expiry_notice}}
+    else:
+        seen = {}
     rules_app = RulesApplication(
         procedure=proc, kinds=frozenset(kinds or (CertKind.AUTH,)), on=today,
         holder=holder_facts(r, card, new_card=req.new_card),
@@ -110,9 +116,9 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     decision = procedure_decision(rules_app)
 
     if isinstance(decision, Refused):
-        return _record_refusal(s, ctx, r, req, app, now, office, decision, card, kinds)
+        return _record_refusal(s, ctx, r, req, app, now, office, decision, card, kinds, seen)
     if isinstance(decision, SecondVisit):
-        return _inquiry(s, ctx, r, req, app, letter, card, kinds, now, office, decision)
+        return _inquiry(s, ctx, r, req, app, letter, card, kinds, now, office, decision, seen)
 
     app = app or _new_application(s, r, card, req, kinds, now, office)
     app.state = "accepted"
@@ -121,7 +127,7 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     app.updated_at = now
     if letter is not None:
         letter.state, letter.closed_at = "answered", now
-    visit = _visit(s, app, req, now, office, "accepted", decision.rule)
+    visit = _visit(s, app, req, now, office, "accepted", decision.rule, **seen)
     s.flush()
     record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
            subject=f"resident:{r.id}", application_id=app.id, card_id=app.card_id,
@@ -296,7 +302,7 @@ def _visit(s: Session, app: Application, req: CounterRequest, now: datetime, off
 
 def _record_refusal(s: Session, ctx: CounterContext, r: Resident, req: CounterRequest,
                     app: Application | None, now: datetime, office: str, refused: Refused,
-                    card: Card | None = None, kinds=()) -> Refused:
+                    card: Card | None = None, kinds=(), seen: dict | None = None) -> Refused:
     """A refusal leaves a trace: the application (refused, unless it is a proxy's
     application still waiting for its form), the visit, and an audit entry."""
     if app is None:
@@ -306,7 +312,7 @@ def _record_refusal(s: Session, ctx: CounterContext, r: Resident, req: CounterRe
         app.state = "refused"
     app.refusal_rule = refused.rule
     app.updated_at = now
-    _visit(s, app, req, now, office, "refused", refused.rule)
+    _visit(s, app, req, now, office, "refused", refused.rule, **(seen or {}))
     s.flush()
     record(s, f"counter.{req.procedure.value}.refused", now, actor=ctx.actor,
            subject=f"resident:{r.id}", application_id=app.id, rule=refused.rule,
@@ -317,7 +323,8 @@ def _record_refusal(s: Session, ctx: CounterContext, r: Resident, req: CounterRe
 
 def _inquiry(s: Session, ctx: CounterContext, r: Resident, req: CounterRequest,
              app: Application | None, old: Letter | None, card: Card | None, kinds,
-             now: datetime, office: str, decision: SecondVisit) -> InquiryMailed:
+             now: datetime, office: str, decision: SecondVisit,
+             seen: dict | None = None) -> InquiryMailed:
     """R5.4: visit 1 (mail the form) or a restart after PINs that did not match (void the
     old reference, mail a new form; nothing is issued today)."""
     restarted = app is not None
@@ -326,7 +333,7 @@ def _inquiry(s: Session, ctx: CounterContext, r: Resident, req: CounterRequest,
     app.updated_at = now
     letter = mail_inquiry_form(s, r, app, now)
     _visit(s, app, req, now, office, "pin_mismatch" if restarted else "inquiry_mailed",
-           decision.rule, reference=letter.reference)
+           decision.rule, reference=letter.reference, **(seen or {}))
     s.flush()
     record(s, f"counter.{req.procedure.value}.inquiry_mailed", now, actor=ctx.actor,
            subject=f"resident:{r.id}", application_id=app.id, letter_id=letter.id,
