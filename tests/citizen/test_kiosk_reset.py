@@ -319,3 +319,13 @@ def test_no_pin_in_the_audit_log(sctx):
         text = json.dumps([e.payload for e in s.query(AuditEntry)], ensure_ascii=False)
     for secret in (NEW["sign"], face(h)):
         assert secret not in text
+
+
+def test_a_card_without_sign_has_no_sign_pin_to_reset(sctx):
+    """Under 15 the card carries AUTH only (R1.5): no SIGN PIN to reset, nor to prove with."""
+    from .citizenkit import child_holder
+    child = child_holder(sctx)
+    with pytest.raises(InputError):
+        app(sctx, child, "sign", PINS.auth, T0)
+    out = app(sctx, child, "auth", PINS.sign, T0)
+    assert isinstance(out, Refused) and out.rule == "R6.1", out

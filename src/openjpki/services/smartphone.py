@@ -38,6 +38,7 @@ from openjpki.rules import (
 from openjpki.rules.kinds import PinKind
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
+from openjpki.services.counter.queries import current_certificates
 from openjpki.services.kiosk_card import (
     InputError, card_of_certificate, forget_pins, insert_ignore, peek_serial,
     read_other_for_reset,
@@ -171,6 +172,9 @@ def prepare_pin_reset(ctx: CounterContext, transport: Transport, target: "PinKin
             _refused(s, ctx, card, target, read, now, stage="pin")
             return read
         card = card_of_certificate(s, read.serial, for_update=True)
+        if target.value not in current_certificates(s, card.id):
+            raise InputError(f"the card holds no {target.value.upper()} certificate: there is "
+                             "no PIN of it to reset")
         if card.state != "active":
             refusal = Refused("R6.1", "このカードは有効ではないため、アプリでは手続きできません。"
                               "市区町村の窓口で手続きしてください。",
