@@ -17,6 +17,9 @@ Public API::
     encode_revoked_entry(serial, revoked_at, reason) -> bytes
     build_crl(*, issuer, signer, entries, crl_number, this_update, next_update,
               partition=None) -> bytes
+    write_crl(out, *, issuer, signer, entries, crl_number, this_update, next_update,
+              partition=None, spool_dir=None) -> WrittenCrl   (the same bytes, streamed)
+    DigestSigner: a Signer with sign_digest(sha256 digest) (KeySigner, FileSigner)
     OcspCertId, OcspRequestInfo, OcspMalformed, CertStatus,
     parse_ocsp_request(der) -> OcspRequestInfo
     build_ocsp_response(*, issuer, signer, cert_id, status, this_update, next_update,
@@ -25,7 +28,7 @@ Public API::
     issuer_hashes(issuer) -> {"sha1": (name_hash, key_hash), "sha256": (...)}
 """
 
-from .crl import build_crl, encode_revoked_entry
+from .crl import WrittenCrl, build_crl, encode_revoked_entry, write_crl
 from .facts import SignFacts, read_sign_facts
 from .issue import end_of_day_jst, issue_certificate, kind_of, make_root, new_serial, partition_of
 from .model import Kind, ProfileOptions
@@ -40,10 +43,11 @@ from .ocsp import (
     ocsp_error_response,
     parse_ocsp_request,
 )
-from .signer import FileSigner, KeySigner, Signer
+from .signer import DigestSigner, FileSigner, KeySigner, Signer
 
 __all__ = [
     "CertStatus",
+    "DigestSigner",
     "FileSigner",
     "KeySigner",
     "Kind",
@@ -53,6 +57,7 @@ __all__ = [
     "ProfileOptions",
     "SignFacts",
     "Signer",
+    "WrittenCrl",
     "build_crl",
     "build_ocsp_response",
     "encode_revoked_entry",
@@ -67,4 +72,5 @@ __all__ = [
     "partition_id",
     "partition_of",
     "read_sign_facts",
+    "write_crl",
 ]

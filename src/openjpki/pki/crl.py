@@ -15,15 +15,19 @@ released), unspecified.  ``unspecified`` is written as an absent reasonCode, as 
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain
+from typing import BinaryIO
 
 from cryptography import x509
 
 from . import der, names
-from .signer import Signer
+from .signer import DigestSigner, Signer
 
 REASON_CODES: dict[x509.ReasonFlags, int] = {
     x509.ReasonFlags.unspecified: 0,
@@ -97,6 +101,29 @@ def issuing_distribution_point(issuer: x509.Certificate, partition: tuple[str, s
     return der.seq(der.explicit(0, full_name), _ONLY_USER_CERTS)
 
 
+def _check(crl_number: int, this_update: datetime, next_update: datetime) -> None:
+    if not 0 <= crl_number < 2**159:
+        raise ValueError("crl_number must be a non-negative integer of at most 20 octets")
+    if next_update <= this_update:
+        raise ValueError("next_update must be after this_update")
+
+
+def _frame(issuer: x509.Certificate, crl_number: int, this_update: datetime, next_update: datetime,
+           partition: tuple[str, str] | None, total: int, any_entries: bool) -> tuple[bytes, bytes]:
+    """What surrounds ``total`` octets of entries in the TBSCertList: (everything before the
+    first entry, from the TBS header on; the extensions after the last one)."""
+    name, aki = _issuer_parts(issuer)
+    revoked_header = (b"\x30" + der.length(total)) if any_entries else b""
+    extensions = der.explicit(0, der.seq(
+        aki,
+        der.seq(_CRL_NUMBER, der.octet_string(der.integer(crl_number))),
+        der.seq(_IDP, der.boolean(True), der.octet_string(issuing_distribution_point(issuer, partition))),
+    ))
+    head = _VERSION_2 + der.SHA256_WITH_RSA + name + der.x509_time(this_update) + der.x509_time(next_update)
+    content_length = len(head) + len(revoked_header) + total + len(extensions)
+    return b"\x30" + der.length(content_length) + head + revoked_header, extensions
+
+
 def build_crl(
     *,
     issuer: x509.Certificate,
@@ -113,24 +140,103 @@ def build_crl(
     ``partition`` = (prefecture, municipality) makes the municipality's SIGN partition CRL;
     None the authority's full CRL.  An empty list omits revokedCertificates (RFC 5280
     §5.1.2.6).  Extensions: authorityKeyIdentifier, cRLNumber, issuingDistributionPoint
-    (critical).
+    (critical).  Holds every entry in memory: for very large lists see :func:`write_crl`,
+    which writes the same bytes to a file.
     """
-    if not 0 <= crl_number < 2**159:
-        raise ValueError("crl_number must be a non-negative integer of at most 20 octets")
-    if next_update <= this_update:
-        raise ValueError("next_update must be after this_update")
-    name, aki = _issuer_parts(issuer)
+    _check(crl_number, this_update, next_update)
     parts = entries if isinstance(entries, (list, tuple)) else list(entries)
     total = sum(map(len, parts))
-    revoked_header = (b"\x30" + der.length(total)) if parts else b""
-    extensions = der.explicit(0, der.seq(
-        aki,
-        der.seq(_CRL_NUMBER, der.octet_string(der.integer(crl_number))),
-        der.seq(_IDP, der.boolean(True), der.octet_string(issuing_distribution_point(issuer, partition))),
-    ))
-    head = _VERSION_2 + der.SHA256_WITH_RSA + name + der.x509_time(this_update) + der.x509_time(next_update)
-    content_length = len(head) + len(revoked_header) + total + len(extensions)
-    tbs = b"".join(chain((b"\x30", der.length(content_length), head, revoked_header), parts, (extensions,)))
+    head, extensions = _frame(issuer, crl_number, this_update, next_update, partition, total, bool(parts))
+    tbs = b"".join(chain((head,), parts, (extensions,)))
     signature = der.bit_string(signer.sign(tbs))
     outer = len(tbs) + len(der.SHA256_WITH_RSA) + len(signature)
     return b"".join((b"\x30", der.length(outer), tbs, der.SHA256_WITH_RSA, signature))
+
+
+@dataclass(frozen=True)
+class WrittenCrl:
+    """What :func:`write_crl` wrote: entries, octets, and the SHA-256 of the whole file."""
+
+    entries: int
+    size: int
+    sha256: bytes
+
+
+_CHUNK = 1 << 20
+
+
+def write_crl(
+    out: BinaryIO,
+    *,
+    issuer: x509.Certificate,
+    signer: Signer,
+    entries: Iterable[bytes],
+    crl_number: int,
+    this_update: datetime,
+    next_update: datetime,
+    partition: tuple[str, str] | None = None,
+    spool_dir: str | None = None,
+) -> WrittenCrl:
+    """:func:`build_crl` written to ``out`` in constant memory: the same bytes, for lists of
+    any length (ten million entries and more).
+
+    DER puts the length of the entry list before the entries, and the list arrives as a
+    stream (rows of the store), so the entries are first spooled to an anonymous temporary
+    file (in ``spool_dir``, default the system's) while they are counted; then the CRL is
+    written to ``out`` once, the TBSCertList hashed as it goes, and only its SHA-256 digest
+    is signed (:meth:`DigestSigner.sign_digest <openjpki.pki.signer.DigestSigner>`).  A
+    signer without ``sign_digest`` is given the whole TBSCertList instead (read back from
+    ``out``, which must then be readable and seekable).
+    """
+    _check(crl_number, this_update, next_update)
+    count = total = 0
+    with tempfile.TemporaryFile(dir=spool_dir) as spool:
+        batch: list[bytes] = []
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) == 8192:
+                data = b"".join(batch)
+                spool.write(data)
+                total += len(data)
+                count += 8192
+                batch.clear()
+        if batch:
+            data = b"".join(batch)
+            spool.write(data)
+            total += len(data)
+            count += len(batch)
+        head, extensions = _frame(issuer, crl_number, this_update, next_update, partition, total, count > 0)
+        tbs_length = len(head) + total + len(extensions)
+        key_octets = (signer.public_key().key_size + 7) // 8  # PKCS#1 v1.5: modulus-sized
+        signature_length = len(der.bit_string(b"\x00" * key_octets))
+        outer = tbs_length + len(der.SHA256_WITH_RSA) + signature_length
+        whole = hashlib.sha256()
+        tbs_hash = hashlib.sha256()
+        by_digest = isinstance(signer, DigestSigner)
+
+        def emit(data: bytes, in_tbs: bool = True) -> None:
+            out.write(data)
+            whole.update(data)
+            if in_tbs:
+                tbs_hash.update(data)
+
+        emit(b"\x30" + der.length(outer), in_tbs=False)
+        tbs_start = 0 if by_digest else out.tell()
+        emit(head)
+        spool.seek(0)
+        while chunk := spool.read(_CHUNK):
+            emit(chunk)
+    emit(extensions)
+    if by_digest:
+        signature = signer.sign_digest(tbs_hash.digest())
+    else:
+        out.flush()
+        out.seek(tbs_start)
+        tbs = out.read(tbs_length)
+        out.seek(0, 2)
+        signature = signer.sign(tbs)
+    if len(signature) != key_octets:
+        raise ValueError("the signer returned a signature of unexpected length")
+    emit(der.SHA256_WITH_RSA, in_tbs=False)
+    emit(der.bit_string(signature), in_tbs=False)
+    return WrittenCrl(count, len(b"\x30" + der.length(outer)) + outer, whole.digest())

@@ -13,10 +13,13 @@ from typing import Protocol, runtime_checkable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 RSA_BITS = 2048
 RSA_EXPONENT = 65537
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+_PREHASHED_SHA256 = utils.Prehashed(hashes.SHA256())
 
 
 @runtime_checkable
@@ -29,6 +32,21 @@ class Signer(Protocol):
 
     def sign(self, data: bytes) -> bytes:
         """Sign ``data`` with sha256WithRSAEncryption (RSASSA-PKCS1-v1_5 over SHA-256)."""
+        ...
+
+
+@runtime_checkable
+class DigestSigner(Signer, Protocol):
+    """A signer that also signs a SHA-256 digest computed by the caller.
+
+    What streaming needs: a CRL of millions of entries is hashed while it is written to a
+    file (:func:`openjpki.pki.crl.write_crl`) and only its digest is signed, so the list is
+    never held in memory.  ``sign_digest(sha256(data)) == sign(data)``.  KeySigner and
+    FileSigner have it; a signer without it still works, at the cost of memory.
+    """
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Sign a 32-octet SHA-256 digest (RSASSA-PKCS1-v1_5, DigestInfo SHA-256)."""
         ...
 
 
@@ -57,7 +75,12 @@ class KeySigner:
         return self._public
 
     def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return self._key.sign(data, _PKCS1, _SHA256)
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        if len(digest) != 32:
+            raise ValueError("a SHA-256 digest has 32 octets")
+        return self._key.sign(digest, _PKCS1, _PREHASHED_SHA256)
 
     def key_id(self) -> str:
         """The subjectKeyIdentifier (SHA-1 of the public key), hex: safe to show."""
