@@ -146,3 +146,26 @@ def test_uninitialised_home_without_trust_exits_2(capsys, files, tmp_path):
     rc, _, err = run(capsys, "--home", tmp_path / "nothing", "verify", "--signature", d / "sig",
                      "--certificate", d / "cert.pem", d / "doc")
     assert rc == 2 and "openjpki init" in err
+
+
+def test_without_at_the_sandbox_clock_is_now(capsys, home, files):
+    """A SQLite home is a sandbox: `sandbox time set` moves what verify takes as now."""
+    from datetime import datetime, timezone
+
+    from openjpki.services.sandbox_clock import read_clock, reset_clock, set_clock
+
+    d, _ = files
+    args = [a for a in verify_args(home, d, "--json")]
+    i = args.index("--at")
+    del args[i:i + 2]
+    real = datetime.now(timezone.utc)
+    set_clock(home.service.store, datetime(2029, 3, 1, 12, tzinfo=timezone.utc), real=real, freeze=True)
+    try:
+        assert read_clock(home.service.store).mode == "fixed"
+        rc, out, _ = run(capsys, *args)
+        assert rc == 1 and json.loads(out)["status"] == "expired"
+        set_clock(home.service.store, AT, real=real, freeze=True)
+        rc, out, _ = run(capsys, *args)
+        assert rc == 0 and json.loads(out)["status"] == "good"
+    finally:
+        reset_clock(home.service.store, real=real)

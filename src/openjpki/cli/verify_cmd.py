@@ -10,8 +10,8 @@ certificate), or a detached CMS SignedData (DER or PEM, certificate inside or gi
 Trust and revocation (decision): the roots of every generation of both authorities of the
 --home store (plus any --trust files); revocation from the store's own records, unless
 --crl files or an --ocsp URL are given, which are then the only sources.  The wall clock is
-read here, never below; --at checks another moment (ISO date-time; without a zone it is
-Japan time; a date alone means 12:00 JST of that day).
+read here, never below (in sandbox mode, the sandbox's clock); --at checks another moment
+(ISO date-time; without a zone it is Japan time; a date alone means 12:00 JST of that day).
 
 Exit status: 0 valid; 1 not valid (the status and why are printed); 2 bad usage.
 """
@@ -49,6 +49,22 @@ def parse_moment(text: str) -> datetime:
     except ValueError:
         fail(f"--at: not an ISO date or date-time: {text!r}")
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=JST)
+
+
+def _now(home_settings, service) -> datetime:
+    """The wall clock; in sandbox mode, the sandbox's clock (``openjpki sandbox time …``)."""
+    real = datetime.now(timezone.utc)
+    if service is None:
+        return real
+    try:
+        from openjpki.services.sandbox_clock import read_clock
+        from openjpki.services.sandbox_mode import resolve_mode
+
+        if resolve_mode(home_settings).sandbox:
+            return read_clock(service.store).now(real)
+    except Exception:  # noqa: BLE001 — no sandbox settings in this store: the wall clock
+        pass
+    return real
 
 
 def _signature_and_certificate(sig: bytes, cert: Optional[bytes]) -> tuple[bytes, Optional[bytes]]:
@@ -95,7 +111,7 @@ def verify_cmd(
         fail("--purpose must be sign or auth")
     if ocsp is not None and not (ocsp.startswith("http://") or ocsp.startswith("https://")):
         fail("--ocsp must be an http(s) URL")
-    moment = parse_moment(at) if at is not None else datetime.now(timezone.utc)
+    moment = parse_moment(at) if at is not None else None
     data = _read(file, "file")
     sig, cert = _signature_and_certificate(_read(signature, "signature"),
                                            _read(certificate, "certificate") if certificate else None)
@@ -114,6 +130,8 @@ def verify_cmd(
             fail("no trusted roots: run `openjpki init` for this home, or give --trust ROOT.pem")
     except (AuthorityError, SetupError) as e:
         fail(str(e))
+    if moment is None:
+        moment = _now(settings(ctx), service)
     try:
         from openjpki.pki.verify_cert import CertificateError
         from openjpki.pki.verify_cms import looks_like_cms
