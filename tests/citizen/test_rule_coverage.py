@@ -11,6 +11,6 @@ def test_every_enforced_rule_has_a_named_scenario():
     here = Path(__file__).parent
     text = "\n".join(p.read_text(encoding="utf-8") for p in here.glob("test_*.py")
                      if p.name != Path(__file__).name)
-    named = {f"R{a}.{b}" for a, b in re.findall(r"def test_\w*?R(\d)_(\d{1,2})_", text)}
-    named |= {f"R{a}.{b}" for a, b in re.findall(r"_R(\d)_(\d{1,2})_", text)}
+    names = re.findall(r"def (test_\w+)", text)
+    named = {f"R{a}.{b}" for n in names for a, b in re.findall(r"(?<=_)R(\d)_(\d{1,2})(?=_)", n)}
     assert not [r for r in ENFORCED if r not in named]
