@@ -220,3 +220,6 @@ def install(app: FastAPI) -> None:
     """Mount the relying party's API and sample page on ``app``."""
     app.include_router(router)
     app.include_router(pages)
+
+
+rp_extension = install  # for create_app(extensions=[rp_extension]) / APP_EXTENSIONS, like the other parts
