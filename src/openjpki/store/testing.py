@@ -57,6 +57,7 @@ def _migrated_sqlite_copy(target: Path) -> None:
     """Copy a database migrated once per process (migrating is the slow part of a test)."""
     if not _sqlite_template:
         directory = Path(tempfile.mkdtemp(prefix="openjpki-template-"))
+        atexit.register(shutil.rmtree, directory, True)
         engine = make_engine(f"sqlite:///{directory / 'template.sqlite3'}")
         from openjpki.store.migrate import upgrade
 
