@@ -55,6 +55,8 @@ _sqlite_template: list[Path] = []
 
 def _migrated_sqlite_copy(target: Path) -> None:
     """Copy a database migrated once per process (migrating is the slow part of a test)."""
+    if _sqlite_template and not _sqlite_template[0].exists():
+        _sqlite_template.clear()  # removed under us (tmp cleaning): make it again
     if not _sqlite_template:
         directory = Path(tempfile.mkdtemp(prefix="openjpki-template-"))
         atexit.register(shutil.rmtree, directory, True)
