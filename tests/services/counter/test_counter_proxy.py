@@ -163,3 +163,17 @@ def test_R5_4_move_filed_earlier_means_two_visits(ctx):
                             letter_of_attorney=True)
     out = reissue_sign(ctx, rid, PINS, now=at(date(2025, 6, 3)), applicant=member)
     assert isinstance(out, InquiryMailed) and out.rule == "R5.4"
+
+
+def test_R5_4_proxy_without_photo_id_costs_the_form_no_try(ctx):
+    rid, first, mailed = first_visit(ctx)
+    no_id = ApplicantInput(type="voluntary_proxy",
+                           inquiry=InquiryAnswer(reference=mailed.reference))
+    out = renew(ctx, rid, PinEntry(card="9999"), now=VISIT2, applicant=no_id)
+    assert isinstance(out, Refused) and out.rule == "R5.4"
+    assert [str(m) for m in out.missing] == ["applicant_photo_id"]
+    from openjpki.store.counter_models import Card
+
+    with ctx.store.transaction() as s:
+        assert s.execute(select(Card.card_pin_failures)).scalar_one() == 0
+        assert s.execute(select(Letter.state)).scalar_one() == "sent"

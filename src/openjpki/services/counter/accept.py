@@ -97,23 +97,33 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     if refused is not None:
         return _record_refusal(s, ctx, r, req, app, now, office, refused, card, kinds)
 
+    def decide(form: InquiryForm | None):
+        return procedure_decision(RulesApplication(
+            procedure=proc, kinds=frozenset(kinds or (CertKind.AUTH,)), on=today,
+            holder=holder_facts(r, card, new_card=req.new_card),
+            applicant=applicant_facts(s, r, req.applicant, move_filed_on=r.address_changed_on,
+                                      form=form),
+            card_presented=req.applicant.card_presented or req.new_card,
+            sign_exception=req.sign_exception))
+
+    seen: dict = {}
     form = None
-    if inquiry is not None:
-        form = _inquiry_form(s, card, inquiry, pins, kinds, proc)
-        # What the counter found on the form (R5.4), kept with the visit. Never the PINs.
-        seen = {"form": {
-            "reference": inquiry.reference, "complete": form.complete, "sealed": form.sealed,
-            "pins_match": form.pins_match, "from_expiry_notice": form.from_expiry_notice}}
-    else:
-        seen = {}
-    rules_app = RulesApplication(
-        procedure=proc, kinds=frozenset(kinds or (CertKind.AUTH,)), on=today,
-        holder=holder_facts(r, card, new_card=req.new_card),
-        applicant=applicant_facts(s, r, req.applicant, move_filed_on=r.address_changed_on,
-                                  form=form),
-        card_presented=req.applicant.card_presented or req.new_card,
-        sign_exception=req.sign_exception)
-    decision = procedure_decision(rules_app)
+    if inquiry is not None:  # R5.4, R5.5 a: the form as brought, PINs not yet compared
+        form = InquiryForm(complete=inquiry.complete, sealed=inquiry.sealed, pins_match=True,
+                           from_expiry_notice=inquiry.from_expiry_notice)
+    decision = decide(form)
+    if form is not None and isinstance(decision, Allowed):
+        # Everything else is in order: only now are the PINs written on the form compared
+        # with the card (a try is used only when it can decide the visit).
+        form = InquiryForm(complete=True, sealed=True,
+                           pins_match=_form_pins_match(card, pins, kinds, proc),
+                           from_expiry_notice=form.from_expiry_notice)
+        decision = decide(form)
+    if form is not None:
+        # What the counter found on the form, kept with the visit (never the PINs).
+        seen = {"form": {"reference": inquiry.reference, "complete": form.complete,
+                         "sealed": form.sealed, "pins_match": form.pins_match,
+                         "from_expiry_notice": form.from_expiry_notice}}
 
     if isinstance(decision, Refused):
         return _record_refusal(s, ctx, r, req, app, now, office, decision, card, kinds, seen)
@@ -244,15 +254,13 @@ def _final_reason(request: HolderRequest):
     return revocations_for_holder_request(request, (CertKind.AUTH,))[0].reason
 
 
-def _inquiry_form(s: Session, card: Card | None, inquiry, pins: PinEntry | None,
-                  kinds: tuple[CertKind, ...], proc: Procedure) -> InquiryForm:
-    """R5.4: the form as the counter finds it. The PINs written on it are compared with the
-    card only when the form is complete and sealed (an unusable form costs no try)."""
-    if not (inquiry.complete and inquiry.sealed):
-        return InquiryForm(complete=inquiry.complete, sealed=inquiry.sealed, pins_match=True,
-                           from_expiry_notice=inquiry.from_expiry_notice)
+def _form_pins_match(card: Card | None, pins: PinEntry | None, kinds: tuple[CertKind, ...],
+                     proc: Procedure) -> bool:
+    """R5.4: do the PINs written on the inquiry form match? The resident-registry PIN is
+    compared with the card (a try, R1.6); the PINs to be set must have their form (R1.3).
+    Which PINs the form carries is ``rules.pins_needed``."""
     pins = pins or PinEntry()
-    needed = pins_needed(proc, kinds)  # R1.6, R1.7: what the form carries
+    needed = pins_needed(proc, kinds)
     match = True
     if PinKind.CARD in needed:
         if card is not None:
@@ -263,8 +271,7 @@ def _inquiry_form(s: Session, card: Card | None, inquiry, pins: PinEntry | None,
         if PinKind.parse(k) in needed:
             new = pins.new(k)
             match = match and new is not None and validate_pin(k.value, new).allowed
-    return InquiryForm(complete=True, sealed=True, pins_match=match,
-                       from_expiry_notice=inquiry.from_expiry_notice)
+    return match
 
 
 def _new_application(s: Session, r: Resident, card: Card | None, req: CounterRequest,
