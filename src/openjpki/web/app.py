@@ -19,10 +19,11 @@ from openjpki.config import Settings
 from openjpki.web import crl, health
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import OcspMiddleware
+from openjpki.web.pages import pages_extension
 from openjpki.web.problems import install_problem_handlers
 
 Extension = Callable[[FastAPI], None]
-APP_EXTENSIONS: list[Extension] = []
+APP_EXTENSIONS: list[Extension] = [pages_extension]  # /counter, /kiosk, /portal
 
 
 def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = None, *,
