@@ -11,7 +11,6 @@ counter's ``card_certificates``. The PIN the holder enters is checked by the car
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -29,8 +28,9 @@ from openjpki.services.counter.residents import InputError, NotFound
 from openjpki.store import serial_hex
 from openjpki.store.counter_models import Card, CardCertificate
 
-__all__ = ["CardRead", "InputError", "NotFound", "card_of_certificate", "insert_ignore",
-           "issuing_secret", "pin_refusal", "read_with_pin"]
+__all__ = ["CardRead", "InputError", "NotFound", "card_of_certificate", "forget_pins",
+           "insert_ignore", "issuing_secret", "peek_serial", "pin_refusal",
+           "read_other_for_reset", "read_with_pin"]
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,3 @@ def insert_ignore(s: Session, table: Any, values: dict, index_elements: list[str
             .returning(*table.primary_key.columns))  # rowcount is -1 on psycopg here
     return s.execute(stmt).first() is not None
 
-
-def now_utc_safe(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise InputError("times are timezone-aware (Japan time or UTC)")
-    return at
