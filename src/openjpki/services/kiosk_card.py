@@ -134,4 +134,3 @@ def insert_ignore(s: Session, table: Any, values: dict, index_elements: list[str
     stmt = (ins.values(**values).on_conflict_do_nothing(index_elements=index_elements)
             .returning(*table.primary_key.columns))  # rowcount is -1 on psycopg here
     return s.execute(stmt).first() is not None
-
