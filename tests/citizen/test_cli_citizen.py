@@ -47,3 +47,43 @@ def test_sign_pdf_bad_input_is_one_line(cli, tmp_path):
     code, out, err = cli("client", "sign-pdf", tmp_path / "not.pdf", "--out",
                          tmp_path / "o.pdf", "--pin", "ABC123")
     assert code == 2 and "not a PDF" in err
+
+
+def test_R6_R7_kiosk_and_konbini_commands_on_the_sandbox_clock(home, cli):
+    ctx = CounterContext.from_settings(Settings.resolve(home))
+    try:
+        h = holder(ctx)
+    finally:
+        ctx.close()
+    run = lambda *a: cli("--home", home, *a)  # noqa: E731
+    assert run("sandbox", "time", "set", "2025-04-01T10:00:00+09:00", "--freeze")[0] == 0
+    code, face, _ = run("kiosk", "face", h.card_number)
+    assert code == 0
+    card = ("--card", h.virtual_card_id)
+    code, out, err = run("kiosk", "prepare", "--target", "sign", "--other-pin", "5678",
+                         "--live-face", face.strip(), *card, "--json")
+    assert code == 0, err
+    assert json.loads(out)["outcome"] == "reset_prepared" and json.loads(out)["rule"] == "R6.2"
+    code, out, err = run("kiosk", "reset", "--target", "sign", "--other-pin", "5678",
+                         "--new-pin", "NEWSIGN1", *card)
+    assert code == 0 and "R6.5" in out, err
+    code, out, err = run("kiosk", "prepare", "--target", "sign", "--other-pin", "5678",
+                         "--live-face", "someone-else", *card)
+    assert code == 1 and "R6.2" in err
+    assert run("sandbox", "time", "set", "2025-04-02T05:00:00+09:00", "--freeze")[0] == 0
+    code, out, err = run("kiosk", "reset", "--target", "auth", "--other-pin", "NEWSIGN1",
+                         "--new-pin", "1357", *card, "--json")
+    assert code == 1 and json.loads(out)["rule"] == "R6.4"
+    code, out, err = run("konbini", "juminhyo", "--pin", "5678", *card)
+    assert code == 1 and "R7.2" in err
+    assert run("sandbox", "time", "set", "2025-04-02T09:00:00+09:00", "--freeze")[0] == 0
+    code, out, err = run("konbini", "juminhyo", "--pin", "5678", *card, "--json")
+    assert code == 0, err
+    path = json.loads(out)["path"]
+    assert path.startswith(str(home / "konbini")) and "住民票の写し" in pdf_text(path)
+    code, out, err = run("konbini", "juminhyo", "--pin", "0000", *card)
+    assert code == 1 and "R1.4" in err
+    code, out, err = run("kiosk", "prepare", "--target", "card", "--other-pin", "5678", *card)
+    assert code == 2 and err.count("\n") == 1
+    code, out, err = run("konbini", "juminhyo", "--pin", "5678", "--card", "no-such-card")
+    assert code == 2 and "no-such-card" in err

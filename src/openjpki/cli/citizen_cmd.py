@@ -31,6 +31,21 @@ def _refuse(rule: str, message_ja: str, message_en: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _now(home_settings, store) -> dt.datetime:
+    """The wall clock; in sandbox mode the sandbox's clock (``openjpki sandbox time …``), so
+    kiosk hours (R6.4, R7.2) and 24-hour windows can be tried at any moment."""
+    real = dt.datetime.now(dt.timezone.utc)  # the outermost layer reads the clock
+    try:
+        from openjpki.services.sandbox_clock import read_clock
+        from openjpki.services.sandbox_mode import resolve_mode
+
+        if resolve_mode(home_settings).sandbox:
+            return read_clock(store).now(real)
+    except Exception:  # noqa: BLE001 — a store without sandbox settings: the wall clock
+        pass
+    return real
+
+
 def _date(value: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -61,7 +76,7 @@ def notices_run(
         authority = open_authorities(s)
     except (AuthorityError, SetupError) as e:
         fail(str(e))
-    now = dt.datetime.now(JST)  # the outermost layer reads the clock
+    now = _now(s, authority.store).astimezone(JST)
     try:
         if json_out:
             batch = run_expiry_notices(authority.store, day, now=now, out_dir=out_dir)
@@ -137,3 +152,156 @@ def client_sign_pdf(
     else:
         _say(f"signed {out} ({signed.subject}, serial {signed.serial}; revocation data: "
              f"{signed.ocsp_responses} OCSP, {signed.crls} CRL)")
+
+
+# --- kiosk … / konbini … -------------------------------------------------------------------------
+kiosk_app = typer.Typer(help="PIN reset with the smartphone app and a kiosk (R6).",
+                        no_args_is_help=True)
+konbini_app = typer.Typer(help="Convenience-store issuance (コンビニ交付, R7).",
+                          no_args_is_help=True)
+app.add_typer(kiosk_app, name="kiosk")
+app.add_typer(konbini_app, name="konbini")
+
+CARD_OPT = typer.Option(None, "--card", help="Use this virtual card of the home's card store "
+                        "directly (a sandbox kiosk) instead of a card in a PC/SC reader.")
+KIOSK_READER_OPT = typer.Option(None, "--reader", help="Reader name (or a unique part) or "
+                                "number; default: the first reader with a card.")
+
+
+class _Reader:
+    """The card on the kiosk: a virtual card opened in process (--card) or a PC/SC reader."""
+
+    def __init__(self, ctx: typer.Context, card_id: Optional[str], reader: Optional[str]):
+        self.settings, self.card_id, self.reader = settings(ctx), card_id, reader
+
+    def __enter__(self):
+        from openjpki.card import CardStore, CardStoreError
+        from openjpki.card.pcsc import PcscError, PcscTransport
+        try:
+            if self.card_id is not None:
+                self.transport = CardStore(self.settings.cards_dir).open(self.card_id)
+                self.transport.power_on()
+            else:
+                self.transport = PcscTransport(self.reader)
+        except (CardStoreError, PcscError) as e:
+            fail(str(e))
+        return self.transport
+
+    def __exit__(self, *exc) -> bool:
+        self.transport.close()
+        return False
+
+
+def _counter(ctx: typer.Context):
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter import ConfigError, CounterContext
+    try:
+        return CounterContext.from_settings(settings(ctx), actor="kiosk")
+    except (AuthorityError, SetupError, ConfigError) as e:
+        fail(str(e))
+
+
+def _answer(out, json_out: bool, done) -> None:
+    """Print a service's answer: a refusal (exit 1) or the result, then ``done()``."""
+    from openjpki.rules import Refused
+    if isinstance(out, Refused):
+        if json_out:
+            print_json(out.to_dict())
+            raise typer.Exit(1)
+        _refuse(out.rule, out.message_ja, out.message_en)
+    if json_out:
+        print_json(out.to_dict())
+    else:
+        _say(f"{out.rule}: {out.message_ja}")
+        _say(f"{out.rule}: {out.message_en}")
+        if done is not None:
+            _say(done())
+
+
+def _run_card_work(ctx: typer.Context, work):
+    """``work(counter, now)`` with the counter of the home and its clock (see :func:`_now`)."""
+    from openjpki.card import CardError, IssuingError
+    from openjpki.card.pcsc import PcscError
+    from openjpki.rules import JST
+    from openjpki.services.counter import InputError
+    counter = _counter(ctx)
+    try:
+        return work(counter, _now(settings(ctx), counter.store).astimezone(JST))
+    except (InputError, CardError, IssuingError, PcscError) as e:
+        fail(str(e))
+    finally:
+        counter.close()
+
+
+@kiosk_app.command("prepare")
+def kiosk_prepare(
+    ctx: typer.Context,
+    target: str = typer.Option(..., "--target", help="The PIN to reset: sign or auth."),
+    other_pin: Optional[str] = typer.Option(None, "--other-pin", help="The OTHER "
+                                            "certificate's PIN (R6.1); leave out if unknown."),
+    live_face: Optional[str] = typer.Option(None, "--live-face", help="The face the camera "
+                                            "sees (simulated: a token; see `kiosk face`)."),
+    card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The smartphone app's step (R6.1–R6.3): read the card with the other PIN, match the
+    face for a SIGN reset, and reserve the kiosk step for 24 hours."""
+    from openjpki.services.smartphone import prepare_pin_reset
+    with _Reader(ctx, card, reader) as transport:
+        out = _run_card_work(ctx, lambda c, now: prepare_pin_reset(
+            c, transport, target, other_pin, now=now, live_face=live_face))
+    _answer(out, json_out, lambda: f"the kiosk step is open until {out.expires_at.isoformat()}")
+
+
+@kiosk_app.command("reset")
+def kiosk_reset(
+    ctx: typer.Context,
+    target: str = typer.Option(..., "--target", help="The PIN to reset: sign or auth."),
+    other_pin: Optional[str] = typer.Option(None, "--other-pin", help="The other PIN again."),
+    new_pin: str = typer.Option(..., "--new-pin", help="The new PIN (R1.3)."),
+    card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The kiosk's step (R6.2–R6.5): within 24 hours of the app step and 6:30–23:00."""
+    from openjpki.services.kiosk import kiosk_reset_pin
+    with _Reader(ctx, card, reader) as transport:
+        out = _run_card_work(ctx, lambda c, now: kiosk_reset_pin(
+            c, transport, target, other_pin, new_pin, now=now))
+    _answer(out, json_out, None)
+
+
+@kiosk_app.command("face")
+def kiosk_face(card_number: str = typer.Argument(..., help="The card's 12-digit number.")
+               ) -> None:
+    """The simulated face of a card's holder: the token the default matcher accepts."""
+    from openjpki.services.smartphone import card_photo_token
+    _say(card_photo_token(card_number))
+
+
+@konbini_app.command("juminhyo")
+def konbini_juminhyo(
+    ctx: typer.Context,
+    pin: Optional[str] = typer.Option(None, "--pin", help="The AUTH PIN (利用者証明用)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the PDF "
+                                       "(default <home>/konbini)."),
+    card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Log in with the card's AUTH certificate and print a 住民票の写し (R7.1, R7.2)."""
+    from openjpki.services.konbini import issue_residence_certificate
+    from openjpki.services.letters_pdf import FontMissing
+    if pin is None:
+        if not sys.stdin.isatty():
+            fail("--pin: give the AUTH PIN with the option (no terminal to ask on)")
+        pin = typer.prompt("AUTH PIN", hide_input=True)
+    out_dir = out if out is not None else settings(ctx).home / "konbini"
+
+    def work(c, now):
+        try:
+            return issue_residence_certificate(c, transport, pin, now=now, out_dir=out_dir)
+        except FontMissing as e:
+            fail(str(e))
+    with _Reader(ctx, card, reader) as transport:
+        result = _run_card_work(ctx, work)
+    _answer(result, json_out, lambda: f"written to {result.path}")
