@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import Iterator
 
 import httpx
 
@@ -83,14 +85,16 @@ def pin_works(counter, holder: Holder, kind: str, pin: str) -> bool:
         vc.close()
 
 
-def clerk_client(base_url: str, who: tuple[str, str]) -> httpx.Client:
-    """An HTTP client signed in as ``who`` (cookies kept)."""
-    c = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
-    token = csrf_of(c.get("/counter/login").text)
-    r = c.post("/counter/login", data={"name": who[0], "password": who[1],
-                                       "csrf_token": token, "next": "/counter"})
-    assert r.status_code == 303, r.text
-    return c
+@contextmanager
+def clerk_client(base_url: str, who: tuple[str, str] | None) -> Iterator[httpx.Client]:
+    """An HTTP client signed in as ``who`` (cookies kept); anonymous for None."""
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=30) as c:
+        if who is not None:
+            token = csrf_of(c.get("/counter/login").text)
+            r = c.post("/counter/login", data={"name": who[0], "password": who[1],
+                                               "csrf_token": token, "next": "/counter"})
+            assert r.status_code == 303, r.text
+        yield c
 
 
 def text_of(html: str) -> str:

@@ -33,16 +33,36 @@ def _say(text: str) -> None:
 
 
 def _store(ctx: typer.Context):
-    from openjpki.services.authority import NotInitialised
-    from openjpki.services.authority_home import open_authorities
-    from openjpki.services.authority_setup import SetupError
+    """The home's store, at the newest schema (exit 2 when ``init`` has not made it)."""
+    from pathlib import Path
 
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openjpki.store import Store
+    from openjpki.store.migrate import current_revision
+
+    url = settings(ctx).effective_database_url
     try:
-        return open_authorities(settings(ctx)).store
-    except NotInitialised:
+        u = make_url(url)
+    except Exception:  # noqa: BLE001
+        fail(f"not a database URL: {url}")
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
+            and not Path(u.database).expanduser().exists():
         fail("the home is not initialised: run `openjpki init` first")
-    except (SetupError, ValueError) as e:
-        fail(str(e))
+    store = Store.open(url)
+    try:
+        with store.engine.connect() as conn:
+            initialised = current_revision(conn) is not None
+        if initialised:
+            store.migrate()
+    except SQLAlchemyError as e:
+        store.dispose()
+        fail(f"the store cannot be opened: {type(e).__name__}")
+    if not initialised:
+        store.dispose()
+        fail("the home is not initialised: run `openjpki init` first")
+    return store
 
 
 def _password(from_stdin: bool) -> str:
