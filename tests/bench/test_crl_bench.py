@@ -74,6 +74,21 @@ def test_write_crl_writes_exactly_what_build_crl_returns(ca, n, partition, bare)
     assert len(crl) == n and crl.is_signature_valid(root.public_key())
 
 
+def test_write_crl_takes_the_entries_in_batches_too(ca):
+    _, signer, root = ca
+    items = entries(5000)
+    expected = build_crl(issuer=root, signer=signer, entries=items, crl_number=3, this_update=NOW,
+                         next_update=NOW + timedelta(days=1))
+    out = io.BytesIO()
+    batches = [items[i:i + 777] for i in range(0, len(items), 777)] + [[]]
+    written = write_crl(out, issuer=root, signer=signer, entry_batches=iter(batches), crl_number=3,
+                        this_update=NOW, next_update=NOW + timedelta(days=1))
+    assert out.getvalue() == expected and written.entries == 5000
+    with pytest.raises(ValueError, match="either"):
+        write_crl(io.BytesIO(), issuer=root, signer=signer, entries=items, entry_batches=batches, crl_number=3,
+                  this_update=NOW, next_update=NOW + timedelta(days=1))
+
+
 def test_sign_digest_is_sign_of_the_message(ca):
     key, signer, _ = ca
     message = b"TBSCertList" * 100

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -165,17 +165,29 @@ class WrittenCrl:
 _CHUNK = 1 << 20
 
 
+def _batched(entries: Iterable[bytes], size: int = 8192) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def write_crl(
     out: BinaryIO,
     *,
     issuer: x509.Certificate,
     signer: Signer,
-    entries: Iterable[bytes],
+    entries: Iterable[bytes] | None = None,
     crl_number: int,
     this_update: datetime,
     next_update: datetime,
     partition: tuple[str, str] | None = None,
     spool_dir: str | None = None,
+    entry_batches: Iterable[Sequence[bytes]] | None = None,
 ) -> WrittenCrl:
     """:func:`build_crl` written to ``out`` in constant memory: the same bytes, for lists of
     any length (ten million entries and more).
@@ -187,24 +199,21 @@ def write_crl(
     is signed (:meth:`DigestSigner.sign_digest <openjpki.pki.signer.DigestSigner>`).  A
     signer without ``sign_digest`` is given the whole TBSCertList instead (read back from
     ``out``, which must then be readable and seekable).
+
+    ``entry_batches`` may replace ``entries``: sequences of entries as a database hands
+    them over a page at a time (each batch is joined in one call, no per-entry step).
     """
     _check(crl_number, this_update, next_update)
+    if (entries is None) == (entry_batches is None):
+        raise ValueError("give either entries or entry_batches")
     count = total = 0
     with tempfile.TemporaryFile(dir=spool_dir) as spool:
-        batch: list[bytes] = []
-        for entry in entries:
-            batch.append(entry)
-            if len(batch) == 8192:
+        for batch in (_batched(entries) if entries is not None else entry_batches):  # type: ignore[union-attr]
+            if batch:
                 data = b"".join(batch)
                 spool.write(data)
                 total += len(data)
-                count += 8192
-                batch.clear()
-        if batch:
-            data = b"".join(batch)
-            spool.write(data)
-            total += len(data)
-            count += len(batch)
+                count += len(batch)
         head, extensions = _frame(issuer, crl_number, this_update, next_update, partition, total, count > 0)
         tbs_length = len(head) + total + len(extensions)
         key_octets = (signer.public_key().key_size + 7) // 8  # PKCS#1 v1.5: modulus-sized
