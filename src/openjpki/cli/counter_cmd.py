@@ -62,9 +62,26 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _moment(at: Optional[str]) -> datetime:
+def _moment(ctx: typer.Context, at: Optional[str]) -> datetime:
+    """``--at``, or now: the wall clock, or in sandbox mode the sandbox's clock (``openjpki
+    sandbox time …``), so the renewal window and office hours can be tried at any moment."""
     if at is None:
-        return datetime.now(timezone.utc)
+        real = datetime.now(timezone.utc)  # the outermost layer reads the clock
+        try:
+            from openjpki.services.sandbox_clock import read_clock
+            from openjpki.services.sandbox_mode import resolve_mode
+            from openjpki.store import Store
+
+            home = settings(ctx)
+            if resolve_mode(home).sandbox:
+                store = Store.open(home.effective_database_url)
+                try:
+                    return read_clock(store).now(real)
+                finally:
+                    store.dispose()
+        except Exception:  # noqa: BLE001 — no sandbox settings in this store: the wall clock
+            pass
+        return real
     from openjpki.rules import to_jst
 
     try:
@@ -196,7 +213,7 @@ def resident_add(
         foreign_resident=foreign or stay_until is not None,
         stay_until=_date(stay_until, "--stay-until"))
     with _counter(ctx) as c:
-        r = add_resident(c, data, _moment(at))
+        r = add_resident(c, data, _moment(ctx, at))
     if as_json:
         print_json(r)
     else:
@@ -286,7 +303,7 @@ def counter_issue(
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(at)
+    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
     if new_card:
         _run(ctx, lambda c: issue_new_card(c, resident, pins, now=now, declined=declined,
                                            kinds=kinds, applicant=who, office=office,
@@ -317,7 +334,7 @@ def counter_renew(
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
                      inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(at)
+    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
     _run(ctx, lambda c: renew(c, resident, pins, now=now, kinds=kinds, applicant=who,
                               office=office), as_json)
 
@@ -336,7 +353,7 @@ def counter_reissue_sign(
 
     who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
                      inquiry, False, False, False, False)
-    pins, now = _pins(card_pin, sign_pin), _moment(at)
+    pins, now = _pins(card_pin, sign_pin), _moment(ctx, at)
     _run(ctx, lambda c: reissue_sign(c, resident, pins, now=now, applicant=who,
                                      office=office), as_json)
 
@@ -353,7 +370,7 @@ def counter_pin_change(
     from openjpki.services.counter import change_pin
 
     _choices([kind], KINDS, "--kind")
-    now = _moment(at)
+    now = _moment(ctx, at)
     _run(ctx, lambda c: change_pin(c, resident, kind, current, new, now=now, office=office),
          as_json)
 
@@ -374,7 +391,7 @@ def counter_pin_reset(
     _choices([kind], KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
                      False, False, False)
-    now = _moment(at)
+    now = _moment(ctx, at)
     _run(ctx, lambda c: reset_pin(c, resident, kind, card_pin, new, now=now, applicant=who,
                                   office=office), as_json)
 
@@ -395,7 +412,7 @@ def counter_revoke(
     _choices([reason], REASONS, "--reason")
     who = _applicant(applicant, photo_id, None, representative, False, False, None, False,
                      False, False, without_card)
-    now = _moment(at)
+    now = _moment(ctx, at)
     _run(ctx, lambda c: revoke(c, resident, now=now, kinds=kinds, reason=reason,
                                applicant=who, office=office), as_json)
 
@@ -413,7 +430,7 @@ def counter_hold(
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant("holder", photo_id, None, None, False, False, None, False, False, False,
                      without_card)
-    now = _moment(at)
+    now = _moment(ctx, at)
     _run(ctx, lambda c: hold(c, resident, now=now, kinds=kinds, applicant=who, office=office),
          as_json)
 
@@ -428,7 +445,7 @@ def counter_card_end(
     from openjpki.services.counter import end_card
 
     _choices([end], ("returned", "voided", "lost", "expired"), "--end")
-    now = _moment(at)
+    now = _moment(ctx, at)
     _run(ctx, lambda c: end_card(c, resident, end, now=now, office=office), as_json)
 
 
@@ -457,7 +474,7 @@ def register_move(ctx: typer.Context, resident: int = typer.Argument(...),
     """転居: a move within the municipality (SIGN revoked, R4.1)."""
     from openjpki.services.register import move
 
-    now = _moment(at)
+    now = _moment(ctx, at)
     _register(ctx, lambda c: move(c, resident, address, now, household_id=household), as_json)
 
 
@@ -469,7 +486,7 @@ def register_move_in(ctx: typer.Context, resident: int = typer.Argument(...),
     """転入: a move into this municipality (SIGN revoked, R4.1)."""
     from openjpki.services.register import move_in
 
-    now = _moment(at)
+    now = _moment(ctx, at)
     _register(ctx, lambda c: move_in(c, resident, address, now, household_id=household),
               as_json)
 
@@ -485,7 +502,7 @@ def register_name(ctx: typer.Context, resident: int = typer.Argument(...),
     """A change of name, 旧氏 or 通称 (SIGN revoked, R4.1)."""
     from openjpki.services.register import change_name
 
-    now = _moment(at)
+    now = _moment(ctx, at)
     _register(ctx, lambda c: change_name(c, resident, now, name=name,
                                          former_surname=former_surname, alias=alias), as_json)
 
@@ -497,7 +514,7 @@ def register_birth_date(ctx: typer.Context, resident: int = typer.Argument(...),
     """Correction of the date of birth (SIGN revoked, R4.1)."""
     from openjpki.services.register import correct_birth_date
 
-    day, now = _date(birth, "--birth"), _moment(at)
+    day, now = _date(birth, "--birth"), _moment(ctx, at)
     _register(ctx, lambda c: correct_birth_date(c, resident, day, now), as_json)
 
 
@@ -508,7 +525,7 @@ def register_sex(ctx: typer.Context, resident: int = typer.Argument(...),
     """Correction of sex (SIGN revoked, R4.1)."""
     from openjpki.services.register import correct_sex
 
-    now = _moment(at)
+    now = _moment(ctx, at)
     _register(ctx, lambda c: correct_sex(c, resident, sex, now), as_json)
 
 
@@ -518,7 +535,7 @@ def register_card_particulars(ctx: typer.Context, resident: int = typer.Argument
     """記載事項変更: the card face rewritten to match the register (R5.2)."""
     from openjpki.services.register import change_card_particulars
 
-    now = _moment(at)
+    now = _moment(ctx, at)
     _register(ctx, lambda c: change_card_particulars(c, resident, now), as_json)
 
 

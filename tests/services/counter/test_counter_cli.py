@@ -148,3 +148,20 @@ def test_counter_cli_needs_init(capsys, home):
     assert rc == 2 and "openjpki init" in err
     rc, _, err = cli(capsys, home, "resident", "list")
     assert rc == 2 and "init" in err
+
+
+def test_counter_cli_uses_the_sandbox_clock_without_at(capsys, inited_home):
+    home = inited_home
+    day = opening(datetime.now(timezone.utc) + timedelta(days=40)).date()
+    assert cli(capsys, home, "sandbox", "time", "set", day.isoformat())[0] == 0
+    assert cli(capsys, home, "resident", "add", "--name", "山田　太郎", "--address", "埼玉県川口市1",
+               "--birth", "1980-05-15", "--sex", "male")[0] == 0
+    rc, out, err = cli(capsys, home, "counter", "issue", "1", "--new-card", "--card-pin", "1234",
+                       "--sign-pin", "ABC123", "--auth-pin", "5678", "--json")
+    assert rc == 0, (out, err)
+    not_after = json.loads(out)["issued"][0]["not_after"]
+    # Six years on the sandbox clock: past the expiry, so no renewal (R3.3).
+    later = opening(datetime.fromisoformat(not_after + "T00:00+09:00") + timedelta(days=30))
+    assert cli(capsys, home, "sandbox", "time", "set", later.date().isoformat())[0] == 0
+    rc, out, _ = cli(capsys, home, "counter", "renew", "1", "--json")
+    assert rc == 1 and json.loads(out)["rule"] == "R3.3"
