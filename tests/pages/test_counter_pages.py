@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from playwright.sync_api import expect
+import pytest
 
 from .conftest import CLERK, SUPERVISOR
 from .kit import PINS, seed_holder, sign_in, unique_name
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')").expect
 
 
 def _cert_row(page, kind: str, current: bool = True):

@@ -10,13 +10,16 @@ import base64
 import json
 from datetime import datetime
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import expect
 
 from openjpki.rules import JST
 
 from .kit import PINS, pin_works, seed_holder
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')").expect
 
 
 def test_r6_2_kiosk_pin_reset_after_the_app_step(page, counter, clock):

@@ -262,3 +262,46 @@ def test_pages_are_japanese_first_and_english_when_asked(base_url):
         r = c.get(path)
         # Every label in English: no kana left (the switch back to 日本語 aside).
         assert re.search(r"[\u3040-\u30ff]", text_of(r.text).replace("日本語", "")) is None, path
+
+
+def test_r5_9_work_deferred_while_the_authorities_are_off_is_on_the_queue_page(base_url,
+                                                                              counter):
+    """R5.9: with the authorities switched off, an issuance is accepted for later (the card
+    and the sealed PINs kept); the result page and the queue page say so."""
+    holder = seed_holder(counter, declined=("sign",))
+    url = f"/counter/residents/{holder.resident_id}/procedures/new_issuance"
+    with clerk_client(base_url, CLERK) as c:
+        assert c.put("/api/authorities/availability",
+                     json={"available": False, "reason": "maintenance"}).status_code == 200
+        try:
+            token = csrf_of(c.get(url).text)
+            r = c.post(url, data={"applicant": "holder", "kinds": "sign",
+                                  "card_pin": PINS["card"], "sign_pin": "LATER11",
+                                  "sign_pin2": "LATER11", "csrf_token": token})
+            assert r.status_code == 200 and 'data-outcome="deferred"' in r.text, \
+                text_of(r.text)[:400]
+            assert "R5.9" in r.text and "LATER11" not in r.text
+            queue = c.get("/counter/deferred?state=queued")
+            assert queue.status_code == 200
+            assert f'/counter/residents/{holder.resident_id}"' in queue.text
+            assert 'id="authorities-unavailable"' in queue.text
+            assert "LATER11" not in queue.text
+        finally:
+            c.put("/api/authorities/availability", json={"available": True})
+
+
+def test_pages_of_a_home_not_initialised_answer_503_not_500(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from openjpki.config import Settings
+    from openjpki.web import create_app
+
+    app = create_app(Settings.resolve(tmp_path / "empty"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        token = csrf_of(c.get("/counter/login").text)
+        r = c.post("/counter/login", data={"name": "boss", "password": "x" * 12,
+                                           "csrf_token": token})
+        assert r.status_code == 503 and "openjpki init" in r.text
+        assert c.get("/kiosk").status_code == 503
+        assert c.get("/portal").status_code == 200  # the log-in page needs no store
+    assert not (tmp_path / "empty" / "openjpki.sqlite3").exists()

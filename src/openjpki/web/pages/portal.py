@@ -319,6 +319,7 @@ def holder_view(ctx, holder: dict, now: datetime) -> dict:
         not_after = _date.fromisoformat(c["not_after"])
         certs.append({**c, "not_before": to_jst(rec.not_before).date().isoformat(),
                       "days_left": (not_after - today).days, "facts": facts, "pem": rec.pem})
+    certs.sort(key=lambda c: c["kind"] != "sign")  # SIGN first, as the card lists them
     try:
         pins = pin_status(ctx, card)
     except Exception:  # noqa: BLE001 — the card's state cannot be read: tries unknown
