@@ -305,3 +305,29 @@ def test_pages_of_a_home_not_initialised_answer_503_not_500(tmp_path):
         assert c.get("/kiosk").status_code == 503
         assert c.get("/portal").status_code == 200  # the log-in page needs no store
     assert not (tmp_path / "empty" / "openjpki.sqlite3").exists()
+
+
+def test_production_mode_does_not_read_cards_named_by_number(home, monkeypatch):
+    """The kiosk pages and the portal's reader log-in open cards on the server: a sandbox
+    convenience, refused in production mode (the paste log-in still works)."""
+    from fastapi.testclient import TestClient
+
+    from openjpki.web import create_app
+
+    monkeypatch.setenv("OPENJPKI_SERVICE_MODE", "production")
+    with TestClient(create_app(home), raise_server_exceptions=False) as c:
+        token = csrf_of(c.get("/portal").text)
+        for path, body in (("/kiosk/pin-reset", {"card_number": "1", "target": "auth",
+                                                 "other_pin": "ABC123", "new_pin": "1111",
+                                                 "new_pin2": "1111"}),
+                           ("/kiosk/app", {"card_number": "1", "target": "auth",
+                                           "other_pin": "ABC123"}),
+                           ("/kiosk/konbini", {"card_number": "1", "auth_pin": "1234"}),
+                           ("/portal/login", {"method": "reader", "card_number": "1",
+                                              "auth_pin": "1234"})):
+            r = c.post(path, data={**body, "csrf_token": token})
+            assert r.status_code == 403 and "サンドボックスモードでのみ" in r.text, path
+        token = csrf_of(c.get("/portal").text)
+        r = c.post("/portal/login", data={"method": "paste", "answer": "{}",
+                                          "csrf_token": token})
+        assert r.status_code == 401  # checked, not refused for the mode

@@ -7,6 +7,10 @@ opens that virtual card from the home's card store, in process. When the card is
 vpcd reader (``openjpki card insert``, which holds it), the server uses the PC/SC reader
 instead, and checks it is the same card by the AUTH certificate it holds. Either way the
 private keys stay on the card and the PIN goes to the card only.
+
+This is a sandbox convenience: in production mode (``services.sandbox_mode``) the server
+does not open cards for whoever types a number — a kiosk reads the card on its own reader,
+the holder uses the holder client — and these pages answer :func:`production_refusal`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,27 @@ from typing import Iterator
 from openjpki.card import CardInUse, JpkiClient
 from openjpki.card.client import Transport
 from openjpki.services.counter.residents import NotFound
+
+
+def server_reader_allowed(app_state, settings) -> bool:
+    """Sandbox mode only (the mode of the running sandbox extension, else the home's)."""
+    sb = getattr(app_state, "openjpki_sandbox", None)
+    if sb is not None:
+        return bool(sb.mode.sandbox)
+    from openjpki.services.sandbox_mode import ModeConfigError, resolve_mode
+
+    try:
+        return resolve_mode(settings).sandbox
+    except ModeConfigError:
+        return False
+
+
+PRODUCTION_REFUSAL = (
+    "この画面のカード読み取り（カード番号での指定）はサンドボックスモードでのみ使えます。本番では"
+    "キオスク端末のリーダー、または利用者クライアントソフト（openjpki client）をお使いください。",
+    "Reading a card named by its number works in sandbox mode only. In production a kiosk "
+    "reads the card on its own reader, and the holder uses the holder client "
+    "(openjpki client).")
 
 
 def card_record(ctx, card_number: str) -> dict:

@@ -57,6 +57,16 @@ async def kiosk_home(request: Request) -> Response:
                        hours=str(hours), now=now)
 
 
+def _production(request: Request, page: Page) -> Response | None:
+    """The refusal page when the server may not read cards itself (production mode)."""
+    from openjpki.web.pages.cards import PRODUCTION_REFUSAL, server_reader_allowed
+
+    st = _state(request)
+    if server_reader_allowed(request.app.state, st.web.settings):
+        return None
+    return page.error(403, PRODUCTION_REFUSAL, title=("サンドボックス専用", "Sandbox only"))
+
+
 def _card_number(form: Form) -> str | None:
     number = form.text("card_number", max_len=40)
     return number
@@ -80,6 +90,9 @@ async def app_submit(request: Request) -> Response:
     page = _page(request)
     data = await page.form()
     refused = page.csrf_refused(data)
+    if refused:
+        return refused
+    refused = _production(request, page)
     if refused:
         return refused
     form = Form(data)
@@ -134,6 +147,9 @@ async def reset_submit(request: Request) -> Response:
     refused = page.csrf_refused(data)
     if refused:
         return refused
+    refused = _production(request, page)
+    if refused:
+        return refused
     form = Form(data)
     number = _card_number(form)
     target = form.choice("target", [v for v, _ in TARGETS])
@@ -183,6 +199,9 @@ async def konbini_submit(request: Request) -> Response:
     page = _page(request)
     data = await page.form()
     refused = page.csrf_refused(data)
+    if refused:
+        return refused
+    refused = _production(request, page)
     if refused:
         return refused
     form = Form(data)
