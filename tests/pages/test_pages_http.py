@@ -331,3 +331,23 @@ def test_production_mode_does_not_read_cards_named_by_number(home, monkeypatch):
         r = c.post("/portal/login", data={"method": "paste", "answer": "{}",
                                           "csrf_token": token})
         assert r.status_code == 401  # checked, not refused for the mode
+
+
+def test_r5_8_outside_office_hours_the_refusal_says_when_the_counter_opens(base_url, counter,
+                                                                           clock):
+    """R5.8: city hall works weekdays 8:30–17:15; at 18:00 a PIN reset is refused and the page
+    gives the next opening (the next morning)."""
+    from datetime import datetime
+
+    from openjpki.rules import JST
+
+    holder = seed_holder(counter)
+    clock.now = datetime(2025, 4, 1, 18, 0, tzinfo=JST)
+    url = f"/counter/residents/{holder.resident_id}/procedures/pin_reset"
+    with clerk_client(base_url, CLERK) as c:
+        token = csrf_of(c.get(url).text)
+        r = c.post(url, data={"applicant": "holder", "kind": "auth", "card_pin": PINS["card"],
+                              "new_pin": "4321", "new_pin2": "4321", "csrf_token": token})
+    assert r.status_code == 409
+    assert re.search(r'class="rule-no">R5\.8<', r.text)
+    assert 'datetime="2025-04-02T08:30:00+09:00"' in r.text
