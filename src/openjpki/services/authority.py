@@ -12,6 +12,7 @@ certificate supersedes the holder's live one of the same kind (R3.7).
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from openjpki.pki import (
     Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry,
-    issue_certificate, make_root, new_serial, partition_id,
+    issue_certificate, make_root, new_serial, partition_id, write_crl,
 )
 from openjpki.rules import Refused, status_transition
 from openjpki.rules.revocation import Reason
@@ -134,6 +135,23 @@ class GeneratedCrl:
     number: int
     der: bytes = field(repr=False)
     entries: int
+    this_update: datetime
+    next_update: datetime
+    authority_id: int
+    revision: int  # the authority's revision when the entries were read
+
+
+@dataclass(frozen=True)
+class WrittenCrlFile:
+    """A CRL :meth:`AuthorityService.write_crl` wrote: where, how many entries, its digest."""
+
+    kind: str
+    partition: Optional[str]
+    number: int
+    path: Path
+    entries: int
+    size: int
+    sha256: bytes = field(repr=False)
     this_update: datetime
     next_update: datetime
     authority_id: int
@@ -374,13 +392,10 @@ class AuthorityService:
         with self.store.sessions() as s:
             return [p.partition for p in q.crl_partitions(s, a.id)]
 
-    def crl(self, kind: Kind | str, partition: Optional[str] = None, *, now: datetime,
-            validity: Optional[timedelta] = None) -> GeneratedCrl:
-        """A new CRL of the current ``kind`` authority (or of one SIGN partition), numbered
-        from its own series, made by streaming the stored entries."""
+    def _crl_plan(self, kind: Kind | str, partition: Optional[str]):
+        """(kind, authority, (prefecture, municipality) or None) of a CRL to make."""
         kind = Kind(kind)
         a = self.current(kind)
-        validity = validity or self.crl_validity
         place = None
         if partition is not None:
             if kind is not Kind.SIGN:
@@ -390,6 +405,15 @@ class AuthorityService:
             if series is None:
                 raise UnknownPartition(partition)
             place = (series.prefecture, series.municipality)
+        return kind, a, place
+
+    def crl(self, kind: Kind | str, partition: Optional[str] = None, *, now: datetime,
+            validity: Optional[timedelta] = None) -> GeneratedCrl:
+        """A new CRL of the current ``kind`` authority (or of one SIGN partition), numbered
+        from its own series, made by streaming the stored entries. The CRL is returned in
+        memory: for an authority's full list, :meth:`write_crl` writes it to a file instead."""
+        kind, a, place = self._crl_plan(kind, partition)
+        validity = validity or self.crl_validity
         signer = self.signer(a.id)
         with self.store.transaction() as s:
             number = q.next_crl_number(s, a.id, partition or "", now)
@@ -407,3 +431,32 @@ class AuthorityService:
                             this_update=now, next_update=now + validity, partition=place)
         return GeneratedCrl(kind.value, partition, number, der, count, now, now + validity,
                             a.id, revision)
+
+    def write_crl(self, kind: Kind | str, path: Path, partition: Optional[str] = None, *,
+                  now: datetime, validity: Optional[timedelta] = None) -> WrittenCrlFile:
+        """:meth:`crl` written to ``path``, in constant memory whatever the number of entries
+        (ten million and more): the stored entries stream from the database through
+        :func:`openjpki.pki.write_crl`, which spools them next to ``path`` and signs the
+        digest. The file appears complete or not at all (a temporary file, then renamed)."""
+        kind, a, place = self._crl_plan(kind, partition)
+        validity = validity or self.crl_validity
+        signer = self.signer(a.id)
+        with self.store.transaction() as s:
+            number = q.next_crl_number(s, a.id, partition or "", now)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            with self.store.engine.connect() as conn, open(tmp, "w+b") as out:
+                revision = q.revisions(conn).get(a.id, 0)
+                written = write_crl(out, issuer=a.root, signer=signer,
+                                    entries=q.stream_revoked_entries(conn, a.id, partition),
+                                    crl_number=number, this_update=now, next_update=now + validity,
+                                    partition=place, spool_dir=str(path.parent))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return WrittenCrlFile(kind.value, partition, number, path, written.entries, written.size,
+                              written.sha256, now, now + validity, a.id, revision)
