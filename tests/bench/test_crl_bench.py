@@ -151,3 +151,32 @@ def test_our_crl_of_200k_entries_streams_in_bounded_memory(tmp_path):
     ours = run.result["ours"]
     assert ours["verified"] and ours["entries"] == 200_000
     assert ours["peak_rss_mb"] < 250, ours
+
+
+def test_service_writes_the_same_crl_it_builds_in_memory(tmp_path):
+    """AuthorityService.write_crl (the benchmark's path) and AuthorityService.crl give the
+    same list: same entries, same extensions; only the CRL number moves on."""
+    from openjpki.config import Settings
+    from openjpki.services.authority_home import initialise_home, open_authorities
+
+    settings = Settings.resolve(home=tmp_path / "home")
+    initialise_home(settings, now=NOW - timedelta(days=1))
+    service = open_authorities(settings)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    for i, reason in enumerate(["keyCompromise", "superseded", "certificateHold", "unspecified"]):
+        record = service.issue("auth", key, now=NOW, last_valid_day=(NOW + timedelta(days=400)).date())
+        service.revoke(record.serial, reason, at=NOW + timedelta(minutes=i))
+    service.issue("auth", key, now=NOW, last_valid_day=(NOW + timedelta(days=400)).date())  # stays good
+    later = NOW + timedelta(hours=1)
+    in_memory = x509.load_der_x509_crl(service.crl("auth", now=later).der)
+    written = service.write_crl("auth", tmp_path / "crl" / "auth.crl", now=later)
+    on_disk = x509.load_der_x509_crl(written.path.read_bytes())
+    assert written.entries == len(on_disk) == len(in_memory) == 4
+    assert written.sha256 == hashlib.sha256(written.path.read_bytes()).digest()
+    assert written.number == in_memory.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+    assert {(r.serial_number, r.revocation_date_utc) for r in on_disk} == \
+        {(r.serial_number, r.revocation_date_utc) for r in in_memory}
+    assert [e.oid for e in on_disk.extensions] == [e.oid for e in in_memory.extensions]
+    assert on_disk.is_signature_valid(service.root("auth").public_key())
+    assert not list((tmp_path / "crl").glob(".*.tmp"))  # no temporary file left behind
+    service.store.dispose()
