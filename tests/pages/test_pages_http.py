@@ -211,6 +211,7 @@ def _posts(resident_id: int) -> list[str]:
     return posts
 
 
+@pytest.mark.slow
 def test_crawl_every_page_with_bad_and_missing_params_never_500(base_url, counter):
     holder = seed_holder(counter)
     checked = 0
