@@ -270,6 +270,10 @@ def serve_cmd(
     workers: int = typer.Option(
         1, "--workers", min=1, max=64, help="Worker processes (each keeps its own caches; "
         "status changes reach all of them within half a second)."),
+    production: bool = typer.Option(
+        False, "--production", help="Production mode: sandbox controls refused, the sandbox "
+        "clock and faults ignored. Default: sandbox on the embedded SQLite store, production "
+        "on another database, unless [service] mode in openjpki.toml says otherwise."),
 ) -> None:
     """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
     first start)."""
@@ -278,14 +282,21 @@ def serve_cmd(
     from openjpki.services.authority import AuthorityError
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
+    from openjpki.services.sandbox_mode import MODE_ENV, resolve_mode
     from openjpki.web import create_app
     from openjpki.web.api import serve_extensions
+    from openjpki.web.sandbox import sandbox_extension
 
     s = settings(ctx)
     try:
+        mode = resolve_mode(s, production=production)
         initialise_home(s, now=_now())
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
-    # The JSON API and the deferred worker (R5.9) come with serve_extensions().
-    uvicorn.run(create_app(s, extensions=serve_extensions()), host=host, port=port,
-                log_level="info", access_log=False)
+    if production:
+        os.environ[MODE_ENV] = "production"  # for any worker process started from here
+    _say(f"{mode.name} mode ({mode.source})")
+    # The JSON API and the deferred worker (R5.9) come with serve_extensions(); the sandbox
+    # (its clock and faults; /api/sandbox, refused in production) with sandbox_extension().
+    uvicorn.run(create_app(s, extensions=[*serve_extensions(), sandbox_extension(mode)]),
+                host=host, port=port, log_level="info", access_log=False)
