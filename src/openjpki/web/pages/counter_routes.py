@@ -22,7 +22,8 @@ ROLES = [("clerk", ("職員", "clerk")), ("supervisor", ("監督者", "superviso
 
 
 def parse_id(value: str) -> int | None:
-    return int(value) if value.isdigit() and 0 < len(value) <= 9 and int(value) > 0 else None
+    ok = value.isascii() and value.isdigit() and 0 < len(value) <= 9
+    return int(value) if ok and int(value) > 0 else None
 
 
 def not_found(page: Page) -> Response:

@@ -112,7 +112,7 @@ class Form:
             if required:
                 self.error(name, "番号を入力してください。", "Enter a number.")
             return None
-        if not v.isdigit() or not low <= int(v) <= high:
+        if not (v.isascii() and v.isdigit()) or len(v) > 12 or not low <= int(v) <= high:
             self.error(name, "正しい番号を入力してください。", "Enter a valid number.")
             return None
         return int(v)
