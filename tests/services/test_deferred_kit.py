@@ -88,7 +88,7 @@ def fast_dir(tmp_path: Path, name: str) -> Iterator[Path]:
 
 @contextmanager
 def counter(backend: str, tmp_path: Path, ca_keys: Path, *, cards_dir: Path | None = None,
-            **health_options) -> Iterator[tuple[CounterContext, AuthorityHealth]]:
+            store_key: bytes | None = None, box_key: bytes | None = None, **health_options) -> Iterator[tuple[CounterContext, AuthorityHealth]]:
     """A counter on a fresh store with both authorities, behind an availability guard."""
     with open_test_store(backend, tmp_path) as store, \
             fast_dir(tmp_path, "cards") as fast_cards:
@@ -97,8 +97,9 @@ def counter(backend: str, tmp_path: Path, ca_keys: Path, *, cards_dir: Path | No
         health = AuthorityHealth(store, switch_ttl=0.0, **health_options)
         ctx = CounterContext(store=store, authority=GuardedAuthority(service, health),
                              cards=CardStore(cards_dir or fast_cards,
-                                             store_key=os.urandom(32)),
-                             box=SecretBox(os.urandom(32)), calendar=default_calendar())
+                                             store_key=store_key or os.urandom(32)),
+                             box=SecretBox(box_key or os.urandom(32)),
+                             calendar=default_calendar())
         yield ctx, health
 
 
