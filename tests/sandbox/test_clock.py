@@ -150,3 +150,41 @@ def test_live_sandbox_follows_a_change_made_elsewhere_and_tells_its_listeners(st
     advance_clock(store, timedelta(days=1), real=base)
     assert cached() == first  # answers from memory until its ttl is up
     assert cached.refresh(force=True) and cached() == first + timedelta(days=1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_clock_and_faults_on_each_backend_with_concurrent_writers(backend, tmp_path):
+    """The settings row is made once even when two writers race for it, and every change
+    counts (the revision) on SQLite and PostgreSQL alike."""
+    import threading
+
+    from openjpki.services.sandbox_faults import clear_faults, read_faults, set_fault
+    from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
+
+    if backend == "postgres" and postgres_url() is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with open_test_store(backend, tmp_path) as s:
+        real = real_now()
+        errors = []
+
+        def advance():
+            try:
+                for _ in range(5):
+                    advance_clock(s, timedelta(hours=1), real=real)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        threads = [threading.Thread(target=advance) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        setting = read_clock(s)
+        assert setting.revision == 15 and setting.now(real) == real + timedelta(hours=15)
+        set_fault(s, "ocsp", "tryLater", now=real, delay_ms=10)
+        set_fault(s, "ocsp", "stale", now=real)  # the same scope: replaced, not added
+        set_fault(s, "crl", "missing", now=real, kind="sign")
+        assert [(f.responder, f.fault, f.scope) for f in read_faults(s).faults] == [
+            ("ocsp", "stale", "all"), ("crl", "missing", "sign")]
+        assert clear_faults(s, now=real)["faults"] == []
+        assert read_clock(s).revision == 19

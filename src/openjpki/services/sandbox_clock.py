@@ -119,6 +119,7 @@ def read_clock(store: Store) -> ClockSetting:
 
 def _change(store: Store, real: datetime, action: str, compute, **payload) -> ClockSetting:
     with store.transaction() as s:
+        revision = bump_revision(s, real)  # first: the writers' lock (see store.sandbox)
         row = settings_row(s, real, for_update=True)
         before = setting_from_row((row.clock_mode, row.offset_us, row.fixed_at, row.revision))
         after: ClockSetting = compute(before)
@@ -127,7 +128,6 @@ def _change(store: Store, real: datetime, action: str, compute, **payload) -> Cl
         row.offset_us = after.offset // timedelta(microseconds=1)
         row.fixed_at = after.fixed_at
         s.flush()
-        revision = bump_revision(s, real)
         now = after.now(real)
         record(s, action, now, actor=ACTOR, subject="sandbox:clock", mode=after.mode,
                before=before.now(real), now=now, real_at=real, **payload)

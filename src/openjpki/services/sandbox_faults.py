@@ -149,6 +149,7 @@ def set_fault(store: Store, responder: str, fault: str, *, now: datetime,
         raise ValueError("off switches the fault off; for late answers use: delay --delay-ms N")
     k, sn = _scope(store, responder, kind, serial)
     with store.transaction() as s:
+        bump_revision(s, now)  # first: the writers' lock (see store.sandbox)
         row = fault_at(s, responder, k, sn)
         if fault == OFF:
             if row is not None:
@@ -159,7 +160,6 @@ def set_fault(store: Store, responder: str, fault: str, *, now: datetime,
         else:
             row.fault, row.delay_ms = fault, delay_ms
         s.flush()
-        bump_revision(s, now)
         record(s, f"sandbox.fault.{responder}", now, actor=ACTOR,
                subject=f"sandbox:{responder}", fault=fault, scope=Fault(responder, fault, k, sn).scope,
                delay_ms=delay_ms)
@@ -169,10 +169,10 @@ def set_fault(store: Store, responder: str, fault: str, *, now: datetime,
 def clear_faults(store: Store, *, now: datetime) -> dict:
     """Every fault off."""
     with store.transaction() as s:
+        bump_revision(s, now)  # first: the writers' lock (see store.sandbox)
         for row in all_faults(s):
             s.delete(row)
         s.flush()
-        bump_revision(s, now)
         record(s, "sandbox.fault.clear", now, actor=ACTOR, subject="sandbox:faults")
     return read_faults(store).summary()
 

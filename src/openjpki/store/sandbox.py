@@ -62,7 +62,8 @@ class SandboxFault(Base):
 
 def settings_row(s: Session, now: datetime, *, for_update: bool = False) -> SandboxSetting:
     """The one settings row, made (real clock) when missing."""
-    stmt = select(SandboxSetting).where(SandboxSetting.id == SETTINGS_ID)
+    stmt = (select(SandboxSetting).where(SandboxSetting.id == SETTINGS_ID)
+            .execution_options(populate_existing=True))
     if for_update:
         stmt = stmt.with_for_update()
     row = s.execute(stmt).scalar_one_or_none()
@@ -74,11 +75,13 @@ def settings_row(s: Session, now: datetime, *, for_update: bool = False) -> Sand
                                  revision=0, updated_at=now))
     except IntegrityError:
         pass  # another process made it first
-    return s.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    return s.execute(stmt).scalar_one()
 
 
 def bump_revision(s: Session, now: datetime) -> int:
-    """One more change of the sandbox (clock or faults); the new revision."""
+    """One more change of the sandbox (clock or faults); the new revision. Call it FIRST in a
+    writer's transaction: the UPDATE takes SQLite's write lock and PostgreSQL's row lock, so
+    writers are serialised and what they read next is current (no lost updates)."""
     settings_row(s, now)
     return s.execute(update(SandboxSetting).where(SandboxSetting.id == SETTINGS_ID)
                      .values(revision=SandboxSetting.revision + 1, updated_at=now)
