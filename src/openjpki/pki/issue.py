@@ -81,9 +81,12 @@ def _card_key(public_key: rsa.RSAPublicKey | bytes) -> tuple[bytes, bytes]:
             public_key = serialization.load_der_public_key(bytes(public_key))  # type: ignore[assignment]
         except ValueError:
             raise ValueError("public_key is not a SubjectPublicKeyInfo") from None
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ValueError("public_key must be an RSA public key")
-    spki = _spki(public_key)
+    try:
+        spki = _spki(public_key)  # type: ignore[arg-type]
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError("public_key must be an RSA public key") from None
+    # The bytes say it all: rsaEncryption, a 2048-bit modulus with its top bit set, e = 65537
+    # (checking them is cheaper than isinstance on the ABC and public_numbers()).
     if not (len(spki) == 294 and spki.startswith(_RSA2048_SPKI_HEAD) and spki[33] & 0x80
             and spki.endswith(_E65537_TAIL)):
         check_rsa_public_key(public_key, "public_key")  # raises with the reason
@@ -107,7 +110,13 @@ def _crldp(*general_names: bytes) -> bytes:
 
 def _sign_and_load(tbs: bytes, signer: Signer) -> x509.Certificate:
     signature = signer.sign(tbs)
+    if len(signature) == 256 and 0x100 <= len(tbs) < 0xFEEE:  # RSA-2048: the usual case, inline
+        body = (len(tbs) + len(_ALG_AND_BITS_HEAD) + 256).to_bytes(2, "big")
+        return x509.load_der_x509_certificate(b"".join((b"\x30\x82", body, tbs, _ALG_AND_BITS_HEAD, signature)))
     return x509.load_der_x509_certificate(der.seq(tbs, der.SHA256_WITH_RSA, der.bit_string(signature)))
+
+
+_ALG_AND_BITS_HEAD = der.SHA256_WITH_RSA + b"\x03\x82\x01\x01\x00"  # BIT STRING of 256 octets
 
 
 def _tbs(serial: int, issuer: bytes, not_before: datetime, not_after: datetime, subject: bytes,
@@ -277,15 +286,25 @@ _RECENT: dict[tuple[int, Kind, ProfileOptions], tuple[x509.Certificate, _IssuerC
 
 
 def _context_for(issuer: x509.Certificate, kind: Kind, options: ProfileOptions) -> _IssuerContext:
+    global _LAST
+    last = _LAST  # one tuple, replaced whole: threads always see a consistent one
+    if last[0] is issuer and last[1] is kind and last[2] is options:
+        return last[3]  # the same objects as the previous call: no hashing at all
     key = (id(issuer), kind, options)
     hit = _RECENT.get(key)
     if hit is not None and hit[0] is issuer:
-        return hit[1]
-    ctx = _issuer_context(issuer, kind, options)
-    if len(_RECENT) >= 64:
-        _RECENT.clear()
-    _RECENT[key] = (issuer, ctx)
+        ctx = hit[1]
+    else:
+        ctx = _issuer_context(issuer, kind, options)
+        if len(_RECENT) >= 64:
+            _RECENT.clear()
+        _RECENT[key] = (issuer, ctx)
+    _LAST = (issuer, kind, options, ctx)
     return ctx
+
+
+# (issuer, kind, options, context) of the previous call
+_LAST: tuple = (None, None, None, None)
 
 
 def _check_id(subject_id: str) -> None:
@@ -334,7 +353,8 @@ def issue_certificate(
     spki, key_id = _card_key(public_key)
     _check_id(subject_id)
     not_before = _aware(not_before, "not_before")
-    if not isinstance(last_valid_day, date) or isinstance(last_valid_day, datetime):
+    if last_valid_day.__class__ is not date and (
+            not isinstance(last_valid_day, date) or isinstance(last_valid_day, datetime)):
         raise ValueError("last_valid_day must be a date")
     not_after, not_after_der = _not_after(last_valid_day)
     if not_after <= not_before:
