@@ -30,7 +30,15 @@ pytestmark = pytest.mark.usefixtures("fast_keys")
 
 @pytest.fixture
 def env(backend, tmp_path, ca_keys):
+    """Both backends: for what the database's locking and transactions decide."""
     with counter(backend, tmp_path, ca_keys) as pair:
+        yield pair
+
+
+@pytest.fixture
+def lite(tmp_path, ca_keys):
+    """SQLite only: for what does not depend on the database."""
+    with counter("sqlite", tmp_path, ca_keys) as pair:
         yield pair
 
 
@@ -81,8 +89,8 @@ def test_R5_9_accepted_while_offline_then_completed_once_with_the_card_returned(
     assert verify(ctx.store).ok
 
 
-def test_R5_9_pins_are_sealed_at_rest_and_wiped_after_use(env):
-    ctx, health = env
+def test_R5_9_pins_are_sealed_at_rest_and_wiped_after_use(lite):
+    ctx, health = lite
     rid = person(ctx)
     pins = PinEntry(card="4826", sign="SEALED42", auth="9137")
     health.set_switch(False, reason="down", at=T0)
@@ -122,16 +130,16 @@ def test_R5_9_pins_are_sealed_at_rest_and_wiped_after_use(env):
         vc.close()
 
 
-def test_available_authorities_complete_at_once_without_the_queue(env):
-    ctx, health = env
+def test_available_authorities_complete_at_once_without_the_queue(lite):
+    ctx, health = lite
     rid = person(ctx)
     out = submit(ctx, health, new_card(rid), PINS, now=T0)
     assert isinstance(out, Completed)
     assert list_items(ctx) == []
 
 
-def test_pin_change_needs_no_authorities_and_is_never_deferred(env):
-    ctx, health = env
+def test_pin_change_needs_no_authorities_and_is_never_deferred(lite):
+    ctx, health = lite
     rid = person(ctx)
     assert isinstance(submit(ctx, health, new_card(rid), PINS, now=T0), Completed)
     health.set_switch(False, reason="down", at=T0)
@@ -146,8 +154,8 @@ def test_pin_change_needs_no_authorities_and_is_never_deferred(env):
     (PinEntry(card="1234", sign="abc", auth="5678"), "R1.3"),
     (PinEntry(card="1234", sign="ABC123", auth="56789"), "R1.3"),
 ])
-def test_R1_3_R1_6_pin_forms_are_refused_at_the_counter_not_queued(env, pins, rule):
-    ctx, health = env
+def test_R1_3_R1_6_pin_forms_are_refused_at_the_counter_not_queued(lite, pins, rule):
+    ctx, health = lite
     rid = person(ctx)
     health.set_switch(False, reason="down", at=T0)
     out = submit(ctx, health, new_card(rid), pins, now=T0)
@@ -157,8 +165,8 @@ def test_R1_3_R1_6_pin_forms_are_refused_at_the_counter_not_queued(env, pins, ru
         assert s.execute(select(Application.state)).scalar_one() == "refused"
 
 
-def test_R1_6_wrong_resident_registry_pin_is_refused_before_queueing(env):
-    ctx, health = env
+def test_R1_6_wrong_resident_registry_pin_is_refused_before_queueing(lite):
+    ctx, health = lite
     rid = person(ctx)
     first = submit(ctx, health, new_card(rid), PINS, now=T0)
     assert isinstance(first, Completed)
@@ -171,8 +179,8 @@ def test_R1_6_wrong_resident_registry_pin_is_refused_before_queueing(env):
     assert len(list_items(ctx)) == 1
 
 
-def test_R4_3_revocation_and_hold_wait_for_the_authorities(env):
-    ctx, health = env
+def test_R4_3_revocation_and_hold_wait_for_the_authorities(lite):
+    ctx, health = lite
     rid = person(ctx)
     first = submit(ctx, health, new_card(rid), PINS, now=T0)
     serials = {c.kind: c.serial for c in first.issued}
@@ -186,11 +194,11 @@ def test_R4_3_revocation_and_hold_wait_for_the_authorities(env):
     assert ctx.authority.get(serials["sign"]).status == "good"
 
 
-def test_R5_4_voluntary_proxy_first_visit_mails_the_inquiry_even_while_offline(env):
+def test_R5_4_voluntary_proxy_first_visit_mails_the_inquiry_even_while_offline(lite):
     from openjpki.rules.documents import PhotoId, PresentedId
     from openjpki.services.counter import ApplicantInput
 
-    ctx, health = env
+    ctx, health = lite
     rid = person(ctx)
     assert isinstance(submit(ctx, health, new_card(rid), PINS, now=T0), Completed)
     assert isinstance(submit(ctx, health, CounterRequest("revocation", rid, kinds=("sign",)),
@@ -266,10 +274,10 @@ def test_an_outage_during_the_work_puts_the_item_back_without_failing_it(env, mo
     assert w.run_once() == "done"
 
 
-def test_errors_that_are_not_an_outage_park_the_item_for_the_operator(env, monkeypatch):
+def test_errors_that_are_not_an_outage_park_the_item_for_the_operator(lite, monkeypatch):
     import openjpki.services.deferred_worker as dw
 
-    ctx, health = env
+    ctx, health = lite
     rid = person(ctx)
     health.set_switch(False, reason="down", at=T0)
     out = submit(ctx, health, new_card(rid), PINS, now=T0)
@@ -289,10 +297,10 @@ def test_errors_that_are_not_an_outage_park_the_item_for_the_operator(env, monke
     assert count(ctx, Certificate) == 2
 
 
-def test_a_refusal_at_execution_is_recorded_and_the_card_returned(env):
+def test_a_refusal_at_execution_is_recorded_and_the_card_returned(lite):
     """R1.6: the resident-registry PIN got locked between acceptance and execution (three
     wrong tries at a PIN reset); the deferred issuance is refused, the card goes back."""
-    ctx, health = env
+    ctx, health = lite
     rid = person(ctx)
     first = submit(ctx, health, new_card(rid), PINS, now=T0)
     assert isinstance(first, Completed)
@@ -350,6 +358,31 @@ def test_items_of_a_dead_local_worker_are_recovered_at_start(env):
     assert w.run_once() == "done"
 
 
+def test_a_card_in_a_reader_makes_the_worker_wait_without_failing(lite):
+    """The card is inserted in a reader (held by ``openjpki card insert``) when the worker
+    reaches the item: it waits and retries, and the item is never parked as failed."""
+    ctx, health = lite
+    rid = person(ctx)
+    first = submit(ctx, health, new_card(rid), PINS, now=T0)
+    assert isinstance(submit(ctx, health, CounterRequest("revocation", rid, kinds=("sign",)),
+                             now=T0), Completed)
+    health.set_switch(False, reason="down", at=T0)
+    out = submit(ctx, health, CounterRequest("new_issuance", rid, kinds=("sign",)),
+                 PinEntry(card="1234", sign="NEWSIGN1"), now=T0)
+    assert isinstance(out, Deferred), out
+    health.set_switch(True, reason=None, at=T0)
+    w = worker(ctx, health, retry_after=0.0, max_attempts=1)
+    in_reader = ctx.cards.open(first.details["virtual_card_id"])
+    try:
+        assert w.run_once() == "retry"
+        assert w.run_once() == "retry"
+        item = get_item(ctx, out.item_id)
+        assert item["state"] == "queued" and "in use" in item["last_error"]
+    finally:
+        in_reader.close()
+    assert w.run_once() == "done"
+
+
 def test_concurrent_workers_complete_each_item_exactly_once(env):
     ctx, health = env
     health.set_switch(False, reason="down", at=T0)
@@ -378,8 +411,8 @@ def test_concurrent_workers_complete_each_item_exactly_once(env):
     assert verify(ctx.store).ok
 
 
-def test_orphan_cards_left_by_a_killed_attempt_are_swept(env):
-    ctx, health = env
+def test_orphan_cards_left_by_a_killed_attempt_are_swept(lite):
+    ctx, health = lite
     rid = person(ctx)
     assert isinstance(submit(ctx, health, new_card(rid), PINS, now=T0), Completed)
     ctx.cards.create("mnc-000000000001")  # as a killed attempt would leave it
@@ -394,18 +427,18 @@ def test_orphan_cards_left_by_a_killed_attempt_are_swept(env):
     assert set(ctx.cards.list()) == vids | {"sandbox-card"}
 
 
-def test_overload_defers_instead_of_waiting(backend, tmp_path, ca_keys):
-    with counter(backend, tmp_path, ca_keys, max_in_flight=0) as (ctx, health):
+def test_overload_defers_instead_of_waiting(tmp_path, ca_keys):
+    with counter("sqlite", tmp_path, ca_keys, max_in_flight=0) as (ctx, health):
         out = submit(ctx, health, new_card(person(ctx)), PINS, now=T0)
         assert isinstance(out, Deferred) and "overloaded" in out.reason
 
 
-def test_the_circuit_opens_after_failures_and_closes_after_a_good_trial(backend, tmp_path,
-                                                                       ca_keys, monkeypatch):
+def test_the_circuit_opens_after_failures_and_closes_after_a_good_trial(tmp_path, ca_keys,
+                                                                       monkeypatch):
     from openjpki.services.authority_setup import SetupError
 
     clock = {"t": 0.0}
-    with counter(backend, tmp_path, ca_keys, failure_threshold=2, cooldown=10,
+    with counter("sqlite", tmp_path, ca_keys, failure_threshold=2, cooldown=10,
                  monotonic=lambda: clock["t"]) as (ctx, health):
         service = ctx.authority.service
         real = service.issue

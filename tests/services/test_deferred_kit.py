@@ -27,6 +27,7 @@ from openjpki.services.counter import (
     CounterContext, PinEntry, ResidentInput, SecretBox, add_resident,
 )
 from openjpki.services.deferred_health import AuthorityHealth, GuardedAuthority
+from openjpki.store import Store
 from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
 
 PASSPHRASE = b"deferred-tests-passphrase"
@@ -90,8 +91,7 @@ def fast_dir(tmp_path: Path, name: str) -> Iterator[Path]:
 def counter(backend: str, tmp_path: Path, ca_keys: Path, *, cards_dir: Path | None = None,
             store_key: bytes | None = None, box_key: bytes | None = None, **health_options) -> Iterator[tuple[CounterContext, AuthorityHealth]]:
     """A counter on a fresh store with both authorities, behind an availability guard."""
-    with open_test_store(backend, tmp_path) as store, \
-            fast_dir(tmp_path, "cards") as fast_cards:
+    with _store(backend, tmp_path) as store, fast_dir(tmp_path, "cards") as fast_cards:
         initialise(store, ca_keys, PASSPHRASE, now=datetime(2025, 1, 6, 9, 0, tzinfo=JST))
         service = AuthorityService(store, keys_dir=ca_keys, passphrase=PASSPHRASE)
         health = AuthorityHealth(store, switch_ttl=0.0, **health_options)
@@ -101,6 +101,34 @@ def counter(backend: str, tmp_path: Path, ca_keys: Path, *, cards_dir: Path | No
                              box=SecretBox(box_key or os.urandom(32)),
                              calendar=default_calendar())
         yield ctx, health
+
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+@contextmanager
+def _store(backend: str, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store. On SQLite a copy of one migrated once per session (speed only:
+    running every migration costs about a second a test)."""
+    if backend != "sqlite":
+        with open_test_store(backend, tmp_path) as store:
+            yield store
+        return
+    if "sqlite" not in _TEMPLATE:
+        path = Path(tempfile.mkdtemp(prefix="openjpki-template-")) / "store.sqlite3"
+        template = Store.open(f"sqlite:///{path}")
+        template.migrate()
+        with template.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        template.dispose()
+        _TEMPLATE["sqlite"] = path
+    target = tmp_path / "store.sqlite3"
+    shutil.copyfile(_TEMPLATE["sqlite"], target)
+    store = Store.open(f"sqlite:///{target}")
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def person(ctx, name="山田　太郎", birth=date(1980, 5, 15), sex="male",

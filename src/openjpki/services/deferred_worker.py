@@ -42,6 +42,7 @@ from typing import Callable, Optional
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from openjpki.card import CardInUse
 from openjpki.rules import Allowed, Refused
 from openjpki.rules.kinds import CertKind
 from openjpki.services.audit import record
@@ -175,6 +176,10 @@ class DeferredWorker:
         except AuthorityUnavailable as e:
             cards.discard_created()
             self._release(item_id, e.reason, outage=True)
+            return "retry"
+        except CardInUse as e:  # the card is in a reader for now: wait, it is no failure
+            cards.discard_created()
+            self._release(item_id, str(e), outage=True)
             return "retry"
         except Exception as e:  # noqa: BLE001 — recorded on the item, retried, then parked
             cards.discard_created()
