@@ -61,7 +61,7 @@ def seeded_app(tmp_path_factory):
         yield app
 
 
-EXAMPLES = int(os.environ.get("OPENJPKI_SCHEMATHESIS_EXAMPLES", "12"))  # per operation and mode
+EXAMPLES = int(os.environ.get("OPENJPKI_SCHEMATHESIS_EXAMPLES", "10"))  # per operation and mode
 
 
 def test_no_input_gets_a_server_error(seeded_app):
