@@ -101,6 +101,7 @@ class SandboxWeb:
         if self.web.crls is not None:
             self.web.crls.clear()
         self._stale_crls.clear()
+        self._issuers = []  # a new authority generation is looked up afresh
 
     # --- OCSP faults -------------------------------------------------------------------------
     def _identify(self, body: bytes) -> tuple[str, str]:
