@@ -174,3 +174,14 @@ def test_R3_1_R3_2_the_renewal_window_opens_when_the_clock_reaches_it(live):
     assert code == 200 and done["outcome"] == "completed", done
     assert {e["reason"] for e in done["ended"]} == {"superseded"}  # R3.7
     assert all(c["not_after"] > made["certificates"][0]["not_after"] for c in done["issued"])
+
+
+@pytest.mark.parametrize("moment, closed", [("2030-04-02T03:00", True), ("2030-04-02T06:29", True),
+                                            ("2030-04-02T06:30", False), ("2030-04-02T22:59", False),
+                                            ("2030-04-02T23:00", True)])
+def test_R6_4_kiosk_hours_follow_the_sandbox_clock(live, moment, closed):
+    url = live[0]
+    assert http_json("PUT", url + "/api/sandbox/time", {"now": moment, "freeze": True})[0] == 200
+    with urllib.request.urlopen(url + "/kiosk", timeout=30) as r:
+        page = r.read().decode()
+    assert ("R6.4" in page) is closed
