@@ -21,9 +21,11 @@ from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import OcspMiddleware
 from openjpki.web.pages import pages_extension
 from openjpki.web.problems import install_problem_handlers
+from openjpki.web.rp import rp_extension
 
 Extension = Callable[[FastAPI], None]
-APP_EXTENSIONS: list[Extension] = [pages_extension]  # /counter, /kiosk, /portal
+# /counter, /kiosk, /portal; the relying party's /api/rp/… and its sample page /rp/sample
+APP_EXTENSIONS: list[Extension] = [pages_extension, rp_extension]
 
 
 def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = None, *,
