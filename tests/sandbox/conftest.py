@@ -48,7 +48,6 @@ class CliResult:
 @pytest.fixture
 def cli(capsys):
     """``cli(home, "sandbox", "time", "show")``: ``openjpki`` run in this process."""
-    import openjpki.cli.sandbox_cmd  # noqa: F401  (registered by openjpki.cli as well)
     from openjpki.cli import main
 
     def run(home: Path, *args: str) -> CliResult:

@@ -5,7 +5,6 @@ and no answer made at another position is served again, and the counter's renewa
 
 from __future__ import annotations
 
-import base64
 import urllib.request
 from datetime import date, datetime, time, timedelta, timezone
 

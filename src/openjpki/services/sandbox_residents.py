@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Optional
 
 from openjpki.rules.revocation import Reason
@@ -86,18 +86,18 @@ def create_resident(ctx: CounterContext, states: Iterable[str], *, now: datetime
     sign = not (set(chosen) & NO_SIGN)
     person: dict[str, Any] = {}
     applicant = ApplicantInput()
-    birth = datetime(1986, 7, 1).date()
+    birth = date(1986, 7, 1)
     at = now
     if "under_15" in chosen:
         household = "SANDBOX-H-" + secrets.token_hex(4)
-        sd.resident(f"{name.split('　')[0]}　保護者", datetime(1980, 1, 1).date(), "female",
+        sd.resident(f"{name.split('　')[0]}　保護者", date(1980, 1, 1), "female",
                     f"{town}本町{n}丁目{n}番{n}号", now, household_id=household,
                     relationship="head")
         birth = today.replace(year=today.year - 10, day=1)
         person.update(household_id=household, relationship="child")
         applicant = _guardian("minor", today)
     if "adult_ward" in chosen:
-        birth = datetime(1950, 9, 9).date()
+        birth = date(1950, 9, 9)
         person.update(adult_ward=True)
         applicant = _guardian("ward", today)
     if "renewal_window" in chosen:
@@ -121,7 +121,7 @@ def create_resident(ctx: CounterContext, states: Iterable[str], *, now: datetime
             "card": {k: view[k] for k in ("card_number", "state", "expires_on")}}
 
 
-def _expired_issue_moment(ctx: CounterContext, today) -> datetime:
+def _expired_issue_moment(ctx: CounterContext, today: date) -> datetime:
     """When to issue a certificate that has expired by ``today``: 300 days back, or just
     after the authorities came to be, if they are younger."""
     from openjpki.rules import JST
@@ -148,7 +148,7 @@ def _after(ctx: CounterContext, chosen: tuple[str, ...], rid: int, vid: str, car
         move(ctx, rid, f"{town}栄町三丁目{secrets.randbelow(9) + 1}番3号", now)
     if "on_hold" in chosen or "revoked" in chosen:
         with ctx.store.transaction() as s:
-            for kind, c in _live(s, card_id).items():
+            for c in _live(s, card_id).values():
                 if "on_hold" in chosen:
                     ctx.authority.hold(c.serial, at=now, session=s)
                 else:
