@@ -9,14 +9,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from openjpki.rules import Refused
 from openjpki.services.audit import verify
 from openjpki.services.counter import (
-    Completed, CounterRequest, InquiryMailed, PinEntry, change_pin, reset_pin,
+    Completed, CounterRequest, InquiryMailed, PinEntry, reset_pin,
 )
-from openjpki.services.deferred import Deferred, defer, get_item, list_items, requeue, submit
+from openjpki.services.deferred import Deferred, get_item, list_items, requeue, submit
 from openjpki.services.deferred_worker import DeferredWorker
 from openjpki.store import Certificate
 from openjpki.store.counter_models import Application, Card, CardCertificate, Letter

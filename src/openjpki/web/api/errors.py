@@ -112,7 +112,7 @@ def answer(outcome: Any) -> tuple[int, dict]:
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for the OpenAPI description of an endpoint."""
-    from openjpki.web.api.models import Problem as ProblemModel
+    from openjpki.web.api.models_out import Problem as ProblemModel
 
     text = {400: "Invalid input (not a question the counter can answer).",
             404: "Unknown id.",

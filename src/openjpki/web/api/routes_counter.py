@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 
 from openjpki.web.api.errors import answer, guarded, problem_responses
 from openjpki.web.api.models import (
-    ApplicantIn, CompletedOut, DeferredOut, HoldIn, InquiryMailedOut, IssuanceIn, PinChangeIn,
-    PinResetIn, PinsIn, ProxyVisit1In, ProxyVisit2In, RenewalIn, RevocationIn, SignReissueIn,
+    ApplicantIn, HoldIn, IssuanceIn, PinChangeIn, PinResetIn, PinsIn, ProxyVisit1In,
+    ProxyVisit2In, RenewalIn, RevocationIn, SignReissueIn,
 )
+from openjpki.web.api.models_out import CompletedOut, DeferredOut, InquiryMailedOut
 from openjpki.web.api.state import ApiState
 from openjpki.web.problems import Problem
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 
 from openjpki.web.api.errors import guarded, problem_responses
-from openjpki.web.api.models import (
-    MAX_ID, ApplicationOut, AuditReportOut, AvailabilityIn, AvailabilityOut, CardOut,
-    CertificateOut, DeferredItemOut, LetterOut, QueueOut, Text,
+from openjpki.web.api.models import MAX_ID, AvailabilityIn, Text
+from openjpki.web.api.models_out import (
+    ApplicationOut, AuditReportOut, AvailabilityOut, CardOut, CertificateOut,
+    DeferredItemOut, LetterOut, QueueOut,
 )
 from openjpki.web.api.state import ApiState
 

@@ -10,8 +10,11 @@ from fastapi.responses import JSONResponse
 
 from openjpki.web.api.errors import guarded, problem_responses
 from openjpki.web.api.models import (
-    MAX_ID, AddressEventIn, BirthDateEventIn, CertificateOut, LetterOut, NameEventIn,
-    RegisterOut, ResidentCreate, ResidentDetail, ResidentOut, SexEventIn, Text,
+    MAX_ID, AddressEventIn, BirthDateEventIn, NameEventIn, ResidentCreate, SexEventIn,
+    Text,
+)
+from openjpki.web.api.models_out import (
+    CertificateOut, LetterOut, RegisterOut, ResidentDetail, ResidentOut,
 )
 from openjpki.web.api.state import ApiState
 
