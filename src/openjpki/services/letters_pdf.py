@@ -20,6 +20,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -230,23 +231,29 @@ class Sheet:
 
 def wrap(s: str, width_pt: float, font: str, size: float) -> list[str]:
     """Greedy wrapping by width; breaks at any character (Japanese text has no spaces), and
-    keeps closing punctuation (、。）」) off the start of a line."""
+    keeps closing punctuation (、。）」) off the start of a line. Widths are summed per
+    character (one measurement per distinct character, cached), not re-measured per line."""
     lines: list[str] = []
     for para in s.split("\n"):
-        cur = ""
+        cur, width = "", 0.0
         for ch in para:
-            if pdfmetrics.stringWidth(cur + ch, font, size) > width_pt and cur:
+            w = _char_width(ch, font, size)
+            if width + w > width_pt and cur:
                 if ch in "、。）」』，．":
-                    cur += ch
-                    lines.append(cur)
-                    cur = ""
+                    lines.append(cur + ch)
+                    cur, width = "", 0.0
                     continue
                 lines.append(cur)
-                cur = ch
+                cur, width = ch, w
             else:
-                cur += ch
+                cur, width = cur + ch, width + w
         lines.append(cur)
     return lines
+
+
+@lru_cache(maxsize=8192)
+def _char_width(ch: str, font: str, size: float) -> float:
+    return pdfmetrics.stringWidth(ch, font, size)
 
 
 def write_pdf(path: Path, data: bytes) -> None:
