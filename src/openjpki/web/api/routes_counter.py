@@ -10,7 +10,7 @@ from typing import Any, Optional, Union
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from openjpki.web.api.errors import answer, guarded, problem_responses
+from openjpki.web.api.errors import INVALID_INPUT, answer, guarded, problem_responses
 from openjpki.web.api.models import (
     ApplicantIn, HoldIn, IssuanceIn, PinChangeIn, PinResetIn, PinsIn, ProxyVisit1In,
     ProxyVisit2In, RenewalIn, RevocationIn, SignReissueIn,
@@ -92,7 +92,7 @@ def issuance(body: IssuanceIn, request: Request):
 
     if body.new_card and body.card_id is not None:
         raise Problem(400, "Invalid input", "card_id names an existing card: send it with "
-                      "new_card false", type="https://openjpki.github.io/problems/invalid-input")
+                      "new_card false", type=INVALID_INPUT)
     return _submit(request, lambda: (CounterRequest(
         "new_issuance", body.resident_id, kinds=tuple(body.kinds), card_id=body.card_id,
         new_card=body.new_card, declined=tuple(body.declined),

@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from openjpki.web.api.errors import PROBLEM_BASE
 from openjpki.web.problems import problem_response
 
-INVALID_REQUEST = "https://openjpki.github.io/problems/invalid-request"
+INVALID_REQUEST = PROBLEM_BASE + "invalid-request"
 
 
 def _loc(parts) -> str:
