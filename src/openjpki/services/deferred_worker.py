@@ -221,20 +221,26 @@ class DeferredWorker:
         return item.state, ended
 
     def _release(self, item_id: int, error: str, *, outage: bool) -> str:
-        """Give a claimed item back after a failed attempt (a fresh transaction)."""
+        """Give a claimed item back after a failed attempt (a fresh transaction; only while
+        the item is still this worker's)."""
         now = self.lease_clock()
         with self.ctx.store.transaction() as s:
             item = s.get(DeferredItem, item_id, populate_existing=True)
-            if item is None or item.state != "running" or item.lease_owner != self.id:
+            if item is None:
                 return "lost"
             failed = not outage and item.attempts >= self.max_attempts
             delay = self.retry_after if outage else min(
                 self.max_backoff, self.retry_after * 2 ** max(0, item.attempts - 1))
-            item.state = "failed" if failed else "queued"
-            item.lease_owner = item.lease_until = None
-            item.last_error = error[:300]
-            item.available_at = now + timedelta(seconds=delay)
-            item.updated_at = now
+            mine = s.execute(
+                update(DeferredItem).where(DeferredItem.id == item_id,
+                                           DeferredItem.state == "running",
+                                           DeferredItem.lease_owner == self.id)
+                .values(state="failed" if failed else "queued", lease_owner=None,
+                        lease_until=None, last_error=error[:300],
+                        available_at=now + timedelta(seconds=delay), updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount
+            if mine != 1:
+                return "lost"
             if failed:
                 record(s, "deferred.failed", now, actor=self.ctx.actor,
                        subject=f"resident:{item.resident_id}", item_id=item.id,
