@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 from typing import Any, Optional
 
-from openjpki.web.context import WebContext
+from openjpki.web.context import WebContext, utc_now
 
 log = logging.getLogger("openjpki.web.api")
 
@@ -72,6 +72,9 @@ class ApiState:
             return
         options = dict(self.worker_options)
         sweep_age = options.pop("sweep_age", 900.0)
+        # The work happens at the app's now (the sandbox clock when there is one); leases
+        # are kept in real time, so moving the sandbox clock never strands a claimed item.
+        options.setdefault("lease_clock", utc_now)
         self.worker = DeferredWorker(ctx, self._health, clock=self.web.clock, **options)
         try:
             gone = self.worker.sweep_orphan_cards(min_age=sweep_age)
