@@ -10,13 +10,11 @@ Expires, ETag); answers to requests with a nonce are marked no-cache.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import logging
 from datetime import datetime
 from email.utils import format_datetime
-from functools import lru_cache
 from typing import Optional
 
 from starlette.concurrency import run_in_threadpool
@@ -38,9 +36,12 @@ def decode_get_path(encoded: str) -> Optional[bytes]:
     if not text or len(text) > MAX_REQUEST * 2 or len(text) % 4 == 1:
         return None
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        return binascii.a2b_base64(text + _PAD[len(text) % 4], strict_mode=True)
     except (binascii.Error, ValueError):
         return None
+
+
+_PAD = ("", "", "==", "=")  # by length mod 4 (1 is never valid)
 
 
 def _answer_blocking(ctx: WebContext, body: bytes, now: datetime) -> OcspAnswer:
@@ -59,9 +60,8 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
-@lru_cache(maxsize=4096)
 def _validator_headers(answer: OcspAnswer) -> tuple[tuple[bytes, bytes], ...]:
-    """Last-Modified, Expires and ETag of a cached answer (computed once per answer)."""
+    """Last-Modified, Expires and ETag of a cached answer."""
     return (
         (b"last-modified", _http_date(answer.this_update).encode()),  # type: ignore[arg-type]
         (b"expires", _http_date(answer.next_update).encode()),  # type: ignore[arg-type]
@@ -69,14 +69,33 @@ def _validator_headers(answer: OcspAnswer) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
+# Everything of a GET answer's headers but max-age, made once per cached answer and found by
+# the answer's identity (the responder hands out the same object until it is renewed): the
+# hot path then only writes the seconds left.  Bounded; dropped whole when full.
+_PREPARED: dict[int, tuple[OcspAnswer, tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]]] = {}
+_PREPARED_MAX = 200_000
+_MAX_AGE = b"max-age=%d, public, no-transform, must-revalidate"
+
+
+def _prepared(answer: OcspAnswer) -> tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]]:
+    hit = _PREPARED.get(id(answer))
+    if hit is not None and hit[0] is answer:
+        return hit[1], hit[2]
+    head = ((b"content-type", OCSP_RESPONSE), (b"content-length", str(len(answer.der)).encode()))
+    validators = _validator_headers(answer)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[id(answer)] = (answer, head, validators)
+    return head, validators
+
+
 def _headers(answer: OcspAnswer, now: datetime, http_get: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(b"content-type", OCSP_RESPONSE), (b"content-length", str(len(answer.der)).encode())]
     if http_get and answer.cacheable and answer.next_update is not None:
+        head, validators = _prepared(answer)
         max_age = max(0, int((answer.next_update - now).total_seconds()))
-        headers.append(
-            (b"cache-control", b"max-age=%d, public, no-transform, must-revalidate" % max_age))
-        headers.extend(_validator_headers(answer))
-    elif http_get:
+        return [*head, (b"cache-control", _MAX_AGE % max_age), *validators]
+    headers = [(b"content-type", OCSP_RESPONSE), (b"content-length", str(len(answer.der)).encode())]
+    if http_get:
         headers.append((b"cache-control", b"no-cache, no-store"))
     return headers
 
