@@ -55,7 +55,9 @@ from openjpki.services.letters_pdf import register_fonts  # noqa: E402
 from openjpki.services.letters_pdf_notice import (  # noqa: E402
     NoticeItem, NoticeLetter, render_expiry_notice,
 )
-from openjpki.services.notices_select import count_due, notice_window, stream_due  # noqa: E402
+from openjpki.services.notices_select import (  # noqa: E402
+    count_due, notice_window, stream_due, tune_for_batch, untune,
+)
 from openjpki.store import Store  # noqa: E402
 
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
@@ -147,6 +149,9 @@ def load(store: Store, n: int) -> float:
     flush()
     with store.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
+    if store.dialect == "postgresql":  # a settled table: the visibility map lets the
+        with store.engine.connect() as conn:  # planner walk the covering index alone
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
     return time.perf_counter() - start
 
 
@@ -218,7 +223,12 @@ def presend(store: Store, on: date) -> int:
             dict(before=on - timedelta(days=1), first=on - timedelta(days=1), last=last_before,
                  at=NOW if store.dialect != "sqlite" else NOW.replace(tzinfo=None)))
         conn.execute(text("ANALYZE"))
-        return result.rowcount
+        count = result.rowcount
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM expiry_notices, card_certificates")
+    return count
 
 
 # --- timing ------------------------------------------------------------------------------------
@@ -229,6 +239,7 @@ def time_selection(store: Store, on: date, repeat: int = 3) -> dict:
     for _ in range(repeat):
         with store.engine.connect() as conn:
             t0 = time.perf_counter()
+            tune_for_batch(conn)
             total = count_due(conn, on)
             t1 = time.perf_counter()
             seen = set()
@@ -238,6 +249,7 @@ def time_selection(store: Store, on: date, repeat: int = 3) -> dict:
                 seen.add(row.resident_id)
             t2 = time.perf_counter()
             conn.rollback()
+            untune(conn)
         best_count, best_stream = min(best_count, t1 - t0), min(best_stream, t2 - t1)
         rows_out, holders = k, len(seen)
         assert total == k, (total, k)
@@ -348,8 +360,8 @@ def report(results: list[dict], rendering: dict) -> str:
         f"{os.cpu_count()} cores, load average {load_avg:.1f}, Python "
         f"{platform.python_version()}). The expiry-notice selection (R3.4) for the batch of "
         f"{ON.isoformat()} (expiries {first.isoformat()} to {last.isoformat()}): one streamed "
-        "SELECT joining card certificates (by their `not_after` index), cards, residents and "
-        "the authorities' status, `NOT EXISTS` against the notices sent; its COUNT for the "
+        "SELECT joining card certificates (walking the index that covers them, from the "
+        "batch day), cards, residents and the authorities' status, `NOT EXISTS` against the notices sent; its COUNT for the "
         "progress bar included. Best of 3; the register bulk-loaded untimed.",
         "",
         "| backend | residents | run | certificates selected | holders | COUNT s | stream s "

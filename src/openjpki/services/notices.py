@@ -30,7 +30,7 @@ from openjpki.services.kiosk_card import insert_ignore
 from openjpki.services.letters_pdf import write_pdf
 from openjpki.services.letters_pdf_notice import NoticeItem, NoticeLetter, render_expiry_notice
 from openjpki.services.notices_select import (
-    DueNotice, count_due, group_notices, notice_window, stream_due,
+    DueNotice, count_due, group_notices, notice_window, stream_due, tune_for_batch, untune,
 )
 from openjpki.store import Store
 from openjpki.store.citizen_models import ExpiryNotice
@@ -70,6 +70,7 @@ def run_expiry_notices(store: Store, on: date, *, now: datetime, out_dir: Path,
     batch = NoticeBatch(on, notice_window(on))
     folder = Path(out_dir) / "expiry-notices" / on.isoformat()
     with store.engine.connect() as conn:
+        tune_for_batch(conn)
         if on_total is not None:
             on_total(count_due(conn, on))
         for notice in group_notices(stream_due(conn, on)):
@@ -83,6 +84,7 @@ def run_expiry_notices(store: Store, on: date, *, now: datetime, out_dir: Path,
             if progress is not None:
                 progress(len(notice.certificates))
         conn.rollback()  # the read transaction; nothing was written on this connection
+        untune(conn)
     return batch
 
 

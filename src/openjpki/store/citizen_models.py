@@ -13,8 +13,10 @@
   kiosk printed after an AUTH login (R7.1, R7.2), with the digest of the PDF.
 
 The expiry-notice selection (R3.4) looks certificates up by their last valid day: the index
-``ix_card_certificates_not_after`` on the counter's ``card_certificates`` is declared here,
-with the query that needs it, and made by this part's migration.
+``ix_card_certificates_notice`` on the counter's ``card_certificates`` is declared here, with
+the query that needs it, and made by this part's migrations. It covers every column the
+selection reads from that table (day, current, rule, serial, card, kind), so the daily run
+walks the index alone and probes ``expiry_notices`` for each entry, never the table.
 
 No PIN, face image or key is ever stored here; the face match keeps only counts.
 """
@@ -106,4 +108,6 @@ class KonbiniIssuance(Base):
 
 
 # R3.4: the expiry-notice batch selects by expiry day (see the module docstring).
-Index("ix_card_certificates_not_after", CardCertificate.not_after)
+Index("ix_card_certificates_notice", CardCertificate.not_after, CardCertificate.current,
+      CardCertificate.expiry_rule, CardCertificate.serial, CardCertificate.card_id,
+      CardCertificate.kind)
