@@ -133,7 +133,9 @@ def counter(server):
     return server[1].state.openjpki_pages.counter("tests")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and later tests that call asyncio.run() (pyhanko-certvalidator) would fail.
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (Debian package chromium; scripts/setup --test "
