@@ -283,9 +283,7 @@ def serve_cmd(
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
     from openjpki.services.sandbox_mode import MODE_ENV, resolve_mode
-    from openjpki.web import create_app
-    from openjpki.web.api import serve_extensions
-    from openjpki.web.sandbox import sandbox_extension
+    from openjpki.web.serving import serve_app
 
     s = settings(ctx)
     try:
@@ -296,7 +294,15 @@ def serve_cmd(
     if production:
         os.environ[MODE_ENV] = "production"  # for any worker process started from here
     _say(f"{mode.name} mode ({mode.source})")
-    # The JSON API and the deferred worker (R5.9) come with serve_extensions(); the sandbox
-    # (its clock and faults; /api/sandbox, refused in production) with sandbox_extension().
-    uvicorn.run(create_app(s, extensions=[*serve_extensions(), sandbox_extension(mode)]),
-                host=host, port=port, log_level="info", access_log=False)
+    # The JSON API and the deferred worker (R5.9), and the sandbox (its clock and faults;
+    # /api/sandbox, refused in production): see openjpki.web.serving.
+    if workers > 1:
+        # Worker processes build the same app from the environment (uvicorn needs a factory).
+        os.environ["OPENJPKI_HOME"] = str(s.home)
+        if s.database_url:
+            os.environ["OPENJPKI_DATABASE_URL"] = s.database_url
+        uvicorn.run("openjpki.web.serving:serve_app_from_environment", factory=True,
+                    workers=workers, host=host, port=port, log_level="info", access_log=False)
+    else:
+        uvicorn.run(serve_app(s, production=production),
+                    host=host, port=port, log_level="info", access_log=False)

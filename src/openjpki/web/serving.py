@@ -1,0 +1,30 @@
+"""The app ``openjpki serve`` runs: the base app (OCSP, CRLs, pages, relying party) plus the
+JSON API with the deferred worker (R5.9) and the sandbox controls in the mode in force.
+
+``serve_app_from_environment`` is the factory uvicorn calls in each worker process when
+``serve --workers N`` starts several: the home, the database and the mode come from the
+environment (``$OPENJPKI_HOME``, ``$OPENJPKI_DATABASE_URL``, ``$OPENJPKI_SERVICE_MODE``), which
+``serve`` sets before starting them.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import FastAPI
+
+from openjpki.config import Settings
+from openjpki.services.sandbox_mode import resolve_mode
+from openjpki.web.api import serve_extensions
+from openjpki.web.app import create_app
+from openjpki.web.sandbox import sandbox_extension
+
+
+def serve_app(settings: Optional[Settings] = None, *, production: bool = False) -> FastAPI:
+    s = settings or Settings.resolve()
+    mode = resolve_mode(s, production=production)
+    return create_app(s, extensions=[*serve_extensions(), sandbox_extension(mode)])
+
+
+def serve_app_from_environment() -> FastAPI:
+    return serve_app()
