@@ -16,6 +16,8 @@ the same way (wall time and peak RSS, ``bench/measure.py``); both CRLs are then 
     python bench/crl_bench.py                      # 1,000,000 entries
     python bench/crl_bench.py --entries 10000000 --repeat 1
     python bench/crl_bench.py --quick              # 20,000 entries, for tests
+    python bench/crl_bench.py --entries 10000000 --workdir W --setup-only   # then, later:
+    python bench/crl_bench.py --entries 10000000 --workdir W --reuse --repeat 1
 
 The last lines are machine-readable: ``RATIO crl entries=N speed=X memory=Y`` (speed =
 openssl seconds / ours; memory = ours peak RSS / openssl's) and, with ``--json``, one JSON
@@ -324,7 +326,21 @@ def add_covering_index(settings) -> None:
 
     path = settings.effective_database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
-        db.execute(COVERING_INDEX)
+        db.execute(COVERING_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
+
+
+def child_covering(home: str, action: str) -> None:
+    import sqlite3
+
+    from openjpki.config import Settings
+
+    settings = Settings.resolve(home=Path(home))
+    if action == "add":
+        add_covering_index(settings)
+    else:
+        with sqlite3.connect(settings.effective_database_url.removeprefix("sqlite:///")) as db:
+            db.execute("DROP INDEX IF EXISTS bench_certificates_revoked_entries")
+    print(json.dumps({"ok": True}))
 
 
 # --- our side, in its own process ------------------------------------------------------------
@@ -357,13 +373,28 @@ def me(*args: str) -> list[str]:
 
 
 def run(entries: int, *, repeat: int, workdir: Path, sides: str = "both", check_serials: bool = False,
-        covering_index: bool = False, seed: int = 1) -> dict:
+        covering_index: bool = False, seed: int = 1, reuse: bool = False, setup_only: bool = False) -> dict:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    print(f"setup: {entries:,} revoked SIGN certificates into the store"
-          f"{' and index.txt' if sides != 'ours' else ''} ...", flush=True)
-    setup = child_json(me("--child-setup", str(workdir), str(entries), now.isoformat(), str(seed),
-                          "yes" if sides != "ours" else "no", "yes" if covering_index else "no"), "setup")
-    print(f"setup: done in {setup['seconds']:.1f} s (not timed)", flush=True)
+    saved = workdir / "setup.json"
+    if reuse and saved.exists():
+        setup = json.loads(saved.read_text())
+        if setup["entries"] != entries:
+            raise SystemExit(f"{saved} holds {setup['entries']:,} entries, not {entries:,}")
+        now = datetime.fromisoformat(setup["now"])
+        print(f"setup: reusing {saved} ({entries:,} entries, made in {setup['seconds']:.1f} s)", flush=True)
+        # the proposed index is added for --covering-index and dropped otherwise (as shipped)
+        child_json(me("--child-covering", setup["home"], "add" if covering_index else "drop"),
+                   "adding or dropping the covering index")
+    else:
+        print(f"setup: {entries:,} revoked SIGN certificates into the store"
+              f"{' and index.txt' if sides != 'ours' else ''} ...", flush=True)
+        setup = child_json(me("--child-setup", str(workdir), str(entries), now.isoformat(), str(seed),
+                              "yes" if sides != "ours" else "no", "yes" if covering_index else "no"), "setup")
+        setup.update(entries=entries, now=now.isoformat())
+        saved.write_text(json.dumps(setup))
+        print(f"setup: done in {setup['seconds']:.1f} s (not timed)", flush=True)
+    if setup_only:
+        return {}
     osl = workdir / "openssl"
     ours_out = workdir / "ours.crl"
     openssl_out = workdir / "openssl.crl.pem"
@@ -442,13 +473,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--covering-index", action="store_true",
                         help="add the covering index proposed for the store before measuring")
     parser.add_argument("--workdir", type=Path, default=None, help="keep everything here")
+    parser.add_argument("--setup-only", action="store_true", help="make the store and index.txt, measure nothing")
+    parser.add_argument("--reuse", action="store_true", help="measure on the setup already in --workdir")
     parser.add_argument("--json", action="store_true", help="print a JSON object last")
     parser.add_argument("--child-ours", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-setup", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--child-check", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child-covering", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for child, fn in ((args.child_ours, child_ours), (args.child_setup, child_setup),
-                      (args.child_check, child_check)):
+                      (args.child_check, child_check), (args.child_covering, child_covering)):
         if child:
             fn(*child)
             return 0
@@ -459,10 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         result = run(entries, repeat=repeat, workdir=workdir, sides=args.sides, check_serials=check,
-                     covering_index=args.covering_index)
+                     covering_index=args.covering_index, reuse=args.reuse, setup_only=args.setup_only)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    if args.setup_only:
+        return 0
     report(result)
     if args.json:
         print(json.dumps(result))

@@ -8,7 +8,8 @@ built with cryptography).
 
 Then, for 1 and for ``--workers`` processes on each side:
 * ours: ``openjpki serve`` (uvicorn, one process), and the same app under uvicorn with
-  ``--workers N`` (``create_app`` as a factory, the home from ``$OPENJPKI_HOME``);
+  ``--workers N`` (``create_app`` as a factory, the home from ``$OPENJPKI_HOME``; httptools,
+  uvloop, no access log, no proxy-headers middleware: nothing stands in front on loopback);
 * openssl: ``openssl ocsp -index index.txt -port P -rsigner root.pem -rkey <CA key>
   -CA root.pem -ndays 1``, and the same with ``-multi N``.  It signs every response
   afresh; ours serves signed responses from memory until they are due for renewal.
@@ -239,7 +240,8 @@ def server_argv(side: str, workers: int, port: int, setup: dict) -> tuple[list[s
                 "--port", str(port)], None
     if side == "ours":
         return [sys.executable, "-m", "uvicorn", "openjpki.web.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"], None
+                "--port", str(port), "--workers", str(workers), "--http", "httptools", "--loop", "uvloop",
+                "--no-access-log", "--no-proxy-headers", "--log-level", "warning"], None
     argv = ["openssl", "ocsp", "-index", setup["index"], "-port", str(port), "-rsigner", setup["root"],
             "-rkey", setup["key"], "-passin", setup["passin"], "-CA", setup["root"], "-ndays", "1"]
     if workers > 1:
@@ -325,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", dest="workers_given", type=int, default=None,
                         help="processes per side in the second configuration (default 2; quick: only 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds of load (default 10; quick 2)")
-    parser.add_argument("--warmup", type=float, default=None, help="seconds before measuring (default 2; quick 1)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds of load before measuring ours, to fill every worker's response cache "
+                        "(default 5; quick 1)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--connection", choices=("close", "keep-alive", "both"), default=None,
                         help="a new connection per request (Connection: close), kept-alive ones, or both "
@@ -340,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     certs = args.certs or (10 if args.quick else 500)
     duration = args.duration or (1.0 if args.quick else 10.0)
-    warmup = args.warmup if args.warmup is not None else 1.0
+    warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 5.0)
     workers = 1 if args.quick and args.workers_given is None else (args.workers_given or 2)
     connection = args.connection or ("keep-alive" if args.quick else "both")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="openjpki-ocsp-bench-"))
