@@ -76,7 +76,6 @@ def child_setup(workdir: str, certs: str) -> None:
     import base64
     import urllib.parse
 
-    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509 import ocsp
