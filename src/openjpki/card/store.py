@@ -18,6 +18,7 @@ from pathlib import Path
 from openjpki.card.card import VirtualCard
 from openjpki.card.layout import DEFAULT_ATR
 from openjpki.card.state import CardState, FileSaver, unseal
+from openjpki.keyfile import load_or_create_key
 
 CARD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -57,19 +58,8 @@ class CardStore:
     # --- the store key -------------------------------------------------------------------
     def _key(self) -> bytes:
         if self._store_key is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / "store.key"
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                key = path.read_bytes()
-            else:
-                key = os.urandom(32)
-                try:
-                    os.write(fd, key)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            key = load_or_create_key(path)
             if len(key) != 32:
                 raise CardStoreError(f"{path} is not a 32-byte card store key")
             self._store_key = key

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from openjpki.keyfile import load_or_create_key
+
 COUNTER_KEY_ENV = "OPENJPKI_COUNTER_KEY"
 COUNTER_KEY_FILE = "counter.key"
 _NONCE = 12
@@ -50,19 +52,8 @@ class SecretBox:
                 return cls(bytes.fromhex(env.strip()))
             except ValueError:
                 raise SecretBoxError(f"${COUNTER_KEY_ENV} must be 64 hex digits") from None
-        keys_dir.mkdir(parents=True, exist_ok=True)
         path = keys_dir / COUNTER_KEY_FILE
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes()
-        else:
-            key = os.urandom(32)
-            try:
-                os.write(fd, key)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        key = load_or_create_key(path)
         if len(key) != 32:
             raise SecretBoxError(f"{path} is not a 32-byte key")
         return cls(key)
