@@ -112,13 +112,23 @@ SQLITE_CACHE_KIB = 65536
 
 
 def tune_for_batch(conn: Connection) -> None:
-    """Settings for one long read on this connection's transaction: on PostgreSQL, plan the
-    cursor for reading every row (not the first tenth) and skip JIT compilation (it costs
-    more than it saves on these index walks); on SQLite, a 64 MiB page cache for the walk
-    (:func:`untune` puts the default back before the connection returns to the pool)."""
+    """Settings for one long read on this connection's transaction.
+
+    PostgreSQL: plan the cursor for reading every row (not the first tenth), skip JIT
+    compilation (it costs more than it saves on these index walks), and join by nested loops
+    only. The planner cannot know that the notices already sent are exactly the ones in the
+    window (it takes the anti-join to remove a share of the window as small as the share of
+    all certificates noticed), so on a normal day it expects a hundred times the rows that
+    come out and hashes the whole cards and certificates tables for them; every join here is
+    a lookup by primary key or unique serial, which nested loops do best whatever the count
+    (measured: 0.15 s instead of 0.65 s on a 300 000-resident register).
+    SQLite: a 64 MiB page cache for the walk (:func:`untune` puts the default back before
+    the connection returns to the pool)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
         conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
     elif conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
