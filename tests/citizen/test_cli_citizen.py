@@ -87,3 +87,10 @@ def test_R6_R7_kiosk_and_konbini_commands_on_the_sandbox_clock(home, cli):
     assert code == 2 and err.count("\n") == 1
     code, out, err = run("konbini", "juminhyo", "--pin", "5678", "--card", "no-such-card")
     assert code == 2 and "no-such-card" in err
+
+
+def test_R1_3_sign_pdf_pin_of_the_wrong_form_never_reaches_the_card(cli, tmp_path):
+    (tmp_path / "in.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    code, out, err = cli("client", "sign-pdf", tmp_path / "in.pdf", "--out", tmp_path / "o.pdf",
+                         "--pin", "abc", "--module", "/nonexistent.so")
+    assert code == 1 and "R1.3" in err

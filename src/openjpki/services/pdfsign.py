@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from openjpki.rules import PinCounter, Refused, after_pin_try
+from openjpki.rules import PinCounter, Refused, after_pin_try, validate_pin
 from openjpki.rules.kinds import PinKind
 
 SIGN_TOKEN = "Digital Signature PIN"
@@ -301,14 +301,19 @@ def sign_pdf(src: Path, dst: Path, pin: str, *, reader: str | int | None = None,
             extra.append(Path(f).read_bytes())
         except OSError as e:
             raise PdfSignError(f"cannot read {f}: {e.strerror or e}") from None
+    form = validate_pin(PinKind.SIGN, pin)
+    if isinstance(form, Refused):  # R1.3: a PIN of the wrong form is never tried on the card
+        raise PinRefused(form)
     lib = pkcs11.lib(pkcs11_module(module))
     slot, ca_der = _find_tokens(lib, reader)
     try:
         session = slot.get_token().open(user_pin=pin)
-    except (pkcs11.PinIncorrect, pkcs11.PinLocked, pkcs11.PinLenRange) as e:
-        if isinstance(e, pkcs11.PinLenRange):
+    except (pkcs11.PinIncorrect, pkcs11.PinLocked, pkcs11.PinLenRange, pkcs11.PinInvalid) as e:
+        if not isinstance(e, pkcs11.PinLocked):
             e = pkcs11.PinIncorrect()
         raise PinRefused(_pin_refusal(e, slot.slot_description)) from None
+    except pkcs11.PKCS11Error as e:
+        raise PdfSignError(f"PKCS#11: cannot log in to the card ({type(e).__name__})") from None
     try:
         root = a_x509.Certificate.load(ca_der)
         signer = PKCS11Signer(session, key_id=SIGN_KEY_ID, cert_id=SIGN_KEY_ID,
