@@ -148,6 +148,37 @@ def test_revoked_entries_stream_in_batches_and_filter_by_partition(store, author
         assert list(q.stream_revoked_entries(conn, auth.id)) == [b"entryff"]
 
 
+def test_revoked_entry_batches_are_lists_of_at_most_the_batch_size(store, authorities):
+    """The CRL's batch read (DB-API fetchmany; a server-side cursor on PostgreSQL) gives
+    the same entries as the one-by-one stream, held certificates included, good ones not."""
+    sign, auth = authorities
+    with store.transaction() as s:
+        for i in range(30):
+            q.add_certificate(s, make_cert(sign, f"{i + 1:x}", partition="p1" if i % 3 else "p2"))
+        q.add_certificate(s, make_cert(auth, "ff"))
+    expected = {}
+    with store.transaction() as s:
+        for i in range(0, 30, 2):  # 15 of them, every third of those on hold
+            status = "hold" if i % 3 == 0 else "revoked"
+            entry = f"entry{i + 1:x}".encode()
+            q.set_status(s, f"{i + 1:x}", expected_status="good", status=status, reason=None,
+                         revoked_at=T0, revoked_entry=entry, changed_at=T0, change_seq=1)
+            expected[entry] = "p1" if i % 3 else "p2"
+    with store.engine.connect() as conn:
+        batches = list(q.revoked_entry_batches(conn, sign.id, batch=4))
+        assert all(isinstance(b, list) and 0 < len(b) <= 4 for b in batches)
+        flat = [e for b in batches for e in b]
+        assert all(type(e) is bytes for e in flat)
+        assert sorted(flat) == sorted(expected)
+        assert sorted(flat) == sorted(q.stream_revoked_entries(conn, sign.id))
+        p2 = [e for b in q.revoked_entry_batches(conn, sign.id, "p2") for e in b]
+        assert sorted(p2) == sorted(e for e, p in expected.items() if p == "p2")
+        assert list(q.revoked_entry_batches(conn, sign.id, "nowhere")) == []
+        assert list(q.revoked_entry_batches(conn, auth.id)) == []
+        # the connection is still usable after the cursor is done
+        assert q.count_revoked(conn, sign.id) == len(expected)
+
+
 def test_crl_numbers_strictly_increase_under_concurrent_generation(store, authorities):
     sign, _ = authorities
     numbers: list[int] = []

@@ -40,7 +40,7 @@ def _store(ctx: typer.Context):
     from sqlalchemy.exc import SQLAlchemyError
 
     from openjpki.store import Store
-    from openjpki.store.migrate import current_revision
+    from openjpki.store.schema import schema_version
 
     url = settings(ctx).effective_database_url
     try:
@@ -53,7 +53,7 @@ def _store(ctx: typer.Context):
     store = Store.open(url)
     try:
         with store.engine.connect() as conn:
-            initialised = current_revision(conn) is not None
+            initialised = schema_version(conn) is not None
         if initialised:
             store.migrate()
     except SQLAlchemyError as e:

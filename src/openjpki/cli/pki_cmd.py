@@ -236,24 +236,16 @@ def crl_generate(
     now = _now()
     files: list[str] = []
     entries = 0
-
-    def write(path: Path, der: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(der)
-        os.replace(tmp, path)
-        files.append(str(path))
-
+    # Each file is streamed from the store in constant memory and appears whole or not at
+    # all (AuthorityService.write_crl): lists of ten million entries and more.
     for k in ([kind] if kind else list(KINDS)):
-        full = service.crl(k, now=now)
+        full = service.write_crl(k, out if out is not None else s.home / "crl" / f"{k}.crl", now=now)
         entries += full.entries
-        if out is not None:
-            write(out, full.der)
-            continue
-        write(s.home / "crl" / f"{k}.crl", full.der)
-        if k == "sign":
+        files.append(str(full.path))
+        if out is None and k == "sign":
             for part in service.partitions():
-                write(s.home / "crl" / "sign" / f"{part}.crl", service.crl(k, part, now=now).der)
+                written = service.write_crl(k, s.home / "crl" / "sign" / f"{part}.crl", part, now=now)
+                files.append(str(written.path))
     if as_json:
         print_json({"files": files, "entries": entries})
     else:

@@ -450,7 +450,7 @@ class AuthorityService:
             with self.store.engine.connect() as conn, open(tmp, "w+b") as out:
                 revision = q.revisions(conn).get(a.id, 0)
                 written = write_crl(out, issuer=a.root, signer=signer,
-                                    entries=q.stream_revoked_entries(conn, a.id, partition),
+                                    entry_batches=q.revoked_entry_batches(conn, a.id, partition),
                                     crl_number=number, this_update=now, next_update=now + validity,
                                     partition=place, spool_dir=str(path.parent))
                 out.flush()

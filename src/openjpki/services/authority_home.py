@@ -15,7 +15,7 @@ from openjpki.services.authority_setup import (
     PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
 )
 from openjpki.store import Store
-from openjpki.store.migrate import current_revision
+from openjpki.store.schema import schema_version
 
 _UNSET = object()
 
@@ -63,7 +63,7 @@ def open_authorities(settings: Settings, *, config: Optional[PkiConfig] = None) 
     store = Store.open(settings.effective_database_url)
     try:
         with store.engine.connect() as conn:
-            initialised = current_revision(conn) is not None
+            initialised = schema_version(conn) is not None
     except Exception:  # noqa: BLE001 — no database there at all
         initialised = False
     if not initialised:

@@ -63,6 +63,13 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
+        from openjpki.store.schema import is_current
+
+        try:
+            if is_current(self.engine):
+                return  # the usual case, decided without importing Alembic
+        except Exception:  # noqa: BLE001 — e.g. no database yet: migrating will make it
+            pass
         from openjpki.store.migrate import upgrade
 
         upgrade(self.engine)

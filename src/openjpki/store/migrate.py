@@ -29,6 +29,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from openjpki.store.models import Base
+from openjpki.store.schema import is_current
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x4F4A504B49  # "OJPKI": the advisory lock held while migrating
@@ -58,12 +59,6 @@ def head_revision() -> str | None:
 
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
-
-
-def is_current(engine: Engine) -> bool:
-    """True when the schema is at the newest migration."""
-    with engine.connect() as conn:
-        return current_revision(conn) == head_revision()
 
 
 @contextmanager

@@ -8,9 +8,10 @@ lose an update. Which transitions are allowed is decided by the services, not he
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -167,6 +168,18 @@ def changed_since(connection: Connection, authority_id: int, seq: int) -> list[s
     ))
 
 
+def _revoked_entries(authority_id: int, partition: Optional[str]):
+    """The CRL scan: entry DERs of revoked and held certificates, read from the covering
+    index ``(authority_id, status, partition, revoked_entry)`` alone."""
+    stmt = select(Certificate.revoked_entry).where(
+        Certificate.authority_id == authority_id,
+        Certificate.status.in_(("revoked", "hold")),
+    )
+    if partition is not None:
+        stmt = stmt.where(Certificate.partition == partition)
+    return stmt
+
+
 def stream_revoked_entries(
     connection: Connection,
     authority_id: int,
@@ -174,21 +187,43 @@ def stream_revoked_entries(
     *,
     batch: int = 5000,
 ) -> Iterator[bytes]:
-    """The stored CRL entry DERs of an authority (or of one partition of it), streamed in
-    batches: a server-side cursor on PostgreSQL, no ORM object per row."""
-    stmt = select(Certificate.revoked_entry).where(
-        Certificate.authority_id == authority_id,
-        Certificate.status.in_(("revoked", "hold")),
-    )
-    if partition is not None:
-        stmt = stmt.where(Certificate.partition == partition)
-    result = connection.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    """The stored CRL entry DERs of an authority (or of one partition of it), one by one,
+    streamed in batches (see :func:`revoked_entry_batches` for lists of them)."""
+    for entries in revoked_entry_batches(connection, authority_id, partition, batch=batch):
+        yield from entries
+
+
+def revoked_entry_batches(
+    connection: Connection,
+    authority_id: int,
+    partition: Optional[str] = None,
+    *,
+    batch: int = 8192,
+) -> Iterator[list[bytes]]:
+    """The stored CRL entry DERs of an authority (or of one partition), as lists of up to
+    ``batch`` entries: what :func:`openjpki.pki.write_crl` joins a list at a time.
+
+    The statement is SQLAlchemy's, compiled for the connection's dialect, but the rows are
+    fetched with the DB-API cursor's ``fetchmany`` (a server-side cursor on PostgreSQL, so
+    the list streams): going through SQLAlchemy's result rows costs about 2 µs an entry more,
+    a third of the whole CRL's time at a million entries. Runs in ``connection``'s
+    transaction."""
+    compiled = _revoked_entries(authority_id, partition).compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or ())
+    raw = connection.connection
+    if connection.dialect.name == "postgresql":
+        cursor = raw.driver_connection.cursor(name=f"openjpki_crl_{secrets.token_hex(6)}")
+    else:
+        cursor = raw.cursor()
     try:
-        for partition_rows in result.partitions():
-            for (entry,) in partition_rows:
-                yield bytes(entry)
+        cursor.execute(compiled.string, params)
+        while rows := cursor.fetchmany(batch):
+            yield [row[0] for row in rows]  # bytes from sqlite3 and psycopg alike
     finally:
-        result.close()
+        cursor.close()
 
 
 def count_revoked(connection: Connection, authority_id: int, partition: Optional[str] = None) -> int:
