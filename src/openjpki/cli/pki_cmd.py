@@ -275,7 +275,7 @@ def serve_cmd(
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
     from openjpki.services.sandbox_mode import MODE_ENV, resolve_mode
-    from openjpki.web.serving import serve_app
+    from openjpki.web.serving import OCSP_FRONT, serve_app
 
     s = settings(ctx)
     try:
@@ -288,13 +288,15 @@ def serve_cmd(
     _say(f"{mode.name} mode ({mode.source})")
     # The JSON API and the deferred worker (R5.9), and the sandbox (its clock and faults;
     # /api/sandbox, refused in production): see openjpki.web.serving.
+    # OCSP requests are answered by the HTTP front (openjpki.web.ocsp_front), everything else
+    # by uvicorn and the app, on the same port.
+    options = dict(host=host, port=port, http=OCSP_FRONT, log_level="info", access_log=False)
     if workers > 1:
         # Worker processes build the same app from the environment (uvicorn needs a factory).
         os.environ["OPENJPKI_HOME"] = str(s.home)
         if s.database_url:
             os.environ["OPENJPKI_DATABASE_URL"] = s.database_url
         uvicorn.run("openjpki.web.serving:serve_app_from_environment", factory=True,
-                    workers=workers, host=host, port=port, log_level="info", access_log=False)
+                    workers=workers, **options)
     else:
-        uvicorn.run(serve_app(s, production=production),
-                    host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(serve_app(s, production=production), **options)

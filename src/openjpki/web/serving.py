@@ -5,6 +5,9 @@ JSON API with the deferred worker (R5.9) and the sandbox controls in the mode in
 ``serve --workers N`` starts several: the home, the database and the mode come from the
 environment (``$OPENJPKI_HOME``, ``$OPENJPKI_DATABASE_URL``, ``$OPENJPKI_SERVICE_MODE``), which
 ``serve`` sets before starting them.
+
+``OCSP_FRONT`` is the HTTP protocol ``serve`` gives uvicorn (``http=``): OCSP answered on the
+connection, everything else by uvicorn's own protocol and the app (see web.ocsp_front).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from openjpki.services.sandbox_mode import resolve_mode
 from openjpki.web.api import serve_extensions
 from openjpki.web.app import create_app
 from openjpki.web.sandbox import sandbox_extension
+
+OCSP_FRONT = "openjpki.web.ocsp_front:OcspFront"
 
 
 def serve_app(settings: Optional[Settings] = None, *, production: bool = False) -> FastAPI:

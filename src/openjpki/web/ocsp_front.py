@@ -1,0 +1,402 @@
+"""The HTTP front ``openjpki serve`` runs: OCSP requests answered on the connection itself,
+everything else handed to uvicorn's own HTTP protocol and the app, on the same port.
+
+Why by hand: uvicorn (httptools, uvloop) costs ≈ 120 µs per request and ≈ 170 µs more per
+new connection before the app runs, against ≈ 20 µs for a cached OCSP answer; clients of a
+responder mostly open a connection per request (``openssl ocsp`` does). This protocol
+reads the request head itself, answers the OCSP requests of the usual shapes with the
+cached bytes, and gives the connection to uvicorn (``transport.set_protocol``, the way
+uvicorn hands a connection to its WebSocket protocol) at the first request it does not
+take, with every byte of that request, so uvicorn sees the connection from there on as if
+it had had it from the start. Its answers are those of ``web.ocsp`` (the ASGI side answers
+the same paths the same way: what it takes here is only quicker).
+
+Taken here (anything else, including malformed HTTP, goes to uvicorn, which answers 400,
+405 through the app, and so on):
+
+* ``GET``/``HEAD /ocsp/<base64>`` and ``POST /ocsp`` in origin form, HTTP/1.1 or 1.0, a head
+  of well-formed lines (CRLF, ``name: value``, printable target), ``Content-Length`` given
+  at most once and only on POST, no ``Transfer-Encoding``, ``Expect`` or ``Upgrade``;
+* requests are answered in order (pipelining): one whose answer needs waiting (a signature,
+  a sync with other processes, a sandbox fault) runs in a task while reading pauses;
+* keep-alive as uvicorn does it (HTTP/1.1 unless ``Connection: close``; HTTP/1.0 closes),
+  idle connections closed after ``timeout_keep_alive``; a POST body over 64 KiB is answered
+  malformedRequest and its bytes skipped; uvicorn's default headers (``date``, ``server``)
+  and its graceful shutdown and request count are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import urllib.parse
+import weakref
+from datetime import datetime
+from typing import Any, Optional
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.server import ServerState
+
+from openjpki.services.authority_ocsp import OcspAnswer
+from openjpki.web.context import WebContext
+from openjpki.web.ocsp import (
+    MAX_REQUEST, max_age_of, answer_at_once, answer_for, decode_get_path, raw_headers,
+)
+
+log = logging.getLogger("openjpki.web")
+MAX_HEAD = 3 * MAX_REQUEST  # a GET path of a 64 KiB request in base64, percent-encoded
+MAX_CACHED_HEAD = 2048
+MAX_CACHED = 20_000
+_STATUS_200 = b"HTTP/1.1 200 OK\r\n"
+_CONNECTION_CLOSE = b"connection: close\r\n"
+_HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
+_TARGET = re.compile(rb"/ocsp(/[!-~]*)?")
+GET, HEAD, POST = b"GET", b"HEAD", b"POST"
+
+
+class _Request:
+    """What the head of a request we take says."""
+
+    __slots__ = ("method", "body", "keep_alive", "length")
+
+    def __init__(self, method: bytes, body: Optional[bytes], keep_alive: bool, length: int) -> None:
+        self.method = method
+        self.body = body  # GET/HEAD: the request DER from the path (None: not base64)
+        self.keep_alive = keep_alive
+        self.length = length  # POST: the body's length
+
+
+def _unquote(segment: bytes) -> bytes:
+    """Percent-decoding of a GET path segment; the three escapes base64 needs first."""
+    if b"%" not in segment:
+        return segment
+    segment = segment.replace(b"%2B", b"+").replace(b"%2F", b"/").replace(b"%3D", b"=")
+    return urllib.parse.unquote_to_bytes(segment) if b"%" in segment else segment
+
+
+def parse_head(head: bytes) -> Optional[_Request]:
+    """The request in ``head`` (without its final empty line) when it is one we take."""
+    lines = head.split(b"\r\n")
+    if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
+        return None  # a bare CR or LF: uvicorn's parser judges
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if version == b"HTTP/1.1":
+        keep_alive = True
+    elif version == b"HTTP/1.0":
+        keep_alive = False
+    else:
+        return None
+    query = target.find(b"?")
+    path = target if query < 0 else target[:query]
+    if _TARGET.fullmatch(target) is None:
+        return None
+    if method == POST:
+        if path != b"/ocsp":
+            return None
+    elif method == GET or method == HEAD:
+        if not path.startswith(b"/ocsp/"):
+            return None
+    else:
+        return None
+    length = -1
+    for line in lines[1:]:
+        m = _HEADER.fullmatch(line)
+        if m is None:
+            return None
+        name = m.group(1).lower()
+        if name == b"content-length":
+            value = m.group(2)
+            if length >= 0 or not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"connection":
+            tokens = [t.strip().lower() for t in m.group(2).split(b",")]
+            if b"upgrade" in tokens:
+                return None
+            if b"close" in tokens:
+                keep_alive = False
+        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
+            return None
+    if method != POST:
+        if length > 0:
+            return None
+        return _Request(method, decode_get_path(_unquote(path[6:])), keep_alive, 0)
+    return _Request(method, None, keep_alive, max(length, 0))
+
+
+class _Front:
+    """What the connections of one server share: the app's OCSP state and the protocol
+    connections are handed to."""
+
+    def __init__(self, config: Config) -> None:
+        self.ctx = _web_context(config.loaded_app)
+        if config.root_path or config.limit_concurrency is not None:
+            self.ctx = None  # paths under a root, or 503s by count: all uvicorn's
+        self.keep_alive = max(1, round(config.timeout_keep_alive))
+        self.fallback: Any = OcspFront.fallback
+        # The parse of a head is a function of its bytes, and a client asks again with the
+        # same bytes: parsed heads are kept (short heads only; dropped whole when full).
+        self.heads: dict[bytes, _Request] = {}
+        # The bytes of a response, for as long as they stay the same: the same answer, the
+        # same max-age second, the same uvicorn default headers (date changes every second).
+        self.responses: dict[tuple[int, bytes, bool], tuple[OcspAnswer, int, object, bytes]] = {}
+        self.sweeping: Optional[asyncio.TimerHandle] = None
+
+    def request(self, head: bytes) -> Optional[_Request]:
+        request = self.heads.get(head)
+        if request is None:
+            request = parse_head(head)
+            if request is not None and len(head) <= MAX_CACHED_HEAD:
+                if len(self.heads) >= MAX_CACHED:
+                    self.heads.clear()
+                self.heads[head] = request
+        return request
+
+    def response(self, state: ServerState, request: _Request, answer: OcspAnswer, now: datetime,
+                 close: bool) -> bytes:
+        method = request.method
+        get = method != POST
+        max_age = max_age_of(answer, now) if get and answer.cacheable and answer.next_update is not None else -1
+        defaults = state.default_headers
+        key = (id(answer), method, close)
+        hit = self.responses.get(key)
+        if hit is not None and hit[0] is answer and hit[1] == max_age and hit[2] is defaults:
+            return hit[3]
+        data = b"".join((_STATUS_200, *(name + b": " + value + b"\r\n" for name, value in defaults),
+                         raw_headers(answer, now, get), _CONNECTION_CLOSE if close else b"", b"\r\n",
+                         b"" if method == HEAD else answer.der))
+        if len(self.responses) >= MAX_CACHED:
+            self.responses.clear()
+        self.responses[key] = (answer, max_age, defaults, data)
+        return data
+
+    def sweep(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        """Every second: close the connections nothing came in on for ``timeout_keep_alive``
+        seconds (one timer for all, instead of one per connection or request)."""
+        self.sweeping = None
+        ours = [c for c in state.connections if isinstance(c, OcspFront) and c.front is self]
+        for c in ours:
+            c.idle_for = 0 if c.active or c.busy else c.idle_for + 1
+            c.active = False
+            if c.idle_for >= self.keep_alive:
+                c._close()
+        if ours:
+            self.sweeping = loop.call_later(1.0, self.sweep, state, loop)
+
+
+def _web_context(app: Any) -> Optional[WebContext]:
+    """The app's shared state (``app.state.openjpki``), looked for through uvicorn's wrappers."""
+    for _ in range(8):
+        ctx = getattr(getattr(app, "state", None), "openjpki", None)
+        if isinstance(ctx, WebContext):
+            return ctx
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
+
+
+class OcspFront(asyncio.Protocol):
+    """uvicorn's HTTP protocol class for ``openjpki serve`` (``uvicorn.Config(http=OcspFront)``)."""
+
+    fallback: Any = AutoHTTPProtocol  # httptools when installed, else h11
+    _fronts: "weakref.WeakKeyDictionary[Config, _Front]" = weakref.WeakKeyDictionary()
+    _last: tuple[Optional[Config], Optional[_Front]] = (None, None)  # the usual one server
+
+    # A connection's state; the class holds the initial values, so that a new connection
+    # (one per request for many clients) sets only what it must.
+    transport: asyncio.Transport
+    buffer = b""
+    skip = 0  # body bytes of a refused POST still to come
+    busy = False  # an answer is being made in a task
+    write_paused = False
+    read_paused = False
+    eof = False
+    closing = False  # close when nothing is pending (shutdown)
+    done = False  # closed or handed over
+    active = False  # data came in since the last sweep
+    idle_for = 0  # sweeps (seconds) without data
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+        last_config, front = OcspFront._last
+        if config is not last_config:
+            front = self._front_of(config)
+        self.front = front
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+
+    @classmethod
+    def _front_of(cls, config: Config) -> _Front:
+        if not config.loaded:
+            config.load()
+        front = cls._fronts.get(config)
+        if front is None:
+            front = cls._fronts[config] = _Front(config)
+        cls._last = (config, front)
+        return front
+
+    # --- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.front.ctx is None:
+            self._hand_over(b"")
+            return
+        self.server_state.connections.add(self)
+        if self.front.sweeping is None:
+            loop = asyncio.get_running_loop()
+            self.front.sweeping = loop.call_later(1.0, self.front.sweep, self.server_state, loop)
+
+    def data_received(self, data: bytes) -> None:
+        self.active = True
+        if self.skip:
+            n = min(self.skip, len(data))
+            self.skip -= n
+            data = data[n:]
+        self.buffer = self.buffer + data if self.buffer else data
+        self._process()
+
+    def eof_received(self) -> bool:
+        self.eof = True  # answer what was asked in full, then close (see _process)
+        if not (self.busy or self.write_paused):
+            self._close()
+        return True
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.done = True
+        self.server_state.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._reading(False)
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if not self.done:
+            self._reading(not self.busy)
+            self._process()
+
+    # --- uvicorn's server --------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now when idle, else after the answer being made."""
+        self.closing = True
+        if not self.busy:
+            self._close()
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Answer the complete requests in the buffer, in order, until one needs waiting."""
+        buffer = self.buffer
+        ctx = self.front.ctx
+        while buffer and not (self.busy or self.write_paused or self.done):
+            if buffer.startswith(b"\r\n"):  # empty lines before a request line (RFC 9112 §2.2)
+                buffer = buffer[2:]
+                continue
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD or buffer.count(b"\n") != buffer.count(b"\r\n"):
+                    self._hand_over(buffer)
+                    return
+                break
+            request = self.front.request(buffer[:end]) if end <= MAX_HEAD else None
+            if request is None:
+                self._hand_over(buffer)
+                return
+            start = end + 4
+            if request.method == POST:
+                n = request.length
+                if n > MAX_REQUEST:
+                    body = None
+                    skip = min(n, len(buffer) - start)
+                    self.skip = n - skip
+                    start += skip
+                elif len(buffer) - start < n:
+                    break  # the rest of the body is on its way
+                else:
+                    body = buffer[start:start + n]
+                    start += n
+            else:
+                body = request.body
+            buffer = buffer[start:]
+            self.buffer = buffer
+            got = answer_at_once(ctx, body)
+            if got is None:
+                self._answer_later(request, body)
+            else:
+                self._respond(request, *got)
+        self.buffer = buffer
+        if self.eof and not (self.busy or self.write_paused):
+            self._close()
+
+    def _answer_later(self, request: _Request, body: Optional[bytes]) -> None:
+        """Make the answer in a task, reading paused meanwhile (answers go out in order)."""
+        self.busy = True
+        self._reading(False)
+        task = asyncio.get_running_loop().create_task(self._answer_in_task(request, body))
+        self.server_state.tasks.add(task)
+        task.add_done_callback(self.server_state.tasks.discard)
+
+    async def _answer_in_task(self, request: _Request, body: Optional[bytes]) -> None:
+        try:
+            answer, now = await answer_for(self.front.ctx, body)  # raises only if cancelled
+        except BaseException:
+            self.busy = False
+            self._close()
+            raise
+        self.busy = False
+        if self.done:
+            return
+        self.active = True
+        self._respond(request, answer, now)
+        if not self.done:
+            self._reading(not self.write_paused)
+            self._process()
+
+    def _respond(self, request: _Request, answer: OcspAnswer, now: datetime) -> None:
+        self.server_state.total_requests += 1
+        close = not request.keep_alive or self.closing
+        self.transport.write(self.front.response(self.server_state, request, answer, now, close))
+        if close:
+            self._close()
+
+    # --- the connection ----------------------------------------------------------------------
+
+    def _reading(self, on: bool) -> None:
+        if self.done or on != self.read_paused:
+            return
+        if on:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+        self.read_paused = not on
+
+    def _close(self) -> None:
+        if not self.done:
+            self.done = True
+            self.transport.close()  # after what is written
+
+    def _hand_over(self, data: bytes) -> None:
+        """From here on the connection is uvicorn's: its protocol gets it, and ``data`` (the
+        bytes from the start of the first request not taken here) as if just received."""
+        self.done = True
+        self.server_state.connections.discard(self)
+        if self.read_paused:
+            self.transport.resume_reading()
+            self.read_paused = False
+        protocol = self.front.fallback(config=self.config, server_state=self.server_state,
+                                       app_state=self.app_state)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        if data:
+            protocol.data_received(data)
+        if self.eof:
+            protocol.eof_received()
