@@ -8,8 +8,8 @@ import pytest
 from openjpki.rules import (
     Allowed, Applicant, ApplicantType as T, Application, AuthorityProof, CertKind, Holder,
     InquiryForm, PhotoId, PinKind, PresentedId, Procedure as P, Refused, Requirement as Q,
-    SecondVisit, central_system_down, certificates_on_new_card, photo_id_problem, pins_needed,
-    procedure_decision, sign_eligible,
+    SecondVisit, central_system_down, certificates_on_new_card, inquiry_reference_decision,
+    photo_id_problem, pins_needed, procedure_decision, sign_eligible,
 )
 
 ON = date(2025, 6, 2)  # a Monday
@@ -201,3 +201,25 @@ def test_application_rejects_no_kind_and_impossible_day():
     with pytest.raises(ValueError):
         Application(P.RENEWAL, SIGN, date(1970, 1, 1), ADULT)
     assert Application("renewal", ["sign"], ON, ADULT).kinds == SIGN
+
+
+INQUIRY_REFERENCES = [
+    # id, live, for this holder, allowed
+    ("R5_4_live_reference_of_the_holder", True, True, True),
+    ("R5_4_voided_or_unknown_reference", False, True, False),
+    ("R5_4_reference_of_another_holder", True, False, False),
+    ("R5_4_neither", False, False, False),
+]
+
+
+@pytest.mark.parametrize("case", INQUIRY_REFERENCES, ids=[c[0] for c in INQUIRY_REFERENCES])
+def test_R5_4_inquiry_reference(case):
+    _, live, mine, ok = case
+    d = inquiry_reference_decision(live, mine)
+    assert (d.allowed, d.rule) == (ok, "R5.4")
+    if not ok:
+        assert d.message_ja == "この照会書は無効です（再照会により無効になったか、照会番号が違います）。"
+        assert d.message_en == ("This inquiry form is not valid (voided by a new inquiry, or an "
+                                "unknown reference).")
+    else:
+        assert d.message_ja and d.message_en

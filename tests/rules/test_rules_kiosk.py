@@ -1,12 +1,14 @@
 """R6.1–R6.5, R7.1, R7.2: kiosk PIN reset and convenience-store issuance."""
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from openjpki.rules import (
     JST, FaceMatch, PinCounter, PinKind, after_face_match, after_pin_reset,
-    convenience_issuance_decision, kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
+    convenience_issuance_decision, convenience_login_decision, kiosk_reset_card_decision,
+    kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset, residence_certificate_decision,
 )
 
 
@@ -103,3 +105,69 @@ def test_R7_convenience_issuance(case):
     assert (d.allowed, d.rule) == (ok, rule), d
     if opens:
         assert d.opens_on == date.fromisoformat(opens)
+
+
+# --- refusals the app, the kiosk and the convenience store give --------------------------------
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _bilingual(d):
+    assert JAPANESE.search(d.message_ja) and d.message_en and not JAPANESE.search(d.message_en)
+
+
+@pytest.mark.parametrize("target,rule", [("sign", "R6.2"), ("auth", "R6.3")])
+def test_R6_2_R6_3_no_app_step_no_kiosk_step(target, rule):
+    d = kiosk_reset_decision(target, None, J("2024-06-14T10:00"))
+    assert (d.allowed, d.rule) == (False, rule)
+    assert "アプリ" in d.message_ja and "24 hours" in d.message_en
+    _bilingual(d)
+
+
+def test_R6_2_no_app_step_is_said_even_when_the_kiosk_is_closed():
+    d = kiosk_reset_decision("sign", None, J("2024-06-14T23:30"))
+    assert d.rule == "R6.2" and "app" in d.message_en
+
+
+CARD_STATES = [
+    # state, allowed
+    (None, True), ("active", True), ("returned", False), ("voided", False), ("lost", False),
+    ("expired", False),
+]
+
+
+@pytest.mark.parametrize("state,ok", CARD_STATES, ids=[str(s) for s, _ in CARD_STATES])
+def test_R6_1_app_reset_only_on_an_active_card(state, ok):
+    d = kiosk_reset_card_decision(state)
+    assert (d.allowed, d.rule) == (ok, "R6.1")
+    _bilingual(d)
+    if not ok:
+        assert f"The card is {state};" in d.message_en and "窓口" in d.message_ja
+
+
+def test_R6_1_unknown_card_state_is_a_value_error():
+    with pytest.raises(ValueError):
+        kiosk_reset_card_decision("shredded")
+
+
+@pytest.mark.parametrize("problem,ok", [
+    (None, True),
+    ("the card's signature over the challenge does not verify", False),
+    ("the certificate was not issued by the user authentication authority", False),
+])
+def test_R7_1_login_with_the_auth_certificate(problem, ok):
+    d = convenience_login_decision(problem)
+    assert (d.allowed, d.rule) == (ok, "R7.1")
+    _bilingual(d)
+    if problem:
+        assert d.message_en == f"Login with the user authentication certificate failed: {problem}."
+        assert d.message_ja == "利用者証明用電子証明書による本人確認ができませんでした。"
+
+
+@pytest.mark.parametrize("on_register,ok", [(True, True), (False, False)])
+def test_R5_2_residence_certificate_only_for_the_register(on_register, ok):
+    d = residence_certificate_decision(on_register)
+    assert (d.allowed, d.rule) == (ok, "R5.2")
+    _bilingual(d)
+    if not ok:
+        assert "住民基本台帳" in d.message_ja and "resident register" in d.message_en

@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from openjpki.rules import (
     AUTH_PIN_RETRY_LIMIT, SIGN_PIN_RETRY_LIMIT, Allowed, PinCounter, PinKind, Refused,
-    after_pin_change, after_pin_reset, after_pin_try, retry_limit, validate_auth_pin,
+    after_pin_change, after_pin_reset, after_pin_try, pin_refused_by_card, retry_limit,
+    validate_auth_pin,
     validate_card_pin, validate_pin, validate_sign_pin,
 )
 
@@ -152,3 +153,45 @@ def test_decision_to_json_round_trip():
 def test_decision_rejects_a_rule_number_that_is_not_one():
     with pytest.raises(ValueError):
         Refused("3.2", "x", "y")
+
+
+# --- what a card's answer to a PIN means (R1.4, R1.7) ----------------------------------------
+
+CARD_ANSWERS = [
+    # id, kind, tries_left, locked, rule, Japanese fragment, English fragment
+    ("R1_4_sign_four_left", "sign", 4, False, "R1.4", "あと4回", "4 more wrong tries"),
+    ("R1_4_sign_one_left", "sign", 1, False, "R1.4", "あと1回", "1 more wrong try"),
+    ("R1_4_sign_last_try_locks", "sign", 0, False, "R1.4", "5回連続", "now locked"),
+    ("R1_4_auth_two_left", "auth", 2, False, "R1.4", "あと2回", "2 more wrong tries"),
+    ("R1_4_auth_last_try_locks", "auth", 0, False, "R1.4", "3回連続", "now locked"),
+    ("R1_4_card_pin_one_left", "card", 1, False, "R1.4", "住民基本台帳用暗証番号", "1 more"),
+    ("R1_4_unknown_counts_as_first_wrong_try", "sign", None, False, "R1.4", "あと4回",
+     "4 more wrong tries"),
+    ("R1_4_more_than_the_limit_is_clamped", "auth", 7, False, "R1.4", "あと2回", "2 more"),
+    ("R1_7_already_locked", "sign", None, True, "R1.7", "ロックされています", "only a PIN reset"),
+    ("R1_7_locked_ignores_tries_left", "auth", 2, True, "R1.7", "ロックされています",
+     "only a PIN reset"),
+]
+
+
+@pytest.mark.parametrize("case", CARD_ANSWERS, ids=[c[0] for c in CARD_ANSWERS])
+def test_R1_4_R1_7_pin_refused_by_card(case):
+    _, kind, left, locked, rule, ja, en = case
+    d = pin_refused_by_card(kind, left, locked=locked)
+    assert isinstance(d, Refused) and d.rule == rule
+    assert ja in d.message_ja and en in d.message_en
+
+
+@settings(deadline=None)
+@given(kind=st.sampled_from(["sign", "auth", "card"]), wrong=st.integers(1, 5))
+def test_R1_4_the_cards_count_gives_the_same_words_as_the_counter(kind, wrong):
+    """However many wrong tries in a row, reading the tries left off the card gives the
+    refusal the rules' own counter gives."""
+    counter = PinCounter(kind)
+    for _ in range(min(wrong, counter.limit)):
+        tried = after_pin_try(counter, correct=False)
+        assert pin_refused_by_card(kind, tried.counter.remaining) == tried.decision
+        counter = tried.counter
+    if counter.locked:
+        assert pin_refused_by_card(kind, 0, locked=True) == \
+            after_pin_try(counter, correct=True).decision

@@ -4,7 +4,8 @@ import pytest
 from cryptography import x509
 
 from openjpki.rules import (
-    CardEnd, CertKind, CertStatus, FactChange, HolderRequest, Reason, certificates_ending,
+    CardEnd, CertKind, CertStatus, FactChange, HolderRequest, Reason,
+    certificate_status_decision, certificates_ending, request_reason,
     revocation_for_replacement, revocations_for_card_end, revocations_for_fact_change,
     revocations_for_holder_request, status_transition,
 )
@@ -109,3 +110,59 @@ def test_R4_3_hold_is_never_released_message():
 def test_unknown_reason_is_a_value_error():
     with pytest.raises(ValueError):
         status_transition("good", "revoked", "removeFromCRL")
+
+
+@pytest.mark.parametrize("request_,reason", [
+    ("voluntary", Reason.CESSATION_OF_OPERATION), ("hold", Reason.CERTIFICATE_HOLD),
+    ("lost_card", Reason.KEY_COMPROMISE), ("key_compromise", Reason.KEY_COMPROMISE),
+    ("destroyed_before_use", Reason.UNSPECIFIED)])
+def test_R4_3_request_reason(request_, reason):
+    assert request_reason(request_) is reason
+    assert revocations_for_holder_request(request_, ["sign"])[0].reason is reason
+
+
+STATUS_USE = [
+    # id, kind, status, reason, allowed, rule, Japanese message, English message
+    ("R4_3_good_sign_is_used", "sign", "good", None, True, "R4.3",
+     "署名用電子証明書は有効です。", "The signature certificate is good."),
+    ("R4_1_sign_revoked_by_a_change_of_facts", "sign", "revoked", "affiliationChanged", False,
+     "R4.1", "基本4情報（氏名・住所等）の変更により、署名用電子証明書は失効しています。"
+     "市区町村の窓口で再発行を受けてください。",
+     "The signature certificate was revoked when the holder's basic facts changed "
+     "(affiliationChanged); a new one can be issued at the counter."),
+    ("R3_7_superseded_by_a_new_certificate", "sign", "revoked", "superseded", False, "R3.7",
+     "署名用電子証明書は、新しい電子証明書の発行により失効しています（superseded）。"
+     "カードに書き込まれた新しい電子証明書を使ってください。",
+     "The signature certificate was revoked when a new one replaced it (superseded); use "
+     "the new certificate written to the card."),
+    ("R4_3_revoked_on_request", "sign", "revoked", "cessationOfOperation", False, "R4.3",
+     "署名用電子証明書は失効されています（cessationOfOperation）。",
+     "The signature certificate is revoked (cessationOfOperation)."),
+    ("R4_3_on_hold", "sign", "hold", "certificateHold", False, "R4.3",
+     "署名用電子証明書は一時保留されています（certificateHold）。",
+     "The signature certificate is on hold (certificateHold)."),
+    ("R4_3_revoked_without_a_reason", "sign", "revoked", None, False, "R4.3",
+     "署名用電子証明書は失効されています（理由なし）。",
+     "The signature certificate is revoked (no reason given)."),
+    ("R4_3_reason_outside_jpki_is_shown", "auth", "revoked", "privilegeWithdrawn", False,
+     "R4.3", "利用者証明用電子証明書は失効されています（privilegeWithdrawn）。",
+     "The user authentication certificate is revoked (privilegeWithdrawn)."),
+    ("R4_2_auth_is_never_an_R4_1_revocation", "auth", "revoked", "affiliationChanged", False,
+     "R4.3", "利用者証明用電子証明書は失効されています（affiliationChanged）。",
+     "The user authentication certificate is revoked (affiliationChanged)."),
+]
+
+
+@pytest.mark.parametrize("case", STATUS_USE, ids=[c[0] for c in STATUS_USE])
+def test_R4_1_R4_3_R3_7_certificate_status_decision(case):
+    _, kind, status, reason, ok, rule, ja, en = case
+    d = certificate_status_decision(kind, status, reason)
+    assert (d.allowed, d.rule, d.message_ja, d.message_en) == (ok, rule, ja, en)
+
+
+def test_R4_1_status_decision_takes_reason_values():
+    d = certificate_status_decision(CertKind.SIGN, CertStatus.REVOKED,
+                                    Reason.AFFILIATION_CHANGED)
+    assert d.rule == "R4.1"
+    with pytest.raises(ValueError):
+        certificate_status_decision("sign", "unknown", None)

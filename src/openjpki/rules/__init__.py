@@ -8,7 +8,8 @@ always an argument (dates and datetimes in Japan time).
 Modules: ``decision`` (Allowed / Refused / SecondVisit), ``kinds`` (R1.1, R1.2), ``pins``
 (R1.3, R1.4, R1.6, R1.7), ``dates`` (birthdays, ages, business days), ``expiry`` (R2),
 ``renewal`` (R3.1–R3.6), ``revocation`` (R3.7, R4), ``documents`` and ``eligibility`` (R1.5,
-R5), ``calendars`` (R5.8, R6.4, R7.2; hours from ``offices.toml``), ``kiosk`` (R6, R7).
+R5), ``holdings`` (what the certificates already on a card allow: R3.3, R3.7, R4.3, R4.5),
+``calendars`` (R5.8, R6.4, R7.2; hours from ``offices.toml``), ``kiosk`` (R6, R7).
 Everything public is re-exported here.
 """
 
@@ -19,7 +20,8 @@ from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.pins import (
     AUTH_PIN_LENGTH, AUTH_PIN_RETRY_LIMIT, CARD_PIN_LENGTH, CARD_PIN_RETRY_LIMIT,
     SIGN_PIN_MAX_LENGTH, SIGN_PIN_MIN_LENGTH, SIGN_PIN_RETRY_LIMIT, PinCounter, PinTry,
-    after_pin_change, after_pin_reset, after_pin_try, retry_limit, validate_auth_pin,
+    after_pin_change, after_pin_reset, after_pin_try, pin_refused_by_card, retry_limit,
+    validate_auth_pin,
     validate_card_pin, validate_pin, validate_sign_pin,
 )
 from openjpki.rules.dates import (
@@ -38,20 +40,25 @@ from openjpki.rules.renewal import (
 )
 from openjpki.rules.revocation import (
     CardEnd, CertificateEnd, CertStatus, FactChange, HolderRequest, Reason,
-    certificates_ending, revocation_for_replacement, revocations_for_card_end,
-    revocations_for_fact_change, revocations_for_holder_request, status_transition,
+    certificate_status_decision, certificates_ending, request_reason,
+    revocation_for_replacement, revocations_for_card_end, revocations_for_fact_change,
+    revocations_for_holder_request, status_transition,
 )
 from openjpki.rules.kinds import (
     BASIC_FOUR_FACTS, Fact, certificate_facts, certificate_purpose,
 )
 from openjpki.rules.documents import (
     DRIVING_HISTORY_ACCEPTED_FROM, ApplicantType, AuthorityProof, InquiryForm, PhotoId,
-    PresentedId, Procedure, Requirement, photo_id_problem,
+    PresentedId, Procedure, Requirement, inquiry_reference_decision, photo_id_problem,
 )
 from openjpki.rules.eligibility import (
     MAJORITY_AGE, SIGN_MIN_AGE, Applicant, Application, Holder, central_system_down,
     certificates_on_new_card, needs_legal_representative, pins_needed, procedure_decision,
     sign_eligible,
+)
+from openjpki.rules.holdings import (
+    HeldCertificate, holder_request_decision, new_issuance_decision, new_issuance_kinds,
+    reissue_after_change_decision, renewal_on_card_decision,
 )
 from openjpki.rules.calendars import (
     KIOSK_HOURS, Calendar, CalendarConfigError, Closures, Hours, Office, counter_open,
@@ -59,36 +66,40 @@ from openjpki.rules.calendars import (
 )
 from openjpki.rules.kiosk import (
     CONVENIENCE_MIN_AGE, FACE_MATCH_LIMIT, RESERVATION_WINDOW, FaceMatch, after_face_match,
-    convenience_issuance_decision, kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
+    convenience_issuance_decision, convenience_login_decision, kiosk_reset_card_decision,
+    kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
+    residence_certificate_decision,
 )
 
 __all__ = [
-    "ACTIVATION_BUSINESS_DAYS", "AUTH_PIN_LENGTH", "AUTH_PIN_RETRY_LIMIT", "BASIC_FOUR_FACTS",
-    "CARD_ADULT_AGE", "CARD_PIN_LENGTH", "CARD_PIN_RETRY_LIMIT", "CERTIFICATE_BIRTHDAYS",
-    "CONVENIENCE_MIN_AGE", "DRIVING_HISTORY_ACCEPTED_FROM", "FACE_MATCH_LIMIT",
-    "FEE_WITH_PAID_CARD_REISSUE_JPY", "ISSUANCE_FEE_JPY", "JST", "KIOSK_HOURS",
-    "LEGACY_JUKI_ISSUANCE_ENDED", "MAJORITY_AGE", "RENEWAL_WINDOW_MONTHS", "RESERVATION_WINDOW",
-    "SIGN_MIN_AGE", "SIGN_PIN_MAX_LENGTH", "SIGN_PIN_MIN_LENGTH", "SIGN_PIN_RETRY_LIMIT",
-    "add_business_days", "after_face_match", "after_pin_change", "after_pin_reset",
-    "after_pin_try", "age_on", "Allowed", "Applicant", "ApplicantType", "Application",
-    "auth_certificate_expiry", "AuthorityProof", "birthday_in_year", "Calendar",
-    "CalendarConfigError", "card_expiry", "CardEnd", "central_system_down",
-    "certificate_expiry", "certificate_facts", "certificate_fee", "certificate_purpose",
-    "CertificateEnd", "CertificateExpiry", "certificates_ending", "certificates_on_new_card",
-    "CertKind", "CertStatus", "clamp_day", "Closures", "convenience_issuance_decision",
-    "convenience_services_from", "counter_open", "Decision", "decision_to_dict",
-    "default_calendar", "expiry_notice_due", "expiry_notice_on", "ExpiryBasis", "FaceMatch",
-    "Fact", "FactChange", "Holder", "HolderRequest", "Hours", "InquiryForm", "is_business_day",
-    "is_year_end_closure", "kiosk_open", "kiosk_reset_decision", "kiosk_reset_route",
-    "LabelledEnum", "legacy_juki_certificate_request", "load_calendar", "load_offices",
-    "months_before",
-    "needs_legal_representative", "next_opening", "nth_birthday_after", "Office",
-    "parse_calendar", "photo_id_problem", "PhotoId", "pin_for_kiosk_reset", "PinCounter",
-    "PinKind",
-    "pins_needed", "PinTry", "PresentedId", "Procedure", "procedure_decision", "Reason",
-    "Refused", "renewal_decision", "renewal_opens_on", "Requirement", "retry_limit",
-    "revocation_for_replacement", "revocations_for_card_end", "revocations_for_fact_change",
-    "revocations_for_holder_request", "SecondVisit", "sign_certificate_expiry", "sign_eligible",
-    "status_transition", "to_jst", "validate_auth_pin", "validate_card_pin", "validate_pin",
-    "validate_sign_pin",
+    "ACTIVATION_BUSINESS_DAYS", "add_business_days", "after_face_match", "after_pin_change",
+    "after_pin_reset", "after_pin_try", "age_on", "Allowed", "Applicant", "ApplicantType",
+    "Application", "auth_certificate_expiry", "AUTH_PIN_LENGTH", "AUTH_PIN_RETRY_LIMIT",
+    "AuthorityProof", "BASIC_FOUR_FACTS", "birthday_in_year", "Calendar", "CalendarConfigError",
+    "CARD_ADULT_AGE", "card_expiry", "CARD_PIN_LENGTH", "CARD_PIN_RETRY_LIMIT", "CardEnd",
+    "central_system_down", "CERTIFICATE_BIRTHDAYS", "certificate_expiry", "certificate_facts",
+    "certificate_fee", "certificate_purpose", "certificate_status_decision", "CertificateEnd",
+    "CertificateExpiry", "certificates_ending", "certificates_on_new_card", "CertKind",
+    "CertStatus", "clamp_day", "Closures", "convenience_issuance_decision",
+    "convenience_login_decision", "CONVENIENCE_MIN_AGE", "convenience_services_from",
+    "counter_open", "Decision", "decision_to_dict", "default_calendar",
+    "DRIVING_HISTORY_ACCEPTED_FROM", "expiry_notice_due", "expiry_notice_on", "ExpiryBasis",
+    "FACE_MATCH_LIMIT", "FaceMatch", "Fact", "FactChange", "FEE_WITH_PAID_CARD_REISSUE_JPY",
+    "HeldCertificate", "Holder", "holder_request_decision", "HolderRequest", "Hours",
+    "inquiry_reference_decision", "InquiryForm", "is_business_day", "is_year_end_closure",
+    "ISSUANCE_FEE_JPY", "JST", "KIOSK_HOURS", "kiosk_open", "kiosk_reset_card_decision",
+    "kiosk_reset_decision", "kiosk_reset_route", "LabelledEnum",
+    "legacy_juki_certificate_request", "LEGACY_JUKI_ISSUANCE_ENDED", "load_calendar",
+    "load_offices", "MAJORITY_AGE", "months_before", "needs_legal_representative",
+    "new_issuance_decision", "new_issuance_kinds", "next_opening", "nth_birthday_after",
+    "Office", "parse_calendar", "photo_id_problem", "PhotoId", "pin_for_kiosk_reset",
+    "pin_refused_by_card", "PinCounter", "PinKind", "pins_needed", "PinTry", "PresentedId",
+    "Procedure", "procedure_decision", "Reason", "Refused", "reissue_after_change_decision",
+    "renewal_decision", "renewal_on_card_decision", "renewal_opens_on", "RENEWAL_WINDOW_MONTHS",
+    "request_reason", "Requirement", "RESERVATION_WINDOW", "residence_certificate_decision",
+    "retry_limit", "revocation_for_replacement", "revocations_for_card_end",
+    "revocations_for_fact_change", "revocations_for_holder_request", "SecondVisit",
+    "sign_certificate_expiry", "sign_eligible", "SIGN_MIN_AGE", "SIGN_PIN_MAX_LENGTH",
+    "SIGN_PIN_MIN_LENGTH", "SIGN_PIN_RETRY_LIMIT", "status_transition", "to_jst",
+    "validate_auth_pin", "validate_card_pin", "validate_pin", "validate_sign_pin",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from openjpki.rules.decision import LabelledEnum
+from openjpki.rules.decision import Allowed, LabelledEnum, Refused
 
 
 class Procedure(LabelledEnum):
@@ -172,6 +172,18 @@ class InquiryForm:
     """The PINs written on it match the card (checked at the counter)."""
     from_expiry_notice: bool = False
     """The form enclosed in J-LIS's expiry notice (R5.5 a), not one mailed after visit 1."""
+
+
+def inquiry_reference_decision(live: bool, for_this_holder: bool = True) -> Allowed | Refused:
+    """R5.4: a form brought back on the second visit counts only under a reference that is
+    still live (a new inquiry, after PINs that did not match, voids the old one) and was
+    mailed for this holder."""
+    if not (live and for_this_holder):
+        return Refused("R5.4", "この照会書は無効です（再照会により無効になったか、照会番号が違います）。",
+                       "This inquiry form is not valid (voided by a new inquiry, or an unknown "
+                       "reference).")
+    return Allowed("R5.4", "照会書の照会番号を確認しました。",
+                   "The inquiry form's reference is live and the holder's.")
 
 
 class Requirement(LabelledEnum):

@@ -17,6 +17,7 @@ from openjpki.rules.dates import age_on, to_jst
 from openjpki.rules.decision import Allowed, Refused
 from openjpki.rules.kinds import PinKind
 from openjpki.rules.renewal import convenience_services_from
+from openjpki.rules.revocation import CardEnd
 
 FACE_MATCH_LIMIT = 5
 """R6.2: consecutive face-match failures that lock the app for the card."""
@@ -91,16 +92,23 @@ def after_face_match(state: FaceMatch, matched: bool) -> tuple[FaceMatch, Allowe
                     f"Face match failed ({left} more failure(s) lock the app)."))
 
 
-def kiosk_reset_decision(target: "PinKind | str", prepared_at: datetime, at: datetime,
+def kiosk_reset_decision(target: "PinKind | str", prepared_at: datetime | None, at: datetime,
                          hours: Hours = KIOSK_HOURS) -> Allowed | Refused:
     """R6.2 (SIGN) / R6.3 (AUTH), R6.4: may the kiosk step of a reset prepared in the app at
-    ``prepared_at`` be done at ``at``? Within 24 hours (inclusive) and within kiosk hours."""
+    ``prepared_at`` be done at ``at``? The kiosk step follows an app step (``prepared_at``
+    ``None``: there is none open for this card and PIN), within 24 hours (inclusive) and
+    within kiosk hours."""
     target = PinKind.parse(target)
     pin_for_kiosk_reset(target)
+    rule = _rule(target)
+    if prepared_at is None:
+        return Refused(rule, "スマートフォンアプリでの手続きがされていません。先にアプリで本人確認を"
+                       "行ってください（24時間以内にキオスク端末で手続きできます）。",
+                       "No app step was done for this card: confirm your identity in the app "
+                       "first, then come to a kiosk within 24 hours.")
     prepared_at, at = to_jst(prepared_at), to_jst(at)
     if at < prepared_at:
         raise ValueError("the kiosk step is before the app step")
-    rule = _rule(target)
     if at - prepared_at > RESERVATION_WINDOW:
         return Refused(rule, "アプリでの手続きから24時間を過ぎています。アプリの手続きからやり直して"
                        "ください。",
@@ -111,6 +119,41 @@ def kiosk_reset_decision(target: "PinKind | str", prepared_at: datetime, at: dat
         return open_
     return Allowed(rule, f"キオスク端末で新しい{target.ja}を設定できます。",
                    f"The new {target.en} can be set at the kiosk.")
+
+
+def kiosk_reset_card_decision(card_state: str | None) -> Allowed | Refused:
+    """R6.1: the app and the kiosk reset PINs only on an active card; a card returned,
+    voided, lost or expired (``card_state``, the codes of
+    :class:`~openjpki.rules.revocation.CardEnd`) is dealt with at the counter. ``None`` or
+    ``"active"``: the card is active."""
+    if card_state in (None, "active"):
+        return Allowed("R6.1", "有効なカードです。", "The card is active.")
+    state = CardEnd(card_state).value
+    return Refused("R6.1", "このカードは有効ではないため、アプリでは手続きできません。"
+                   "市区町村の窓口で手続きしてください。",
+                   f"The card is {state}; use the municipal counter.")
+
+
+def convenience_login_decision(problem: str | None) -> Allowed | Refused:
+    """R7.1: convenience-store issuance starts by logging in with the AUTH certificate: the
+    card signs the kiosk's challenge with the AUTH key after the AUTH PIN. ``problem`` is
+    why that proof failed (in English, e.g. "the card's signature over the challenge does
+    not verify"), ``None`` when it held."""
+    if problem is None:
+        return Allowed("R7.1", "利用者証明用電子証明書で本人確認ができました。",
+                       "Logged in with the user authentication certificate.")
+    return Refused("R7.1", "利用者証明用電子証明書による本人確認ができませんでした。",
+                   f"Login with the user authentication certificate failed: {problem}.")
+
+
+def residence_certificate_decision(on_register: bool) -> Allowed | Refused:
+    """R5.2 (with R7.1): a certificate of residence (住民票の写し) is issued at the
+    convenience store only to a person on this municipality's resident register."""
+    if not on_register:
+        return Refused("R5.2", "この市区町村の住民基本台帳に記録がないため、証明書を交付できません。",
+                       "The holder is not on this municipality's resident register.")
+    return Allowed("R5.2", "住民基本台帳に記録されています。",
+                   "The holder is on this municipality's resident register.")
 
 
 def convenience_issuance_decision(birth: date, at: datetime, *, auth_valid: bool = True,

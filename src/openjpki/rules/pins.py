@@ -187,6 +187,25 @@ def after_pin_try(counter: PinCounter, correct: bool) -> PinTry:
                 "will lock it."))
 
 
+def pin_refused_by_card(kind: "PinKind | str", tries_left: int | None = None, *,
+                        locked: bool = False) -> Refused:
+    """R1.4, R1.7: the refusal when a card (or token) rejected a PIN of ``kind``, in the
+    same words as :func:`after_pin_try`.
+
+    ``locked``: the PIN was already locked (R1.7). Otherwise the PIN was wrong and
+    ``tries_left`` is what the card reports after this try (0: the try locked it, R1.4).
+    ``None`` when the card could not be asked: the try is counted as the first wrong one."""
+    kind = PinKind.parse(kind)
+    limit = retry_limit(kind)
+    if locked:
+        return _locked_refusal(kind)
+    left = limit if tries_left is None else tries_left
+    failures_before = min(limit - 1, max(0, limit - left - 1))
+    decision = after_pin_try(PinCounter(kind, failures_before), correct=False).decision
+    assert isinstance(decision, Refused)
+    return decision
+
+
 def after_pin_change(counter: PinCounter, current_correct: bool, new_pin: str) -> PinTry:
     """R1.7: a PIN change needs the current PIN (and a locked PIN cannot be changed, only
     reset). The new PIN must have the right form (R1.3/R1.6); a malformed new PIN is refused

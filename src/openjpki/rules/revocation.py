@@ -127,6 +127,12 @@ _REQUEST_REASONS = {
 }
 
 
+def request_reason(request: "HolderRequest | str") -> Reason:
+    """R4.3: the RFC 5280 reason a holder's request is published with (certificateHold for
+    a hold, the final reason otherwise: cessationOfOperation, keyCompromise, unspecified)."""
+    return _REQUEST_REASONS[HolderRequest(request)]
+
+
 def revocations_for_holder_request(request: "HolderRequest | str",
                                    kinds: Iterable["CertKind | str"] = BOTH
                                    ) -> tuple[CertificateEnd, ...]:
@@ -134,7 +140,7 @@ def revocations_for_holder_request(request: "HolderRequest | str",
     (reason certificateHold: published at once, never released, see
     :func:`status_transition`)."""
     request = HolderRequest(request)
-    reason = _REQUEST_REASONS[request]
+    reason = request_reason(request)
     return tuple(CertificateEnd(
         k, reason, "R4.3",
         f"本人の申請（{request.ja}）により{k.ja}を" + ("一時保留します。" if request is
@@ -215,6 +221,38 @@ def status_transition(current: "CertStatus | str", target: "CertStatus | str",
                        "A revocation needs a final reason (not certificateHold).")
     return Allowed("R4.3", f"失効させます（{reason.ja}）。",
                    f"The certificate is revoked ({reason.value}).")
+
+
+def certificate_status_decision(kind: "CertKind | str", status: "CertStatus | str",
+                                reason: "Reason | str | None" = None) -> Allowed | Refused:
+    """R4.1, R4.3, R3.7: may a certificate of ``kind`` with this ``status`` (and RFC 5280
+    ``reason``, as OCSP or the CRL gave it) still be used, e.g. to sign? Only a good one.
+
+    A SIGN revoked as affiliationChanged was ended by a change of the basic four facts
+    (R4.1; a new one is issued at the counter, R4.5); one revoked as superseded was replaced
+    by a renewed or re-issued certificate (R3.7); any other revocation or a hold is the
+    holder's request or the end of the card (R4.3, R4.4). ``reason`` may be a name outside
+    :class:`Reason` (e.g. ``"privilegeWithdrawn"``): it is only shown."""
+    kind, status = CertKind.parse(kind), CertStatus(status)
+    reason = reason.value if isinstance(reason, Reason) else reason
+    if status is CertStatus.GOOD:
+        return Allowed("R4.3", f"{kind.ja}は有効です。", f"The {kind.en} is good.")
+    if status is CertStatus.REVOKED and reason == Reason.AFFILIATION_CHANGED.value \
+            and kind is CertKind.SIGN:
+        return Refused("R4.1", "基本4情報（氏名・住所等）の変更により、署名用電子証明書は失効して"
+                       "います。市区町村の窓口で再発行を受けてください。",
+                       "The signature certificate was revoked when the holder's basic facts "
+                       "changed (affiliationChanged); a new one can be issued at the counter.")
+    if status is CertStatus.REVOKED and reason == Reason.SUPERSEDED.value:
+        return Refused("R3.7", f"{kind.ja}は、新しい電子証明書の発行により失効しています"
+                       "（superseded）。カードに書き込まれた新しい電子証明書を使ってください。",
+                       f"The {kind.en} was revoked when a new one replaced it (superseded); "
+                       "use the new certificate written to the card.")
+    held = status is CertStatus.HOLD
+    return Refused("R4.3", f"{kind.ja}は{'一時保留' if held else '失効'}されています"
+                   f"（{reason or '理由なし'}）。",
+                   f"The {kind.en} is {'on hold' if held else 'revoked'}"
+                   f" ({reason or 'no reason given'}).")
 
 
 def _kinds(kinds: Iterable["CertKind | str"]) -> tuple[CertKind, ...]:

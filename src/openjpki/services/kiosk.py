@@ -95,8 +95,8 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
             return read
         card = card_of_certificate(s, read.serial, for_update=True)
         reservation = _open_reservation(s, card, target)
-        if reservation is None:
-            refusal = _no_reservation(target)
+        if reservation is None:  # R6.2/R6.3: the kiosk step follows the app step
+            refusal = kiosk_reset_decision(target, None, now, hours)
             _refused(s, card, target, refusal, now, kiosk_id, stage="reservation")
             return refusal
         decision = kiosk_reset_decision(target, reservation.prepared_at, now, hours)
@@ -142,15 +142,6 @@ def _open_reservation(s: Session, card: Card, target: PinKind) -> KioskReservati
             KioskReservation.state == "open")
         .order_by(KioskReservation.prepared_at.desc()).limit(1).with_for_update()
     ).scalar_one_or_none()
-
-
-def _no_reservation(target: PinKind) -> Refused:
-    """R6.2/R6.3: the kiosk step follows the app step; without one there is nothing to do."""
-    rule = "R6.2" if target is PinKind.SIGN else "R6.3"
-    return Refused(rule, "スマートフォンアプリでの手続きがされていません。先にアプリで本人確認を"
-                   "行ってください（24時間以内にキオスク端末で手続きできます）。",
-                   "No app step was done for this card: confirm your identity in the app "
-                   "first, then come to a kiosk within 24 hours.")
 
 
 def _refused(s: Session, card: Card | None, target: PinKind, refusal: Refused, now: datetime,

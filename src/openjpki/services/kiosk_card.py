@@ -19,9 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openjpki.card import CardError, JpkiClient, PinBlocked, WrongPin
-from openjpki.rules import (
-    PinCounter, Refused, after_pin_try, kiosk_reset_route, pin_for_kiosk_reset, retry_limit,
-)
+from openjpki.rules import Refused, kiosk_reset_route, pin_for_kiosk_reset, pin_refused_by_card
 from openjpki.rules.kinds import PinKind
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.residents import InputError, NotFound
@@ -47,13 +45,12 @@ class CardRead:
 
 
 def pin_refusal(e: WrongPin | PinBlocked, kind: PinKind) -> Refused:
-    """The rules' answer to what the card said: a wrong PIN (R1.4, naming the tries left and
-    the lock it caused) or a PIN already locked (R1.7)."""
-    limit = retry_limit(kind)
+    """The rules' answer to what the card said (:func:`~openjpki.rules.pin_refused_by_card`):
+    a wrong PIN (R1.4, naming the tries left and the lock it caused) or a PIN already locked
+    (R1.7)."""
     if isinstance(e, PinBlocked):
-        return after_pin_try(PinCounter(kind, limit, locked=True), correct=False).decision
-    failures_before = min(limit - 1, max(0, limit - e.tries_left - 1))
-    return after_pin_try(PinCounter(kind, failures_before), correct=False).decision
+        return pin_refused_by_card(kind, locked=True)
+    return pin_refused_by_card(kind, e.tries_left)
 
 
 def read_with_pin(client: JpkiClient, kind: PinKind, pin: str) -> CardRead | Refused:

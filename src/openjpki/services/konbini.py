@@ -35,7 +35,10 @@ from sqlalchemy.orm import Session
 
 from openjpki.card import JpkiClient
 from openjpki.card.client import Transport
-from openjpki.rules import Allowed, Refused, convenience_issuance_decision, kiosk_open, to_jst
+from openjpki.rules import (
+    Allowed, Refused, convenience_issuance_decision, convenience_login_decision, kiosk_open,
+    residence_certificate_decision, to_jst,
+)
 from openjpki.rules.kinds import PinKind
 from openjpki.services.audit import record
 from openjpki.services.authority import UnknownCertificate
@@ -98,11 +101,6 @@ class ResidenceCertificate:
                 "message_ja": self.message_ja, "message_en": self.message_en}
 
 
-def _login_failed(why_en: str) -> Refused:
-    return Refused("R7.1", "利用者証明用電子証明書による本人確認ができませんでした。",
-                   f"Login with the user authentication certificate failed: {why_en}.")
-
-
 def konbini_login(ctx: CounterContext, transport: Transport, auth_pin: str, *,
                   now: datetime, challenge: bytes | None = None,
                   kiosk_id: str = "konbini-0001") -> KonbiniLogin | Refused:
@@ -128,20 +126,18 @@ def konbini_login(ctx: CounterContext, transport: Transport, auth_pin: str, *,
     auth_valid, why = _auth_status(ctx, read.serial, read.der, now)
     with ctx.store.transaction() as s:
         card = card_of_certificate(s, read.serial)
-        if problem is not None:
-            refusal = _login_failed(problem)
-            _audit(s, card, "konbini.login.refused", now, kiosk_id, rule=refusal.rule,
+        login = convenience_login_decision(problem)  # R7.1
+        if isinstance(login, Refused):
+            _audit(s, card, "konbini.login.refused", now, kiosk_id, rule=login.rule,
                    stage="signature", problem=problem)
-            return refusal
+            return login
         r = s.get(Resident, card.resident_id)
         assert r is not None
-        if not r.on_register:
-            refusal = Refused("R5.2", "この市区町村の住民基本台帳に記録がないため、証明書を"
-                              "交付できません。", "The holder is not on this municipality's "
-                              "resident register.")
-            _audit(s, card, "konbini.login.refused", now, kiosk_id, rule="R5.2",
+        registered = residence_certificate_decision(r.on_register)  # R5.2
+        if isinstance(registered, Refused):
+            _audit(s, card, "konbini.login.refused", now, kiosk_id, rule=registered.rule,
                    stage="register")
-            return refusal
+            return registered
         decision = convenience_issuance_decision(
             r.birth_date, now, auth_valid=auth_valid,
             auth_renewed_on=auth_renewed_on(s, card, read.serial), hours=hours)

@@ -14,7 +14,8 @@ without asking anyone (PAdES B-LT: OCSP response and CRL in the document securit
   HTTP CRL distribution point — an authority initialised with ``--ocsp-url`` and
   ``--crl-url-base`` puts them there) with httpx, or given as CRL files. A certificate that
   the OCSP responder or the CRL says is revoked or held is not used: :class:`Revoked`
-  carries the rule (R4.1 after a change of the basic facts, R4.3 otherwise).
+  carries the rule (``rules.certificate_status_decision``: R4.1 after a change of the basic
+  facts, R3.7 when superseded by a new certificate, R4.3 otherwise).
 - A wrong PIN is counted by the card (R1.4); the answer says how many tries are left.
 
 The PIN goes to the token and nowhere else; the private key never leaves the card.
@@ -33,8 +34,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from openjpki.rules import PinCounter, Refused, after_pin_try, validate_pin
-from openjpki.rules.kinds import PinKind
+from openjpki.rules import (
+    Refused, certificate_status_decision, pin_refused_by_card, validate_pin,
+)
+from openjpki.rules.kinds import CertKind, PinKind
 
 SIGN_TOKEN = "Digital Signature PIN"
 SIGN_KEY_ID = b"\x02"
@@ -163,15 +166,11 @@ def _tries_left(slot_description: str) -> int | None:
 
 
 def _pin_refusal(exc: Exception, slot_description: str) -> Refused:
+    """R1.4, R1.7 in the rules' words; the tries left are asked of the card when it can say."""
     import pkcs11
-    kind = PinKind.SIGN
-    limit = PinCounter(kind).limit
     if isinstance(exc, pkcs11.PinLocked):
-        return after_pin_try(PinCounter(kind, limit, locked=True), correct=False).decision
-    left = _tries_left(slot_description)
-    failures_before = limit - 1 if left == 0 else max(0, limit - (left or limit) - 1)
-    return after_pin_try(PinCounter(kind, min(failures_before, limit - 1)),
-                         correct=False).decision
+        return pin_refused_by_card(PinKind.SIGN, locked=True)
+    return pin_refused_by_card(PinKind.SIGN, _tries_left(slot_description))
 
 
 # --- revocation data ---------------------------------------------------------------------------
@@ -257,20 +256,6 @@ def fetch_revocation(cert: x509.Certificate, issuer: x509.Certificate,
     return data
 
 
-def revoked_refusal(status: str, reason: str | None) -> Refused:
-    """Why a revoked SIGN certificate is not used: R4.1 after a change of the basic four
-    facts (re-issue at the counter, R4.5), R4.3 after the holder's request or a hold."""
-    if reason == x509.ReasonFlags.affiliation_changed.value:
-        return Refused("R4.1", "基本4情報（氏名・住所等）の変更により、署名用電子証明書は失効して"
-                       "います。市区町村の窓口で再発行を受けてください。",
-                       "The signature certificate was revoked when the holder's basic facts "
-                       "changed (affiliationChanged); a new one can be issued at the counter.")
-    what_ja = "一時保留" if status == "hold" else "失効"
-    return Refused("R4.3", f"署名用電子証明書は{what_ja}されています（{reason or '理由なし'}）。",
-                   f"The signature certificate is {'on hold' if status == 'hold' else 'revoked'}"
-                   f" ({reason or 'no reason given'}).")
-
-
 # --- signing -------------------------------------------------------------------------------------
 
 def sign_pdf(src: Path, dst: Path, pin: str, *, reader: str | int | None = None,
@@ -321,8 +306,10 @@ def sign_pdf(src: Path, dst: Path, pin: str, *, reader: str | int | None = None,
         cert = x509.load_der_x509_certificate(signer.signing_cert.dump())
         issuer = x509.load_der_x509_certificate(ca_der)
         rev = fetch_revocation(cert, issuer, extra) if revocation else RevocationData()
-        if rev.status in ("revoked", "hold"):
-            raise Revoked(revoked_refusal(rev.status, rev.reason), rev.status, rev.reason)
+        if rev.status in ("revoked", "hold"):  # R4.1, R3.7, R4.3: decided by the rules
+            refusal = certificate_status_decision(CertKind.SIGN, rev.status, rev.reason)
+            assert isinstance(refusal, Refused)
+            raise Revoked(refusal, rev.status, rev.reason)
         if revocation and not (rev.ocsp or rev.crls):
             raise PdfSignError("no revocation data could be had for the certificate (it names "
                                "no reachable OCSP or CRL URL): give a CRL with --crl, or sign "

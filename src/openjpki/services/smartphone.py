@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from openjpki.card import JpkiClient
 from openjpki.card.client import Transport
 from openjpki.rules import (
-    RESERVATION_WINDOW, FaceMatch, Refused, after_face_match, pin_for_kiosk_reset,
+    RESERVATION_WINDOW, FaceMatch, Refused, after_face_match, kiosk_reset_card_decision,
+    pin_for_kiosk_reset,
 )
 from openjpki.rules.kinds import PinKind
 from openjpki.services.audit import record
@@ -175,12 +176,10 @@ def prepare_pin_reset(ctx: CounterContext, transport: Transport, target: "PinKin
         if target.value not in current_certificates(s, card.id):
             raise InputError(f"the card holds no {target.value.upper()} certificate: there is "
                              "no PIN of it to reset")
-        if card.state != "active":
-            refusal = Refused("R6.1", "このカードは有効ではないため、アプリでは手続きできません。"
-                              "市区町村の窓口で手続きしてください。",
-                              f"The card is {card.state}; use the municipal counter.")
-            _refused(s, ctx, card, target, refusal, now, stage="card")
-            return refusal
+        active = kiosk_reset_card_decision(card.state)  # R6.1
+        if isinstance(active, Refused):
+            _refused(s, ctx, card, target, active, now, stage="card")
+            return active
         state = load_face_match(s, card, now)
         if state.app_locked:  # locked meanwhile: refused, unchanged (R6.2)
             _, refusal = after_face_match(state, matched=False)

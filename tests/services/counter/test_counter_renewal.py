@@ -75,3 +75,26 @@ def test_R4_5_reissue_refused_while_sign_is_good(ctx):
     rid, _ = holder_with_card(ctx)
     out = reissue_sign(ctx, rid, PINS, now=at(date(2025, 6, 2)))
     assert isinstance(out, Refused) and out.rule == "R4.5"
+
+
+@pytest.mark.parametrize("how", ["voluntary", "hold"])
+def test_R4_5_sign_not_revoked_by_a_change_is_a_new_issuance_not_a_reissue(ctx, how):
+    """Only a SIGN revoked by a change of facts (R4.1) is re-issued after the change; one
+    revoked or held on the holder's request is issued again by a new issuance (R3.3)."""
+    from openjpki.services.counter import hold, revoke
+    from openjpki.store.counter_models import Application
+
+    rid, first = holder_with_card(ctx)
+    day = at(date(2025, 6, 2))
+    ended = (revoke(ctx, rid, now=day, kinds=["sign"]) if how == "voluntary"
+             else hold(ctx, rid, now=day, kinds=["sign"]))
+    assert isinstance(ended, Completed), ended
+    out = reissue_sign(ctx, rid, PINS, now=day)
+    assert isinstance(out, Refused) and out.rule == "R4.5"
+    assert "新規発行" in out.message_ja and "new issuance" in out.message_en
+    with ctx.store.transaction() as s:
+        refused = s.query(Application).filter_by(procedure="reissue_after_change").one()
+        assert (refused.state, refused.refusal_rule) == ("refused", "R4.5")
+    out = issue_certificates(ctx, rid, PINS, now=day, kinds=["sign"])
+    assert isinstance(out, Completed), out
+    assert [c.kind for c in out.issued] == ["sign"]

@@ -1,7 +1,9 @@
 """Accepting an application: every check before any work, decided by the rules package.
 
-Order: office hours (R5.8); the card and the certificates the procedure concerns; timing of
-a renewal (R3.1–R3.3); who applies and what they brought (R5.2–R5.7, R1.5/R5.6, via
+Order: the inquiry reference a proxy brings back (R5.4); office hours (R5.8); the card and the
+certificates the procedure concerns, and what those already on the card allow
+(``rules.holdings``: renewal window and state R3.1–R3.3, new issuance R3.7, re-issue after a
+change R4.5, revocation and hold R4.3); who applies and what they brought (R5.2–R5.7, R1.5/R5.6, via
 ``rules.procedure_decision``); for a voluntary proxy, the inquiry form (R5.4, R5.5). The
 application, the visit and an audit entry are recorded whatever the answer, in the caller's
 transaction; nothing is issued here (see :mod:`.execute`).
@@ -15,15 +17,21 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openjpki.rules import Allowed, Refused, SecondVisit, renewal_decision, validate_pin
+from openjpki.rules import Allowed, Refused, SecondVisit, validate_pin
 from openjpki.rules.calendars import counter_open
-from openjpki.rules.documents import ApplicantType, InquiryForm, Procedure
+from openjpki.rules.documents import (
+    ApplicantType, InquiryForm, Procedure, inquiry_reference_decision,
+)
 from openjpki.rules.eligibility import Application as RulesApplication
 from openjpki.rules.eligibility import (
     certificates_on_new_card, pins_needed, procedure_decision,
 )
+from openjpki.rules.holdings import (
+    HeldCertificate, holder_request_decision, new_issuance_decision, new_issuance_kinds,
+    reissue_after_change_decision, renewal_on_card_decision,
+)
 from openjpki.rules.kinds import CertKind, PinKind
-from openjpki.rules.revocation import CertStatus, HolderRequest, status_transition
+from openjpki.rules.revocation import HolderRequest
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.facts import applicant_facts, check_card_pin, holder_facts
@@ -51,10 +59,6 @@ class Intake:
     """The visit that brought it (None when carried out later, R5.9)."""
 
 
-def _refusal(rule: str, ja: str, en: str, **kw) -> Refused:
-    return Refused(rule, ja, en, **kw)
-
-
 def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetime,
               pins: PinEntry | None = None) -> Intake | Refused | InquiryMailed:
     """Check ``req`` and record it. ``pins`` are needed only when a voluntary proxy brings
@@ -71,11 +75,10 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     inquiry = req.applicant.inquiry
     if inquiry is not None and inquiry.reference:
         letter = live_inquiry(s, inquiry.reference, for_update=True)
-        if letter is None or letter.resident_id != r.id:
-            return _record_refusal(s, ctx, r, req, None, now, office, _refusal(
-                "R5.4", "この照会書は無効です（再照会により無効になったか、照会番号が違います）。",
-                "This inquiry form is not valid (voided by a new inquiry, or an unknown "
-                "reference)."))
+        known = inquiry_reference_decision(letter is not None,
+                                           letter is not None and letter.resident_id == r.id)
+        if isinstance(known, Refused):  # R5.4
+            return _record_refusal(s, ctx, r, req, None, now, office, known)
         app = s.get(Application, letter.application_id)
         if app is None or app.procedure != proc.value:
             raise InputError(f"inquiry {letter.reference} is for another procedure "
@@ -91,9 +94,9 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
             return _record_refusal(s, ctx, r, req, app, now, office, hours)
 
     card = _card_for(s, r, req)
-    kinds, refused = _kinds_for(s, r, card, req, today)
-    if refused is None:
-        refused = _timing_and_state(s, card, req, kinds, today)
+    held = _held(s, card)
+    kinds = _kinds_for(r, held, req, today)
+    refused = _timing_and_state(held, req, kinds, today)
     if refused is not None:
         return _record_refusal(s, ctx, r, req, app, now, office, refused, card, kinds)
 
@@ -157,85 +160,58 @@ def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:
     return active_card(s, r.id, for_update=True)
 
 
-def _kinds_for(s: Session, r: Resident, card: Card | None, req: CounterRequest, today
-               ) -> tuple[tuple[CertKind, ...], Refused | None]:
+def _held(s: Session, card: Card | None) -> list[HeldCertificate] | None:
+    """The card's current certificates as the rules see them (None: no card)."""
+    if card is None:
+        return None
+    return [HeldCertificate(CertKind.parse(kind), c.status, c.not_after, c.reason)
+            for kind, c in current_certificates(s, card.id).items()]
+
+
+def _kinds_for(r: Resident, held: list[HeldCertificate] | None, req: CounterRequest, today
+               ) -> tuple[CertKind, ...]:
     """The certificates the procedure concerns (explicit, or the procedure's default)."""
     proc, asked = req.procedure, tuple(req.kinds)
     if req.new_card:
         if asked:
-            return tuple(k for k in asked if k not in req.declined), None
+            return tuple(k for k in asked if k not in req.declined)
         # R5.10, R1.5: both, less the declined ones, less SIGN under 15 / adult ward.
         on_card = certificates_on_new_card(r.birth_date, today, req.declined, r.adult_ward)
-        return tuple(k for k in BOTH if k in on_card), None
+        return tuple(k for k in BOTH if k in on_card)
     if asked:
-        return asked, None
-    current = current_certificates(s, card.id) if card is not None else {}
+        return asked
     if proc is Procedure.NEW_ISSUANCE:
-        missing = tuple(k for k in BOTH if not (k.value in current
-                                               and current[k.value].live_on(today)))
-        if card is not None and not missing:
-            return (), _refusal(
-                "R3.7", "このカードには両方の電子証明書が有効な状態で搭載されています。"
-                "期限が近い場合は更新してください。",
-                "Both certificates on this card are live; renew them instead (one live "
-                "certificate per kind per card).")
-        return missing, None
+        return new_issuance_kinds(held, today)  # R3.7: the kinds without a live certificate
     if proc is Procedure.REISSUE_AFTER_CHANGE:
-        return (CertKind.SIGN,), None
+        return (CertKind.SIGN,)
     if proc is Procedure.RENEWAL:
-        return tuple(k for k in BOTH if k.value in current) or BOTH, None
-    return BOTH, None
+        on_card = {c.kind for c in held or ()}
+        return tuple(k for k in BOTH if k in on_card) or BOTH
+    return BOTH
 
 
-def _timing_and_state(s: Session, card: Card | None, req: CounterRequest,
+def _timing_and_state(held: list[HeldCertificate] | None, req: CounterRequest,
                       kinds: tuple[CertKind, ...], today) -> Refused | None:
-    """Renewal window (R3.1–R3.3) and the certificate states a procedure needs."""
+    """What the certificates already on the card allow, decided by ``rules.holdings``:
+    renewal (R3.1–R3.3), new issuance (R3.7), re-issue after a change (R4.5), revocation and
+    hold (R4.3)."""
     proc = req.procedure
-    if card is None:
-        if proc in (Procedure.REVOCATION, Procedure.HOLD):
-            return _refusal("R4.3", "失効・一時保留できる電子証明書がありません（有効なカードが"
-                            "ありません）。",
-                            "There is no certificate to revoke or hold (no active card).")
+    if proc in (Procedure.REVOCATION, Procedure.HOLD):
+        if held is None:
+            decision = holder_request_decision(None, proc, kinds)
+        else:
+            decision = holder_request_decision(held, proc, kinds, _holder_request(req))
+    elif held is None:
         return None  # no card: R5.2 (rules) refuses where the procedure needs one
-    current = current_certificates(s, card.id)
-    if proc is Procedure.RENEWAL:
-        for k in kinds:
-            c = current.get(k.value)
-            if c is None or c.status != "good":
-                return _refusal(
-                    "R3.3", f"更新できる{k.ja}がありません。新規発行の手続きをしてください。",
-                    f"There is no live {k.en} to renew; a new issuance is done instead.")
-            window = renewal_decision(c.not_after, today)
-            if isinstance(window, Refused):
-                return window
+    elif proc is Procedure.RENEWAL:
+        decision = renewal_on_card_decision(held, today, kinds)
     elif proc is Procedure.NEW_ISSUANCE:
-        for k in kinds:
-            c = current.get(k.value)
-            if c is not None and c.live_on(today):
-                return _refusal(
-                    "R3.7", f"このカードの{k.ja}は有効です。期限が近い場合は更新してください。",
-                    f"The {k.en} on this card is live; renew it instead (one live "
-                    "certificate per kind per card).")
+        decision = new_issuance_decision(held, today, req.kinds)
     elif proc is Procedure.REISSUE_AFTER_CHANGE:
-        c = current.get("sign")
-        if c is not None and c.status == "good":
-            return _refusal(
-                "R4.5", "署名用電子証明書は失効していないため、再発行の対象ではありません。",
-                "The signature certificate was not revoked by a change of facts; there is "
-                "nothing to re-issue.")
-    elif proc in (Procedure.REVOCATION, Procedure.HOLD):
-        target = CertStatus.HOLD if proc is Procedure.HOLD else CertStatus.REVOKED
-        reason = _holder_request(req)
-        for k in kinds:
-            c = current.get(k.value)
-            if c is None:
-                return _refusal("R4.3", f"このカードに{k.ja}はありません。",
-                                f"There is no {k.en} on this card.")
-            decision = status_transition(c.status, target, None if target is CertStatus.HOLD
-                                         else _final_reason(reason))
-            if isinstance(decision, Refused):
-                return decision
-    return None
+        decision = reissue_after_change_decision(held)
+    else:
+        return None
+    return decision if isinstance(decision, Refused) else None
 
 
 def _holder_request(req: CounterRequest) -> HolderRequest:
@@ -246,12 +222,6 @@ def _holder_request(req: CounterRequest) -> HolderRequest:
     except ValueError:
         names = ", ".join(h.value for h in HolderRequest if h is not HolderRequest.HOLD)
         raise InputError(f"unknown revocation reason {req.reason!r} ({names})") from None
-
-
-def _final_reason(request: HolderRequest):
-    from openjpki.rules.revocation import revocations_for_holder_request
-
-    return revocations_for_holder_request(request, (CertKind.AUTH,))[0].reason
 
 
 def _form_pins_match(card: Card | None, pins: PinEntry | None, kinds: tuple[CertKind, ...],

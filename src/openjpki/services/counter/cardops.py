@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from openjpki.card import (
     CardError, IssuingTerminal, JpkiClient, KeyKind, PinBlocked, PinFormRefused, WrongPin,
 )
-from openjpki.rules import PinCounter, Refused, after_pin_try, retry_limit
+from openjpki.rules import Refused, pin_refused_by_card, validate_pin
 from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.services.counter.context import CounterContext
 from openjpki.store.counter_models import Card
@@ -109,14 +109,10 @@ def change_pin_on_card(work: CardWork, kind: CertKind, current: str, new: str
         work.client.select_jpki()
         work.client.change_pin(kind.value, current, new)
     except WrongPin as e:
-        failures_before = max(0, retry_limit(pin_kind) - e.tries_left - 1)
-        return after_pin_try(PinCounter(pin_kind, failures_before), correct=False).decision
+        return pin_refused_by_card(pin_kind, e.tries_left)
     except PinBlocked:
-        return after_pin_try(PinCounter(pin_kind, retry_limit(pin_kind), locked=True),
-                             correct=True).decision
+        return pin_refused_by_card(pin_kind, locked=True)
     except PinFormRefused:
-        from openjpki.rules import validate_pin
-
         decision = validate_pin(pin_kind, new)
         if isinstance(decision, Refused):
             return decision
