@@ -179,6 +179,33 @@ def test_revoked_entry_batches_are_lists_of_at_most_the_batch_size(store, author
         assert q.count_revoked(conn, sign.id) == len(expected)
 
 
+def test_revoked_entry_batches_on_an_in_memory_sqlite_store(tmp_path):
+    """A database another connection cannot open (in memory) is read through the store's own
+    connection; a SQLite file is read by a connection of its own (see the test above)."""
+    from openjpki.store import Store
+
+    mem = Store.open("sqlite://")
+    mem.migrate()
+    try:
+        with mem.transaction() as s:
+            sign = Authority(kind="sign", generation=1, environment="test", root_der=b"r",
+                             key_file="k", options={}, revision=0, created_at=T0)
+            s.add(sign)
+            s.flush()
+            for i in range(5):
+                q.add_certificate(s, make_cert(sign, f"{i + 1:x}", partition="p"))
+        with mem.transaction() as s:
+            for i in range(0, 5, 2):
+                q.set_status(s, f"{i + 1:x}", expected_status="good", status="revoked", reason=None,
+                             revoked_at=T0, revoked_entry=f"e{i}".encode(), changed_at=T0, change_seq=1)
+        with mem.engine.connect() as conn:
+            assert q._sqlite_file(conn) is None
+            got = [e for b in q.revoked_entry_batches(conn, sign.id, batch=2) for e in b]
+        assert sorted(got) == [b"e0", b"e2", b"e4"]
+    finally:
+        mem.dispose()
+
+
 def test_crl_numbers_strictly_increase_under_concurrent_generation(store, authorities):
     sign, _ = authorities
     numbers: list[int] = []
