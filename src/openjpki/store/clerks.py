@@ -8,6 +8,12 @@
 - ``session_epoch``: part of every signed session of the clerk; raised on sign-out, password
   change or disabling, which ends every session made before.
 - ``failed_logins`` / ``locked_until``: consecutive wrong passwords and the lock they cause.
+
+``clerk_api_tokens``: the bearer tokens a clerk's programs call the JSON API with
+(``openjpki clerk token create``). Only the SHA-256 of a token is kept (``token_hash``,
+64 hex digits, unique: the lookup key); the token itself is shown once and never stored or
+logged. A token works while it is not revoked (``revoked_at``), not expired (``expires_at``)
+and its clerk's account is active and not locked.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -56,3 +62,44 @@ def clerk_by_id(s: Session, clerk_id: int) -> Clerk | None:
 
 def all_clerks(s: Session) -> list[Clerk]:
     return list(s.execute(select(Clerk).order_by(Clerk.id)).scalars())
+
+
+class ClerkToken(Base):
+    __tablename__ = "clerk_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+
+
+def token_by_hash(s: Session, token_hash: str) -> tuple[ClerkToken, Clerk] | None:
+    """The token whose SHA-256 (hex) is ``token_hash``, with its clerk."""
+    row = s.execute(select(ClerkToken, Clerk).join(Clerk, Clerk.id == ClerkToken.clerk_id)
+                    .where(ClerkToken.token_hash == token_hash)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def token_by_id(s: Session, token_id: int, *, for_update: bool = False
+                ) -> tuple[ClerkToken, Clerk] | None:
+    stmt = (select(ClerkToken, Clerk).join(Clerk, Clerk.id == ClerkToken.clerk_id)
+            .where(ClerkToken.id == token_id))
+    if for_update:
+        stmt = stmt.with_for_update(of=ClerkToken)
+    row = s.execute(stmt).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def tokens_of(s: Session, clerk_id: int | None = None) -> list[tuple[ClerkToken, Clerk]]:
+    """Every token (of one clerk when ``clerk_id`` is given), oldest first."""
+    stmt = (select(ClerkToken, Clerk).join(Clerk, Clerk.id == ClerkToken.clerk_id)
+            .order_by(ClerkToken.id))
+    if clerk_id is not None:
+        stmt = stmt.where(ClerkToken.clerk_id == clerk_id)
+    return [(t, c) for t, c in s.execute(stmt).all()]
