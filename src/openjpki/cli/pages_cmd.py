@@ -3,11 +3,20 @@
     openjpki clerk add NAME [--role clerk|supervisor] [--display-name TEXT] [--password-stdin]
     openjpki clerk list [--json]
     openjpki clerk set NAME [--role R] [--disable|--enable] [--password-stdin]
+    openjpki clerk token create NAME [--label TEXT] [--expires-days N] [--json]
+    openjpki clerk token list [NAME] [--json]
+    openjpki clerk token revoke ID [--json]
 
 The password is read from standard input with ``--password-stdin`` (one line), else from
 ``$OPENJPKI_CLERK_PASSWORD``, else asked for twice at the terminal; it is never an option
 (it would stay in the shell history and the process list). The first supervisor is made
-this way on a fresh home. Thin: parse, call services.clerks, print.
+this way on a fresh home.
+
+``clerk token create`` prints the new API token once (alone on standard output, so
+``TOKEN=$(openjpki clerk token create NAME)`` works; what it is goes to standard error); the
+JSON API takes it as ``Authorization: Bearer …`` (services.clerk_tokens). Only its hash is
+kept: a lost token is revoked and another made. Thin: parse, call services.clerks and
+services.clerk_tokens, print.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from openjpki.cli.app import app, console, fail, print_json, settings
 clerk_app = typer.Typer(help="Clerk accounts of the counter pages (/counter).",
                         no_args_is_help=True)
 app.add_typer(clerk_app, name="clerk")
+token_app = typer.Typer(help="Clerks' API tokens for the JSON API (Authorization: Bearer).",
+                        no_args_is_help=True)
+clerk_app.add_typer(token_app, name="token")
 
 PASSWORD_ENV = "OPENJPKI_CLERK_PASSWORD"
 
@@ -167,3 +179,102 @@ def clerk_set(
         print_json(view.to_dict())
     else:
         _say(f"clerk {view.name}: {view.role}, {'active' if view.active else 'disabled'}")
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+def _day(t: Optional[datetime]) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if t is not None else "-"
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The clerk's sign-in name."),
+    label: Optional[str] = typer.Option(None, "--label",
+                                        help="What the token is for (shown by list)."),
+    expires_days: Optional[int] = typer.Option(
+        None, "--expires-days", min=1, max=3650,
+        help="Days until the token expires (default: it lasts until revoked)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the token and its facts as JSON."),
+) -> None:
+    """Make an API token acting as the clerk, with their role; it is printed only now."""
+    from openjpki.services.clerk_tokens import check_expires_days, check_label, create_token
+    from openjpki.services.clerks import ClerkError
+
+    try:
+        check_label(label)
+        check_expires_days(expires_days)
+    except ClerkError as e:
+        fail(str(e))
+    store = _store(ctx)
+    now = _now()
+    try:
+        made = create_token(store, name, label=label, expires_days=expires_days, now=now,
+                            actor="cli")
+    except ClerkError as e:
+        fail(str(e))
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(made.to_dict(now))
+        return
+    v = made.view
+    sys.stdout.write(made.token + "\n")
+    sys.stdout.flush()
+    expiry = f"expires {_day(v.expires_at)}" if v.expires_at else "lasts until revoked"
+    sys.stderr.write(f"API token {v.id} for clerk {v.clerk} ({expiry}). It is shown only "
+                     "now: keep it in a secret store.\n")
+
+
+@token_app.command("list")
+def token_list(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Only this clerk's tokens."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """API tokens (never the tokens themselves): state, expiry, last use."""
+    from openjpki.services.clerk_tokens import list_tokens
+    from openjpki.services.clerks import ClerkError
+
+    store = _store(ctx)
+    now = _now()
+    try:
+        views = list_tokens(store, name)
+    except ClerkError as e:
+        fail(str(e))
+    finally:
+        store.dispose()
+    if as_json:
+        print_json([v.to_dict(now) for v in views])
+        return
+    for v in views:
+        _say(f"{v.id:>4}  {v.clerk:<20} {v.state(now):<8} made {_day(v.created_at)}  "
+             f"expires {_day(v.expires_at)}  last used {_day(v.last_used_at)}  {v.label}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: int = typer.Argument(..., min=1, metavar="ID", help="The token's id (see list)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the token as JSON."),
+) -> None:
+    """Revoke an API token at once (revoking one already revoked changes nothing)."""
+    from openjpki.services.clerk_tokens import revoke_token
+    from openjpki.services.clerks import ClerkError
+
+    store = _store(ctx)
+    now = _now()
+    try:
+        view, changed = revoke_token(store, token_id, now=now, actor="cli")
+    except ClerkError as e:
+        fail(str(e))
+    finally:
+        store.dispose()
+    if as_json:
+        print_json(view.to_dict(now))
+    elif changed:
+        _say(f"API token {view.id} of clerk {view.clerk} revoked")
+    else:
+        _say(f"API token {view.id} of clerk {view.clerk} was already revoked "
+             f"({_day(view.revoked_at)})")

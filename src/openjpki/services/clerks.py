@@ -9,7 +9,10 @@ cleared by a right one). Every change is in the audit log (``clerk.added``,
 Roles (**Decision**, the seeds name no roles): a ``clerk`` does every counter procedure;
 a ``supervisor`` also does what :func:`needs_supervisor` keeps for them — a revocation or
 hold asked for by someone other than the holder (a representative or a proxy, R4.3), putting
-failed deferred work back in the queue (R5.9), and managing clerk accounts.
+failed deferred work back in the queue (R5.9), switching the authorities' availability for
+every process (R5.9: it sends all the counters' work to the deferred queue) and managing
+clerk accounts. The counter pages and the JSON API (with a clerk's API token,
+:mod:`openjpki.services.clerk_tokens`) ask :func:`may` alike.
 """
 
 from __future__ import annotations
@@ -126,8 +129,12 @@ class ClerkView:
                 "role": self.role, "active": self.active}
 
 
-def _view(c: Clerk) -> ClerkView:
+def clerk_view(c: Clerk) -> ClerkView:
+    """The view of a stored account."""
     return ClerkView(c.id, c.name, c.display_name, c.role, c.active, c.session_epoch)
+
+
+_view = clerk_view
 
 
 def check_name(name: str) -> str:
@@ -285,13 +292,14 @@ def update_clerk(store: Store, name: str, *, now: datetime, actor: str = "system
 
 # --- what a role may do ------------------------------------------------------------------------
 
-SUPERVISOR_ACTIONS = frozenset({"requeue_deferred", "manage_clerks"})
+SUPERVISOR_ACTIONS = frozenset({"requeue_deferred", "switch_availability", "manage_clerks"})
 
 
 def needs_supervisor(action: str, *, applicant_type: str | None = None) -> bool:
     """Is ``action`` kept for a supervisor? A revocation or hold asked for by anyone but the
     holder (R4.3: the holder's own request is the ordinary case), requeueing deferred work
-    (R5.9) and managing accounts are."""
+    and switching the authorities' availability (R5.9), and managing accounts are. Every
+    other action (``action`` is a procedure of R5.1 or any other word) is every clerk's."""
     if action in ("revocation", "hold"):
         return applicant_type not in (None, "holder")
     return action in SUPERVISOR_ACTIONS
