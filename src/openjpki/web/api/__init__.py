@@ -42,7 +42,7 @@ def install_api(app: FastAPI, *, worker: bool = False,
     st = getattr(app.state, "openjpki_api", None)
     if st is None:
         st = ApiState(app.state.openjpki, health_options=health_options,
-                      worker_options=worker_options)
+                      worker_options=worker_options, app_state=app.state)
         app.state.openjpki_api = st
         app.include_router(routes_residents.router)
         app.include_router(routes_counter.router)

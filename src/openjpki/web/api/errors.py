@@ -15,6 +15,8 @@ Status codes (documented in /openapi.json and the module docstring of ``openjpki
   (a card that is not the resident's, a change that changes nothing …).
 - **404**, type ``…/not-found``: an unknown id.
 - **503**, type ``…/unavailable``: the store is not initialised or does not answer.
+- **401**, type ``…/unauthorized``, and **403**, type ``…/forbidden``: see
+  :mod:`openjpki.web.api.auth` (clerks' API tokens and their roles).
 
 Every refusal body carries ``rule``, ``message_ja`` and ``message_en``, and ``opens_on`` /
 ``opens_at`` / ``missing`` when the rule gave them.
@@ -115,6 +117,10 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     from openjpki.web.api.models_out import Problem as ProblemModel
 
     text = {400: "Invalid input (not a question the counter can answer).",
+            401: "No working API token where one is needed (WWW-Authenticate: Bearer; "
+                 "error=\"invalid_token\" for a token that is malformed, unknown, revoked, "
+                 "expired, or whose clerk is disabled or locked).",
+            403: "The token's clerk may not do this: it is kept for a supervisor.",
             404: "Unknown id.",
             409: "Refused by a rule because of the current state (rule, message_ja, "
                  "message_en, opens_on).",

@@ -1,15 +1,19 @@
 """``/api/counter/…``: every counter procedure of R5.1, and the voluntary proxy's two visits
 (R5.4). Each answers 200 with the work done, 202 when it waits (the proxy's inquiry form is
 in the mail, or the work was deferred because the authorities are unavailable, R5.9), or a
-problem response with the refusing rule."""
+problem response with the refusing rule. With a clerk's token, a procedure the clerk's role
+may not do is refused with 403 (services.clerks.may: a revocation or hold asked for by
+someone other than the holder is kept for a supervisor, R4.3) and the audit log names the
+clerk."""
 
 from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from openjpki.web.api.auth import authenticate, authorize, counter_for
 from openjpki.web.api.errors import INVALID_INPUT, answer, guarded, problem_responses
 from openjpki.web.api.models import (
     ApplicantIn, HoldIn, IssuanceIn, PinChangeIn, PinResetIn, PinsIn, ProxyVisit1In,
@@ -19,14 +23,16 @@ from openjpki.web.api.models_out import CompletedOut, DeferredOut, InquiryMailed
 from openjpki.web.api.state import ApiState
 from openjpki.web.problems import Problem
 
-router = APIRouter(prefix="/api/counter", tags=["counter"])
+router = APIRouter(prefix="/api/counter", tags=["counter"],
+                   dependencies=[Depends(authenticate)])
 
 _WAITING = {"model": Union[DeferredOut, InquiryMailedOut],
             "description": "Waiting: the work was deferred (R5.9: follow item_id at "
                            "/api/deferred/{id}) or the proxy's inquiry form is in the mail "
                            "(R5.4)."}
 PROCEDURE = dict(response_model=CompletedOut, status_code=200,
-                 responses={202: _WAITING, **problem_responses(400, 404, 409, 422, 503)})
+                 responses={202: _WAITING,
+                            **problem_responses(400, 401, 403, 404, 409, 422, 503)})
 
 
 def _state(request: Request) -> ApiState:
@@ -68,15 +74,19 @@ def _pins(p: Optional[PinsIn], **more: Optional[str]):
 
 
 def _submit(request: Request, build) -> JSONResponse:
-    """Build the request and the PINs, and hand them to the counter's front door (done at
-    once, or deferred when the authorities are unavailable)."""
+    """Build the request and the PINs, check that the caller's role may do the procedure for
+    this applicant (403), and hand them to the counter's front door (done at once, or
+    deferred when the authorities are unavailable), acting as the caller."""
     from openjpki.services.deferred import submit
 
     st = _state(request)
 
     def run():
-        ctx = st.counter()
         req, pins = build()
+        applicant = req.applicant.type
+        authorize(request, req.procedure.value,
+                  applicant_type=getattr(applicant, "value", applicant))
+        ctx = counter_for(request)
         return submit(ctx, st.health, req, pins, now=st.now())
     status, body = answer(guarded(run))
     return JSONResponse(body, status_code=status)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
 
+from openjpki.web.api.auth import authenticate, authorize, caller_of, counter_for
 from openjpki.web.api.errors import guarded, problem_responses
 from openjpki.web.api.models import MAX_ID, AvailabilityIn, Text
 from openjpki.web.api.models_out import (
@@ -16,7 +17,7 @@ from openjpki.web.api.models_out import (
 )
 from openjpki.web.api.state import ApiState
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(authenticate)])
 ItemState = Literal["queued", "running", "done", "refused", "failed"]
 
 
@@ -31,7 +32,7 @@ def _id(what: str):
 # --- the deferred queue (R5.9) ---------------------------------------------------------------
 
 @router.get("/deferred", response_model=QueueOut, tags=["deferred"],
-            responses=problem_responses(422, 503))
+            responses=problem_responses(401, 422, 503))
 def queue(request: Request, state: Optional[ItemState] = None,
           resident_id: Optional[int] = Query(None, ge=1, le=MAX_ID),
           limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_ID)
@@ -50,7 +51,7 @@ def queue(request: Request, state: Optional[ItemState] = None,
 
 
 @router.get("/deferred/{item_id}", response_model=DeferredItemOut, tags=["deferred"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def queue_item(request: Request, item_id: int = _id("deferred item")) -> dict:
     """One deferred item: its state, attempts, result and the letter that returned the
     card."""
@@ -61,13 +62,15 @@ def queue_item(request: Request, item_id: int = _id("deferred item")) -> dict:
 
 
 @router.post("/deferred/{item_id}/requeue", response_model=DeferredItemOut, tags=["deferred"],
-             responses=problem_responses(400, 404, 422, 503))
+             responses=problem_responses(400, 401, 403, 404, 422, 503))
 def queue_requeue(request: Request, item_id: int = _id("deferred item")) -> dict:
-    """Put a ``failed`` item back in the queue (after the operator fixed the cause)."""
+    """Put a ``failed`` item back in the queue (after the operator fixed the cause; kept for
+    a supervisor, R5.9)."""
     from openjpki.services.deferred import requeue
 
     st = _state(request)
-    return guarded(lambda: requeue(st.counter(), item_id, now=st.now()))
+    authorize(request, "requeue_deferred")
+    return guarded(lambda: requeue(counter_for(request), item_id, now=st.now()))
 
 
 def _availability(st: ApiState) -> dict:
@@ -80,7 +83,7 @@ def _availability(st: ApiState) -> dict:
 
 
 @router.get("/authorities/availability", response_model=AvailabilityOut, tags=["deferred"],
-            responses=problem_responses(503))
+            responses=problem_responses(401, 503))
 def availability(request: Request) -> dict:
     """Whether the counter can reach the authorities now (R5.9): the shared switch, this
     process's circuit breaker and load, and the queue."""
@@ -89,15 +92,17 @@ def availability(request: Request) -> dict:
 
 
 @router.put("/authorities/availability", response_model=AvailabilityOut, tags=["deferred"],
-            responses=problem_responses(422, 503))
+            responses=problem_responses(401, 403, 422, 503))
 def set_availability(body: AvailabilityIn, request: Request) -> dict:
     """Switch the authorities off (maintenance, or a simulated outage: applications are then
     deferred) or on again (the worker completes the queue), for every process on the
-    store."""
+    store (kept for a supervisor, R5.9)."""
     st = _state(request)
+    authorize(request, "switch_availability")
 
     def run() -> dict:
-        st.health.set_switch(body.available, reason=body.reason, at=st.now(), actor="api")
+        st.health.set_switch(body.available, reason=body.reason, at=st.now(),
+                             actor=caller_of(request).actor)
         return _availability(st)
     return guarded(run)
 
@@ -105,7 +110,7 @@ def set_availability(body: AvailabilityIn, request: Request) -> dict:
 # --- applications, letters, cards ------------------------------------------------------------
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut,
-            tags=["counter"], responses=problem_responses(404, 422, 503))
+            tags=["counter"], responses=problem_responses(401, 404, 422, 503))
 def application(request: Request, application_id: int = _id("application")) -> dict:
     """An application: its procedure, state and the rule that decided; the deferred item
     when it was deferred."""
@@ -130,7 +135,7 @@ def application(request: Request, application_id: int = _id("application")) -> d
 
 
 @router.get("/letters", response_model=list[LetterOut], tags=["letters"],
-            responses=problem_responses(422, 503))
+            responses=problem_responses(401, 422, 503))
 def letters(request: Request, resident_id: Optional[int] = Query(None, ge=1, le=MAX_ID),
             kind: Optional[Text(20)] = Query(None, description="inquiry_form, card_return, "
                                               "result_notice …"),
@@ -153,7 +158,7 @@ def letters(request: Request, resident_id: Optional[int] = Query(None, ge=1, le=
 
 
 @router.get("/letters/{letter_id}", response_model=LetterOut, tags=["letters"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def letter(request: Request, letter_id: int = _id("letter")) -> dict:
     from openjpki.services.counter.letters import letter_dict
     from openjpki.services.counter.residents import NotFound
@@ -171,7 +176,7 @@ def letter(request: Request, letter_id: int = _id("letter")) -> dict:
 
 
 @router.get("/cards/{card_id}", response_model=CardOut, tags=["residents"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def card(request: Request, card_id: int = _id("card")) -> dict:
     """A card with the certificates that were on it (never its secret or PIN hash)."""
     from openjpki.services.counter.queries import card_by_id, card_dict
@@ -191,7 +196,7 @@ def card(request: Request, card_id: int = _id("card")) -> dict:
 # --- certificates and the audit log ----------------------------------------------------------
 
 @router.get("/certificates", response_model=list[CertificateOut], tags=["certificates"],
-            responses=problem_responses(422, 503))
+            responses=problem_responses(401, 422, 503))
 def certificates(request: Request, resident_id: Optional[int] = Query(None, ge=1, le=MAX_ID),
                  status: Optional[Literal["good", "revoked", "hold"]] = None,
                  kind: Optional[Literal["sign", "auth"]] = None,
@@ -207,7 +212,7 @@ def certificates(request: Request, resident_id: Optional[int] = Query(None, ge=1
 
 
 @router.get("/certificates/{serial}", response_model=CertificateOut, tags=["certificates"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def certificate(request: Request,
                 serial: str = Path(pattern=r"^[0-9A-Fa-f]{1,40}$",
                                    description="Serial number, hexadecimal.")) -> dict:
@@ -216,7 +221,7 @@ def certificate(request: Request,
 
 
 @router.get("/audit/verify", response_model=AuditReportOut, tags=["audit"],
-            responses=problem_responses(503))
+            responses=problem_responses(401, 503))
 def audit_verify(request: Request) -> dict:
     """Recompute the hash chain of the audit log; ``ok`` is false at the first entry that was
     edited, deleted or moved."""

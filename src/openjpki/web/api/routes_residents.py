@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from openjpki.web.api.auth import authenticate, counter_for
 from openjpki.web.api.errors import guarded, problem_responses
 from openjpki.web.api.models import (
     MAX_ID, AddressEventIn, BirthDateEventIn, NameEventIn, ResidentCreate, SexEventIn,
@@ -18,7 +19,7 @@ from openjpki.web.api.models_out import (
 )
 from openjpki.web.api.state import ApiState
 
-router = APIRouter(prefix="/api/residents")
+router = APIRouter(prefix="/api/residents", dependencies=[Depends(authenticate)])
 ResidentId = Path(ge=1, le=MAX_ID, description="The resident's id.")
 
 
@@ -27,18 +28,18 @@ def _state(request: Request) -> ApiState:
 
 
 @router.post("", status_code=201, response_model=ResidentOut, tags=["residents"],
-             responses=problem_responses(400, 422, 503))
+             responses=problem_responses(400, 401, 422, 503))
 def create_resident(body: ResidentCreate, request: Request) -> dict:
     """Enter a person on this municipality's register."""
     from openjpki.services.counter import ResidentInput, add_resident
 
     st = _state(request)
     data = ResidentInput(**body.model_dump())
-    return guarded(lambda: add_resident(st.counter(), data, st.now()))
+    return guarded(lambda: add_resident(counter_for(request), data, st.now()))
 
 
 @router.get("", response_model=list[ResidentOut], tags=["residents"],
-            responses=problem_responses(422, 503))
+            responses=problem_responses(401, 422, 503))
 def search_residents(request: Request,
                      name: Optional[Text(200)] = Query(None, description="Part of the name."),
                      on_register: Optional[bool] = None,
@@ -52,7 +53,7 @@ def search_residents(request: Request,
 
 
 @router.get("/{resident_id}", response_model=ResidentDetail, tags=["residents"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def get_resident(request: Request, resident_id: int = ResidentId) -> dict:
     """The resident with their cards and every certificate that was on them."""
     from openjpki.services.counter import show_resident
@@ -62,7 +63,7 @@ def get_resident(request: Request, resident_id: int = ResidentId) -> dict:
 
 
 @router.get("/{resident_id}/letters", response_model=list[LetterOut], tags=["letters"],
-            responses=problem_responses(404, 422, 503))
+            responses=problem_responses(401, 404, 422, 503))
 def resident_letters(request: Request, resident_id: int = ResidentId) -> list:
     """What the municipality mailed to the resident (inquiry forms R5.4, cards returned
     after deferred work R5.9 …)."""
@@ -79,7 +80,7 @@ def resident_letters(request: Request, resident_id: int = ResidentId) -> list:
 
 
 @router.get("/{resident_id}/certificates", response_model=list[CertificateOut],
-            tags=["certificates"], responses=problem_responses(404, 422, 503))
+            tags=["certificates"], responses=problem_responses(401, 404, 422, 503))
 def resident_certificates(request: Request, resident_id: int = ResidentId) -> list:
     """Every certificate issued to the resident, as ``cert list`` shows them."""
     from openjpki.services.counter import show_resident
@@ -93,7 +94,8 @@ def resident_certificates(request: Request, resident_id: int = ResidentId) -> li
     return guarded(run)
 
 
-@router.get("/{resident_id}/audit", tags=["audit"], responses=problem_responses(404, 422, 503))
+@router.get("/{resident_id}/audit", tags=["audit"],
+            responses=problem_responses(401, 404, 422, 503))
 def resident_audit(request: Request, resident_id: int = ResidentId) -> list[dict]:
     """The audit entries about the resident, oldest first (no PIN or secret is ever in
     them)."""
@@ -113,13 +115,13 @@ def resident_audit(request: Request, resident_id: int = ResidentId) -> list[dict
 
 def _event(request: Request, call) -> JSONResponse:
     st = _state(request)
-    result = guarded(lambda: call(st.counter(), st.now()))
+    result = guarded(lambda: call(counter_for(request), st.now()))
     body = result if isinstance(result, dict) else result.to_dict()
     return JSONResponse(body)
 
 
 EVENT = dict(tags=["register"], response_model=RegisterOut,
-             responses=problem_responses(400, 404, 422, 503))
+             responses=problem_responses(400, 401, 404, 422, 503))
 
 
 @router.post("/{resident_id}/events/move-in", **EVENT)

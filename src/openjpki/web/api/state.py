@@ -1,6 +1,7 @@
 """What the API shares between requests: the counter (opened on first use, on the same
 authority service as OCSP and the CRLs so their caches hear of every status change), the
-authorities' availability guard, and — in ``serve`` — the deferred worker's thread."""
+authorities' availability guard, who may call the API (:meth:`ApiState.access`, decided
+once, on the first request), and — in ``serve`` — the deferred worker's thread."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ log = logging.getLogger("openjpki.web.api")
 
 class ApiState:
     def __init__(self, web: WebContext, *, health_options: Optional[dict] = None,
-                 worker_options: Optional[dict] = None) -> None:
+                 worker_options: Optional[dict] = None, app_state: Any = None) -> None:
         self.web = web
+        self.app_state = app_state
+        self._access: Any = None
         self.health_options = dict(health_options or {})
         self.worker_options = dict(worker_options or {})
         self._lock = threading.Lock()
@@ -29,6 +32,28 @@ class ApiState:
 
     def now(self) -> datetime:
         return self.web.clock()
+
+    def real_now(self) -> datetime:
+        """Real time, for what protects access (token expiry, the clerk's lock): the app's
+        injected clock, never the sandbox's movable one (web.sandbox wraps the app's clock
+        and keeps the injected one as its base)."""
+        live = getattr(getattr(self.app_state, "openjpki_sandbox", None), "live", None)
+        return live.base() if live is not None else self.web.clock()
+
+    def access(self):
+        """Who may call the API (services.api_access), in the mode the server runs in: the
+        sandbox extension's when the server has one (``serve --production`` decided it),
+        else resolved from the settings and ``$OPENJPKI_SERVICE_MODE`` as ``serve`` does.
+        ModeConfigError / ApiConfigError when the configuration cannot say (asked again on
+        the next request)."""
+        if self._access is None:
+            from openjpki.services.api_access import api_access
+            from openjpki.services.sandbox_mode import resolve_mode
+
+            sandbox = getattr(self.app_state, "openjpki_sandbox", None)
+            mode = getattr(sandbox, "mode", None) or resolve_mode(self.web.settings)
+            self._access = api_access(self.web.settings, mode)
+        return self._access
 
     def counter(self):
         """The counter context (NotInitialised, ConfigError … before it can be opened)."""
