@@ -2,7 +2,10 @@
 fit the schema and inputs that do not, on every operation, never get a server error — only
 answers or 4xx problem responses. The app runs on a real home (SQLite) seeded with residents
 who hold cards, with the clock on a weekday morning so procedures reach the rules and the
-card rather than stopping at office hours; bounded examples keep it under two minutes.
+card rather than stopping at office hours; bounded examples keep it under two minutes. Every
+case carries a supervisor's API token (``Authorization: Bearer``, as the schema's security
+scheme says), so the routes are reached past the token check; negative cases may drop or
+mangle it.
 
 Speed only: the cards draw their "new" RSA keys from a small pre-generated pool.
 """
@@ -48,6 +51,7 @@ def seeded_app(tmp_path_factory):
         mp.setattr(rsaops, "generate_key", lambda: next(pool))
         home = tmp_path_factory.mktemp("schemathesis-home")
         initialise_home(Settings.resolve(home), now=datetime(2025, 1, 6, 9, tzinfo=JST))
+        token = _supervisor_token(home)
         app = _app(home)
         with TestClient(app) as client:
             for i in range(3):
@@ -58,7 +62,20 @@ def seeded_app(tmp_path_factory):
                 r = client.post("/api/counter/issuance", json={"resident_id": r.json()["id"],
                                                                "pins": PINS})
                 assert r.status_code == 200, r.text
-        yield app
+        yield app, token
+
+
+def _supervisor_token(home) -> str:
+    from openjpki.services.clerk_tokens import create_token
+    from openjpki.services.clerks import add_clerk
+    from openjpki.store import Store
+
+    store = Store.open(Settings.resolve(home).effective_database_url)
+    try:
+        add_clerk(store, "schemathesis", "a-long-enough-password", role="supervisor", now=T0)
+        return create_token(store, "schemathesis", now=T0).token
+    finally:
+        store.dispose()
 
 
 EXAMPLES = int(os.environ.get("OPENJPKI_SCHEMATHESIS_EXAMPLES", "10"))  # per operation and mode
@@ -70,7 +87,17 @@ def test_no_input_gets_a_server_error(seeded_app):
 
     from schemathesis import GenerationMode
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", seeded_app)
+    app, token = seeded_app
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+    @schema.auth()
+    class ClerkToken:
+        def get(self, case, context) -> str:
+            return token
+
+        def set(self, case, data, context) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
     failures: list[str] = []
     calls = {"n": 0}
     operations = [r.ok() for r in schema.get_all_operations()]
