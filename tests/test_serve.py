@@ -1,7 +1,8 @@
 """``openjpki serve`` as the README runs it: from an empty home it initialises itself and
 answers /healthz, the CRLs, the JSON API and /openapi.json on a free loopback port; SIGTERM
 stops it cleanly. The same on
-PostgreSQL with --database-url when $OPENJPKI_TEST_POSTGRES_URL is set."""
+PostgreSQL with --database-url when $OPENJPKI_TEST_POSTGRES_URL is set: production mode, where
+the API answers a clerk's API token only (401 without)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def serving(home: Path, *extra: str, timeout: float = 60.0) -> Iterator[tuple[st
         log.close()
 
 
-def _check(base: str) -> None:
+def _check(base: str, headers: dict | None = None) -> None:
     health = httpx.get(base + "/healthz").json()
     assert health["status"] == "ok" and {a["kind"] for a in health["authorities"]} == {
         "sign", "auth"}
@@ -72,15 +73,16 @@ def _check(base: str) -> None:
     crl = x509.load_der_x509_crl(r.content)
     assert len(list(crl)) == 0
     assert httpx.get(base + "/crl/auth.crl").status_code == 200
-    r = httpx.post(base + "/api/residents", json={
+    api = httpx.Client(headers=headers or {})
+    r = api.post(base + "/api/residents", json={
         "name": "山田　太郎", "address": "埼玉県川口市青木二丁目1番1号",
         "birth_date": "1980-05-15", "sex": "male"})
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
-    assert httpx.get(f"{base}/api/residents/{rid}").json()["cards"] == []
-    assert httpx.get(base + "/api/deferred").json()["counts"]["queued"] == 0
-    assert httpx.get(base + "/api/authorities/availability").json()["available"] is True
-    assert httpx.get(base + "/api/residents/999999").status_code == 404
+    assert api.get(f"{base}/api/residents/{rid}").json()["cards"] == []
+    assert api.get(base + "/api/deferred").json()["counts"]["queued"] == 0
+    assert api.get(base + "/api/authorities/availability").json()["available"] is True
+    assert api.get(base + "/api/residents/999999").status_code == 404
     spec = httpx.get(base + "/openapi.json").json()
     assert "/api/counter/issuance" in spec["paths"]
     assert httpx.get(base + "/docs").status_code == 200
@@ -103,7 +105,15 @@ def test_serve_on_postgresql(tmp_path):
     with postgres_schema_url(base_url) as url:
         home = tmp_path / "home"
         with serving(home, "--database-url", url) as (base, _):
-            _check(base)
+            r = httpx.get(base + "/api/residents")
+            assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+            cli = [OPENJPKI, "--home", str(home), "--database-url", url, "clerk"]
+            env = {**os.environ, "OPENJPKI_CLERK_PASSWORD": "a-long-enough-password"}
+            subprocess.run([*cli, "add", "tanaka"], env=env, check=True, timeout=60,
+                           capture_output=True)
+            token = subprocess.run([*cli, "token", "create", "tanaka"], check=True, timeout=60,
+                                   capture_output=True, text=True).stdout.strip()
+            _check(base, {"Authorization": f"Bearer {token}"})
         assert not (home / "openjpki.sqlite3").exists()
 
 
