@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,40 @@ def test_serve_initialises_on_first_start(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
     assert (home / "openjpki.sqlite3").exists()
+
+
+@pytest.mark.interop
+def test_rollover_roots_and_crls_of_every_generation(tmp_path):
+    """`authorities rollover --kind K` makes generation N+1 (same DN, new key), `authorities
+    roots` lists every generation for relying parties to trust, and `crl generate` writes
+    each generation's CRLs where their certificates point (crl/…, crl/g2/…), each verified
+    by openssl against its own root."""
+    home = tmp_path / "gen"
+    seed_ca_keys(home / "keys")
+    first = ok_json(cli(home, "init", "--json"))
+    made = ok_json(cli(home, "authorities", "rollover", "--kind", "sign", "--json"))
+    assert made["generation"] == 2 and made["current"] is True and made["root"] != first["sign_root"]
+    roots = ok_json(cli(home, "authorities", "roots", "--json"))
+    assert [(r["kind"], r["generation"], r["current"]) for r in roots] == [
+        ("sign", 1, False), ("sign", 2, True), ("auth", 1, True)]
+    assert roots[0]["root"] == first["sign_root"] and roots[1]["root"] == made["root"]
+    ok_json(cli(home, "cert", "issue", "--kind", "sign", "--json"))  # from generation 2
+    out = ok_json(cli(home, "crl", "generate", "--json"))
+    names = [str(Path(f).relative_to(home)) for f in out["files"]]
+    assert "crl/sign.crl" in names and "crl/g2/sign.crl" in names and "crl/auth.crl" in names
+    assert any(n.startswith("crl/g2/sign/") for n in names)
+    for generation, pem in ((1, first["sign_root"]), (2, made["root"])):
+        (tmp_path / f"r{generation}.pem").write_text(pem)
+    for f in out["files"]:
+        rel = str(Path(f).relative_to(home))
+        root = "auth.pem" if rel.endswith("auth.crl") else ("r2.pem" if rel.startswith("crl/g2/") else "r1.pem")
+        (tmp_path / "auth.pem").write_text(first["auth_root"])
+        r = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", f, "-noout", "-CAfile",
+                            str(tmp_path / root)], capture_output=True, text=True)
+        assert r.returncode == 0 and "verify OK" in r.stdout + r.stderr, rel
+    only = ok_json(cli(home, "crl", "generate", "--kind", "sign", "--generation", "1",
+                       "--out", str(tmp_path / "one.crl"), "--json"))
+    assert only["files"] == [str(tmp_path / "one.crl")]
+    assert "generation 7" in one_line_error(cli(home, "crl", "generate", "--generation", "7"))
+    assert "sign or auth" in one_line_error(cli(home, "authorities", "rollover", "--kind", "both"))
+    assert "openjpki init" in one_line_error(cli(tmp_path / "none", "authorities", "roots"))

@@ -224,10 +224,16 @@ def crl_generate(
     kind: Optional[str] = typer.Option(None, "--kind", help="sign or auth (default both)."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Write the one full CRL of --kind to this file (default: "
-        "<home>/crl/sign.crl, auth.crl and sign/<partition>.crl)."),
+        "<home>/crl/sign.crl, auth.crl and sign/<partition>.crl; a later root generation N "
+        "under <home>/crl/gN/)."),
+    generation: Optional[int] = typer.Option(
+        None, "--generation", min=1, help="Only this root generation (default: every "
+        "generation; with --out, the newest)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write the current CRL(s), DER. ``entries`` counts the entries of the full CRLs."""
+    from openjpki.services.authority import AuthorityError, crl_path
+
     _choice(kind, KINDS, "--kind")
     if out is not None and kind is None:
         fail("--out names one file: add --kind sign or --kind auth")
@@ -238,14 +244,29 @@ def crl_generate(
     entries = 0
     # Each file is streamed from the store in constant memory and appears whole or not at
     # all (AuthorityService.write_crl): lists of ten million entries and more.
-    for k in ([kind] if kind else list(KINDS)):
-        full = service.write_crl(k, out if out is not None else s.home / "crl" / f"{k}.crl", now=now)
-        entries += full.entries
-        files.append(str(full.path))
-        if out is None and k == "sign":
-            for part in service.partitions():
-                written = service.write_crl(k, s.home / "crl" / "sign" / f"{part}.crl", part, now=now)
-                files.append(str(written.path))
+    try:
+        for k in ([kind] if kind else list(KINDS)):
+            if out is not None:
+                full = service.write_crl(k, out, now=now, generation=generation)
+                entries += full.entries
+                files.append(str(full.path))
+                continue
+            gens = [generation] if generation is not None else [a.generation for a in service.generations(k)]
+            for g in gens:
+                # the same layout as the URLs: crl/sign.crl, crl/g2/sign.crl, …
+                base = s.home / crl_path(g).lstrip("/")
+                full = service.write_crl(k, base / f"{k}.crl", now=now, generation=g)
+                entries += full.entries
+                files.append(str(full.path))
+                if k == "sign":
+                    for part in service.partitions(g):
+                        written = service.write_crl(k, base / "sign" / f"{part}.crl", part, now=now,
+                                                    generation=g)
+                        files.append(str(written.path))
+    except AuthorityError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"cannot write the CRL: {e.strerror or e} ({e.filename})")
     if as_json:
         print_json({"files": files, "entries": entries})
     else:

@@ -8,7 +8,8 @@ print. The wall clock is read here, never below.
   stopped (SIGTERM, Ctrl-C) or, with ``--drain``, until the queue is empty. ``serve`` runs the
   same worker in a background thread.
 - ``queue list|show|requeue`` the deferred items; ``authorities status|off|on`` the switch
-  that tells every process on the store whether the authorities can be used.
+  that tells every process on the store whether the authorities can be used;
+  ``authorities roots`` every root generation, ``authorities rollover --kind K`` a new one.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from openjpki.cli.app import app, console, fail, print_json, settings
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
-authorities_app = typer.Typer(help="Whether the counter may use the authorities now (R5.9).",
-                              no_args_is_help=True)
+authorities_app = typer.Typer(help="The authorities: whether the counter may use them now (R5.9), "
+                              "their root generations.", no_args_is_help=True)
 app.add_typer(queue_app, name="queue")
 app.add_typer(authorities_app, name="authorities")
 
@@ -260,3 +261,76 @@ def authorities_off(ctx: typer.Context,
 def authorities_on(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Put the authorities back in use: workers complete the queue."""
     _availability(ctx, True, None, as_json)
+
+
+# --- root generations ------------------------------------------------------------------------
+
+def _authority_service(ctx: typer.Context):
+    from openjpki.services.authority import NotInitialised
+    from openjpki.services.authority_home import open_authorities
+    from openjpki.services.authority_setup import SetupError
+
+    try:
+        return open_authorities(settings(ctx))
+    except NotInitialised as e:
+        fail(str(e))
+    except SetupError as e:
+        fail(str(e))
+
+
+def _generation_dict(a, newest: int) -> dict:
+    from cryptography.hazmat.primitives import serialization
+
+    return {"kind": a.kind, "generation": a.generation, "current": a.generation == newest,
+            "not_before": a.root.not_valid_before_utc.isoformat(),
+            "not_after": a.root.not_valid_after_utc.isoformat(),
+            "root": a.root.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+@authorities_app.command("roots")
+def authorities_roots(ctx: typer.Context,
+                      kind: Optional[str] = typer.Option(None, "--kind", help="sign or auth (default both)."),
+                      as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every root generation (one DN, several keys: trust them all), newest marked current."""
+    if kind is not None and kind not in ("sign", "auth"):
+        fail("--kind must be sign or auth")
+    service = _authority_service(ctx)
+    try:
+        rows = []
+        for k in ([kind] if kind else ["sign", "auth"]):
+            gens = service.generations(k)
+            rows += [_generation_dict(a, gens[-1].generation) for a in gens]
+    finally:
+        service.store.dispose()
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        _say(f"{r['kind']} generation {r['generation']}{' (current)' if r['current'] else ''}: "
+             f"{r['not_before'][:10]} – {r['not_after'][:10]}")
+
+
+@authorities_app.command("rollover")
+def authorities_rollover(ctx: typer.Context,
+                         kind: str = typer.Option(..., "--kind", help="sign or auth."),
+                         as_json: bool = typer.Option(False, "--json")) -> None:
+    """A new root generation of one authority: new key, same DN. It issues from now on; the
+    earlier generations keep answering OCSP and publishing CRLs for their certificates
+    (under /crl/gN/ for generation N)."""
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_setup import SetupError
+
+    if kind not in ("sign", "auth"):
+        fail("--kind must be sign or auth")
+    service = _authority_service(ctx)
+    try:
+        made = service.rollover(kind, now=_now())
+    except (AuthorityError, SetupError) as e:
+        fail(str(e))
+    finally:
+        service.store.dispose()
+    out = _generation_dict(made, made.generation)
+    if as_json:
+        print_json(out)
+        return
+    _say(f"{kind} generation {made.generation} is current")

@@ -429,10 +429,10 @@ def _ee_crldp(ctx: _IssuerContext, kind: Kind, prefecture: str | None, municipal
     if kind is Kind.SIGN:
         assert prefecture is not None and municipality is not None
         general = [_dir_name(_partition_dn(ctx.subject, prefecture, municipality))]
-        url = f"{options.crl_url_base}/crl/sign/{names.partition_id(prefecture, municipality)}.crl"
+        url = f"{options.crl_url_base}{options.crl_path}/sign/{names.partition_id(prefecture, municipality)}.crl"
     else:
         general = [ctx.authority_crldp]
-        url = f"{options.crl_url_base}/crl/{kind.value}.crl"
+        url = f"{options.crl_url_base}{options.crl_path}/{kind.value}.crl"
     if options.crl_url_base:
         general.append(_uri(url))
     return _crldp(*general)

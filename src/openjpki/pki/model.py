@@ -30,11 +30,17 @@ class ProfileOptions:
         ``{base}/crl/auth.crl`` for AUTH, ``{base}/crl/sign/{partition}.crl`` for SIGN.
     ocsp_url:
         When set, end-entity certificates get an authorityInfoAccess id-ad-ocsp URI.
+    crl_path:
+        The path of the CRLs under ``crl_url_base`` (default ``/crl``). Each root generation
+        signs its own CRLs, so the certificates of a later generation name their own place
+        (``/crl/g2`` for the second): a relying party fetches a CRL signed by the key that
+        signed the certificate.
     """
 
     environment: Environment = "test"
     crl_url_base: str | None = None
     ocsp_url: str | None = None
+    crl_path: str = "/crl"
 
     def __post_init__(self) -> None:
         if self.environment not in ("test", "production"):
@@ -44,3 +50,6 @@ class ProfileOptions:
                 raise ValueError(f"URL must be http(s): {url!r}")
             if url is not None and not url.isascii():
                 raise ValueError(f"URL must be ASCII: {url!r}")
+        if not (self.crl_path.startswith("/") and not self.crl_path.endswith("/")
+                and self.crl_path.isascii() and " " not in self.crl_path):
+            raise ValueError(f"crl_path must be an ASCII path like /crl: {self.crl_path!r}")

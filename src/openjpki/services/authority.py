@@ -16,7 +16,6 @@ import os
 import secrets
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -33,6 +32,10 @@ from openjpki.pki import (
 )
 from openjpki.rules import Refused, status_transition
 from openjpki.rules.revocation import Reason
+from openjpki.services.authority_types import (  # re-exported
+    AuthorityError, CertificateRecord, GeneratedCrl, LoadedAuthority, NotInitialised, Roots,
+    TransitionRefused, UnknownCertificate, UnknownGeneration, UnknownPartition, WrittenCrlFile,
+)
 from openjpki.services.authority_setup import (
     SetupError, create_or_load_key, key_file_name, load_key,
 )
@@ -42,120 +45,18 @@ from openjpki.store import queries as q
 DEFAULT_CRL_VALIDITY = timedelta(hours=24)
 
 
-class AuthorityError(Exception):
-    """Base of the errors of this module (one line, safe to show)."""
+def crl_path(generation: int) -> str:
+    """Where a generation's CRLs are published (URL path, and the same layout under the
+    home's ``crl`` directory): ``/crl`` for the first, ``/crl/g2`` for the second, …"""
+    return "/crl" if generation == 1 else f"/crl/g{generation}"
 
 
-class NotInitialised(AuthorityError):
-    def __init__(self) -> None:
-        super().__init__("the authorities do not exist yet: run `openjpki init`")
-
-
-class UnknownCertificate(AuthorityError, LookupError):
-    def __init__(self, serial: str) -> None:
-        super().__init__(f"no certificate with serial {serial}")
-        self.serial = serial
-
-
-class UnknownPartition(AuthorityError, LookupError):
-    def __init__(self, partition: str) -> None:
-        super().__init__(f"no SIGN CRL partition {partition!r}")
-        self.partition = partition
-
-
-class TransitionRefused(AuthorityError):
-    """A status change the rules refuse (R4.3); ``refusal`` carries rule and messages."""
-
-    def __init__(self, refusal: Refused) -> None:
-        super().__init__(f"{refusal.rule}: {refusal.message_en} / {refusal.message_ja}")
-        self.refusal = refusal
-
-
-@dataclass(frozen=True)
-class CertificateRecord:
-    """A stored certificate as the services and their callers see it."""
-
-    serial: str
-    kind: str
-    status: str
-    reason: Optional[str]
-    not_before: datetime
-    not_after: datetime
-    subject_id: str
-    resident_id: Optional[str]
-    partition: Optional[str]
-    revoked_at: Optional[datetime]
-    der: bytes = field(repr=False)
-
-    @classmethod
-    def of(cls, c: Certificate) -> "CertificateRecord":
-        return cls(c.serial, c.kind, c.status, c.reason, c.not_before, c.not_after, c.subject_id,
-                   c.resident_id, c.partition, c.revoked_at, bytes(c.der))
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.der)
-
-    @property
-    def pem(self) -> str:
-        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-    def to_dict(self) -> dict:
-        """The JSON shape of ``cert list`` (CLI.md)."""
-        return {"serial": self.serial, "kind": self.kind, "status": self.status,
-                "reason": self.reason, "not_after": self.not_after.isoformat(),
-                "resident_id": self.resident_id, "pem": self.pem}
-
-
-@dataclass(frozen=True)
-class Roots:
-    sign: x509.Certificate
-    auth: x509.Certificate
-
-    def to_dict(self) -> dict:
-        """The JSON shape of ``init`` (CLI.md)."""
-        pem = lambda c: c.public_bytes(serialization.Encoding.PEM).decode()  # noqa: E731
-        return {"sign_root": pem(self.sign), "auth_root": pem(self.auth)}
-
-
-@dataclass(frozen=True)
-class LoadedAuthority:
-    id: int
-    kind: str
-    generation: int
-    environment: str
-    root: x509.Certificate
-    key_file: str
-
-
-@dataclass(frozen=True)
-class GeneratedCrl:
-    kind: str
-    partition: Optional[str]
-    number: int
-    der: bytes = field(repr=False)
-    entries: int
-    this_update: datetime
-    next_update: datetime
-    authority_id: int
-    revision: int  # the authority's revision when the entries were read
-
-
-@dataclass(frozen=True)
-class WrittenCrlFile:
-    """A CRL :meth:`AuthorityService.write_crl` wrote: where, how many entries, its digest."""
-
-    kind: str
-    partition: Optional[str]
-    number: int
-    path: Path
-    entries: int
-    size: int
-    sha256: bytes = field(repr=False)
-    this_update: datetime
-    next_update: datetime
-    authority_id: int
-    revision: int  # the authority's revision when the entries were read
+__all__ = [
+    "AuthorityError", "AuthorityService", "CertificateRecord", "DEFAULT_CRL_VALIDITY",
+    "GeneratedCrl", "LoadedAuthority", "NotInitialised", "Roots", "TransitionRefused",
+    "UnknownCertificate", "UnknownGeneration", "UnknownPartition", "WrittenCrlFile", "crl_path",
+    "initialise",
+]
 
 
 def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime,
@@ -234,6 +135,19 @@ class AuthorityService:
         candidates = [a for a in self.authorities() if a.kind == kind]
         return max(candidates, key=lambda a: a.generation)
 
+    def generations(self, kind: Kind | str) -> list[LoadedAuthority]:
+        """Every generation of ``kind``, oldest first (real JPKI has several roots of one DN
+        in use at once; PROFILES.md)."""
+        kind = Kind(kind).value
+        return sorted((a for a in self.authorities() if a.kind == kind), key=lambda a: a.generation)
+
+    def generation(self, kind: Kind | str, generation: int) -> LoadedAuthority:
+        """One generation of ``kind``; UnknownGeneration."""
+        for a in self.generations(kind):
+            if a.generation == generation:
+                return a
+        raise UnknownGeneration(Kind(kind).value, generation)
+
     def authority(self, authority_id: int) -> LoadedAuthority:
         found = self._authorities.get(authority_id)
         if found is None:
@@ -266,7 +180,37 @@ class AuthorityService:
 
     def options_for(self, a: LoadedAuthority) -> ProfileOptions:
         return ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
-                              crl_url_base=self.options.crl_url_base, ocsp_url=self.options.ocsp_url)
+                              crl_url_base=self.options.crl_url_base, ocsp_url=self.options.ocsp_url,
+                              crl_path=crl_path(a.generation))
+
+    def rollover(self, kind: Kind | str, *, now: datetime) -> LoadedAuthority:
+        """A new generation of ``kind``: a new key file and a new self-signed root of the same
+        DN (PROFILES.md: generations share the name, verifiers tell them apart by key). It
+        issues from now on; the earlier generations keep answering OCSP and publishing
+        their own CRLs for the certificates they issued. AuthorityError when another process
+        made the same generation at the same moment."""
+        kind = Kind(kind)
+        newest = self.current(kind)
+        generation = newest.generation + 1
+        key_file = key_file_name(kind.value, generation)
+        passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
+        signer = create_or_load_key(self.keys_dir / key_file, passphrase)
+        root = make_root(kind, signer, not_before=now,
+                         options=ProfileOptions(environment=newest.environment))  # type: ignore[arg-type]
+        try:
+            with self.store.transaction() as s:
+                row = Authority(kind=kind.value, generation=generation, environment=newest.environment,
+                                root_der=root.public_bytes(serialization.Encoding.DER),
+                                key_file=key_file, options={}, revision=0, created_at=now)
+                s.add(row)
+                s.flush()
+                q.ensure_crl_series(s, row.id, "")
+        except IntegrityError:
+            raise AuthorityError(f"generation {generation} of the {kind.value} authority was made "
+                                 "at the same moment by another process") from None
+        self.authorities(reload=True)
+        self._notify()
+        return self.generation(kind, generation)
 
     # --- change notification -----------------------------------------------------------------
 
@@ -386,16 +330,18 @@ class AuthorityService:
             return [CertificateRecord.of(c) for c in
                     q.list_certificates(s, resident_id=resident_id, status=status, kind=kind)]
 
-    def partitions(self) -> list[str]:
-        """The SIGN CRL partitions (issuing municipalities) of the current SIGN authority."""
-        a = self.current(Kind.SIGN)
+    def partitions(self, generation: Optional[int] = None) -> list[str]:
+        """The SIGN CRL partitions (issuing municipalities) of the current SIGN authority (or
+        of one generation)."""
+        a = self.current(Kind.SIGN) if generation is None else self.generation(Kind.SIGN, generation)
         with self.store.sessions() as s:
             return [p.partition for p in q.crl_partitions(s, a.id)]
 
-    def _crl_plan(self, kind: Kind | str, partition: Optional[str]):
-        """(kind, authority, (prefecture, municipality) or None) of a CRL to make."""
+    def _crl_plan(self, kind: Kind | str, partition: Optional[str], generation: Optional[int]):
+        """(kind, authority, (prefecture, municipality) or None) of a CRL to make: of the
+        current generation, or of ``generation`` (UnknownGeneration)."""
         kind = Kind(kind)
-        a = self.current(kind)
+        a = self.current(kind) if generation is None else self.generation(kind, generation)
         place = None
         if partition is not None:
             if kind is not Kind.SIGN:
@@ -408,11 +354,12 @@ class AuthorityService:
         return kind, a, place
 
     def crl(self, kind: Kind | str, partition: Optional[str] = None, *, now: datetime,
-            validity: Optional[timedelta] = None) -> GeneratedCrl:
-        """A new CRL of the current ``kind`` authority (or of one SIGN partition), numbered
-        from its own series, made by streaming the stored entries. The CRL is returned in
-        memory: for an authority's full list, :meth:`write_crl` writes it to a file instead."""
-        kind, a, place = self._crl_plan(kind, partition)
+            validity: Optional[timedelta] = None, generation: Optional[int] = None) -> GeneratedCrl:
+        """A new CRL of the current ``kind`` authority, or of one of its generations (or of
+        one SIGN partition), numbered from its own series, made by streaming the stored
+        entries. The CRL is returned in memory: for an authority's full list,
+        :meth:`write_crl` writes it to a file instead."""
+        kind, a, place = self._crl_plan(kind, partition, generation)
         validity = validity or self.crl_validity
         signer = self.signer(a.id)
         with self.store.transaction() as s:
@@ -430,15 +377,16 @@ class AuthorityService:
             der = build_crl(issuer=a.root, signer=signer, entries=counted(), crl_number=number,
                             this_update=now, next_update=now + validity, partition=place)
         return GeneratedCrl(kind.value, partition, number, der, count, now, now + validity,
-                            a.id, revision)
+                            a.id, revision, a.generation)
 
     def write_crl(self, kind: Kind | str, path: Path, partition: Optional[str] = None, *,
-                  now: datetime, validity: Optional[timedelta] = None) -> WrittenCrlFile:
+                  now: datetime, validity: Optional[timedelta] = None,
+                  generation: Optional[int] = None) -> WrittenCrlFile:
         """:meth:`crl` written to ``path``, in constant memory whatever the number of entries
         (ten million and more): the stored entries stream from the database through
         :func:`openjpki.pki.write_crl`, which spools them next to ``path`` and signs the
         digest. The file appears complete or not at all (a temporary file, then renamed)."""
-        kind, a, place = self._crl_plan(kind, partition)
+        kind, a, place = self._crl_plan(kind, partition, generation)
         validity = validity or self.crl_validity
         signer = self.signer(a.id)
         with self.store.transaction() as s:
@@ -459,4 +407,4 @@ class AuthorityService:
         finally:
             tmp.unlink(missing_ok=True)
         return WrittenCrlFile(kind.value, partition, number, path, written.entries, written.size,
-                              written.sha256, now, now + validity, a.id, revision)
+                              written.sha256, now, now + validity, a.id, revision, a.generation)

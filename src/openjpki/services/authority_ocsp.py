@@ -179,6 +179,11 @@ class OcspResponder:
                     changed.extend(q.changed_since(conn, authority_id, seen or 0))
         with self._lock:
             first = not self._revisions
+            if not first and set(current) - set(self._revisions):
+                # A new root generation (``authorities rollover``, maybe in another process):
+                # load it, so its certificates are answered and it issues here too.
+                self.service.authorities(reload=True)
+                self._issuers = []
             self._revisions = current
             for serial in changed:
                 for request in list(self._by_serial.get(serial, ())):

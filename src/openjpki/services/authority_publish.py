@@ -13,15 +13,17 @@ from datetime import datetime
 from typing import Callable, Optional
 
 from openjpki.pki import Kind
-from openjpki.services.authority import AuthorityService, GeneratedCrl, UnknownPartition
+from openjpki.services.authority import (
+    AuthorityService, GeneratedCrl, UnknownGeneration, UnknownPartition,
+)
 
 
 class CrlCache:
     def __init__(self, service: AuthorityService, revision_of: Callable[[int], int]) -> None:
         self.service = service
         self.revision_of = revision_of
-        self._cache: dict[tuple[str, Optional[str]], GeneratedCrl] = {}
-        self._locks: dict[tuple[str, Optional[str]], threading.Lock] = {}
+        self._cache: dict[tuple[str, Optional[str], Optional[int]], GeneratedCrl] = {}
+        self._locks: dict[tuple[str, Optional[str], Optional[int]], threading.Lock] = {}
         self._guard = threading.Lock()
 
     def _fresh(self, crl: Optional[GeneratedCrl], now: datetime) -> bool:
@@ -31,9 +33,11 @@ class CrlCache:
         return (crl.this_update <= now < crl.next_update - margin
                 and crl.revision >= self.revision_of(crl.authority_id))
 
-    def get(self, kind: Kind | str, partition: Optional[str], now: datetime) -> GeneratedCrl:
-        """The current CRL of ``kind`` (or of one SIGN partition); UnknownPartition."""
-        key = (Kind(kind).value, partition)
+    def get(self, kind: Kind | str, partition: Optional[str], now: datetime,
+            generation: Optional[int] = None) -> GeneratedCrl:
+        """The current CRL of ``kind`` (or of one SIGN partition), of its newest generation
+        or of ``generation``; UnknownPartition, UnknownGeneration."""
+        key = (Kind(kind).value, partition, generation)
         crl = self._cache.get(key)
         if self._fresh(crl, now):
             return crl  # type: ignore[return-value]
@@ -43,8 +47,8 @@ class CrlCache:
             crl = self._cache.get(key)
             if not self._fresh(crl, now):
                 try:
-                    crl = self.service.crl(key[0], partition, now=now)
-                except UnknownPartition:
+                    crl = self.service.crl(key[0], partition, now=now, generation=generation)
+                except (UnknownPartition, UnknownGeneration):
                     with self._guard:
                         self._locks.pop(key, None)
                     raise

@@ -38,10 +38,11 @@ class WebContext:
         self._next_sync = 0.0
         # Fault injection of the sandbox (openjpki.web.sandbox); None otherwise. The OCSP hook
         # may answer instead of the responder (``await ocsp_hook(request, now)``: an answer or
-        # None), the CRL hook instead of the cache (``crl_hook(kind, partition, now)``: a CRL,
+        # None), the CRL hook instead of the cache (``crl_hook(kind, partition, now, generation)``: a CRL,
         # None, or it raises a Problem).
         self.ocsp_hook: Optional[Callable[[bytes, datetime], Awaitable[Optional[OcspAnswer]]]] = None
-        self.crl_hook: Optional[Callable[[str, Optional[str], datetime], Optional[GeneratedCrl]]] = None
+        self.crl_hook: Optional[Callable[[str, Optional[str], datetime, Optional[int]],
+                                         Optional[GeneratedCrl]]] = None
 
     def open(self) -> AuthorityService:
         """The authority service (NotInitialised until ``init`` has run)."""

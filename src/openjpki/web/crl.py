@@ -1,6 +1,7 @@
 """``GET /crl/sign.crl``, ``GET /crl/auth.crl`` (each authority's full CRL) and
 ``GET /crl/sign/{partition}.crl`` (one issuing municipality's partition of the SIGN CRL),
-DER as ``application/pkix-crl``. The latest CRL is kept in memory and made anew when a
+DER as ``application/pkix-crl``; the same under ``/crl/g{N}/`` for root generation N ≥ 2
+(``openjpki authorities rollover``), whose certificates name those URLs. The latest CRL is kept in memory and made anew when a
 quarter of its validity is left or after a status change (see services.authority_publish)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from openjpki.services.authority import NotInitialised, UnknownPartition
+from openjpki.services.authority import NotInitialised, UnknownGeneration, UnknownPartition
 from openjpki.services.authority_publish import CrlCache
 from openjpki.web.context import WebContext
 from openjpki.web.ocsp import _http_date
@@ -21,7 +22,7 @@ _PARTITION = re.compile(r"[0-9a-f]{16}")
 router = APIRouter(tags=["revocation"])
 
 
-def _crl(request: Request, kind: str, partition: str | None) -> Response:
+def _crl(request: Request, kind: str, partition: str | None, generation: int = 1) -> Response:
     ctx: WebContext = request.app.state.openjpki
     try:
         ctx.open()
@@ -33,10 +34,12 @@ def _crl(request: Request, kind: str, partition: str | None) -> Response:
     now = ctx.clock()
     try:
         # Sandbox faults (web.sandbox): a stale CRL, or a Problem for a missing one.
-        crl = ctx.crl_hook(kind, partition, now) if ctx.crl_hook is not None else None
-        crl = crl or crls.get(kind, partition, now)
+        crl = ctx.crl_hook(kind, partition, now, generation) if ctx.crl_hook is not None else None
+        crl = crl or crls.get(kind, partition, now, generation)
     except UnknownPartition as e:
         raise Problem(404, "Unknown CRL partition", str(e)) from None
+    except UnknownGeneration as e:
+        raise Problem(404, "Unknown authority generation", str(e)) from None
     headers = {
         "Cache-Control": "public, max-age=60, no-transform",
         "Last-Modified": _http_date(crl.this_update),
@@ -63,3 +66,30 @@ def partition_crl(partition: str, request: Request) -> Response:
         raise Problem(404, "Unknown CRL partition",
                       f"{partition!r} is not a partition id (16 lowercase hex digits)")
     return _crl(request, "sign", partition)
+
+
+@router.get("/crl/g{generation:int}/{kind}.crl", response_class=Response,
+            responses={200: {"content": {PKIX_CRL: {}}, "description": "the full CRL (DER)"}})
+def generation_full_crl(generation: int, kind: str, request: Request) -> Response:
+    """The full CRL of generation ``generation`` (2, 3, …) of the SIGN or AUTH authority."""
+    if kind not in ("sign", "auth"):
+        raise Problem(404, "Unknown authority", f"no authority {kind!r}: sign or auth")
+    return _crl(request, kind, None, _generation(generation))
+
+
+@router.get("/crl/g{generation:int}/sign/{partition}.crl", response_class=Response,
+            responses={200: {"content": {PKIX_CRL: {}}, "description": "a partition CRL (DER)"}})
+def generation_partition_crl(generation: int, partition: str, request: Request) -> Response:
+    """One partition of the SIGN CRL of generation ``generation`` (2, 3, …)."""
+    if not _PARTITION.fullmatch(partition):
+        raise Problem(404, "Unknown CRL partition",
+                      f"{partition!r} is not a partition id (16 lowercase hex digits)")
+    return _crl(request, "sign", partition, _generation(generation))
+
+
+def _generation(generation: int) -> int:
+    # The first generation's CRLs live at /crl/… (no /g1/ path: one URL for one CRL).
+    if generation < 2:
+        raise Problem(404, "Unknown authority generation",
+                      f"generation {generation}: the first generation's CRLs are at /crl/…")
+    return generation

@@ -151,7 +151,8 @@ class SandboxWeb:
         return responder.respond(body, now - responder.validity - STALE_BY)
 
     # --- CRL faults --------------------------------------------------------------------------
-    def crl_hook(self, kind: str, partition: Optional[str], now: datetime) -> Optional[GeneratedCrl]:
+    def crl_hook(self, kind: str, partition: Optional[str], now: datetime,
+                 generation: Optional[int] = None) -> Optional[GeneratedCrl]:
         """The CRL to serve under a fault (a stale one), a problem response (missing,
         unavailable), or None for the usual CRL."""
         assert self.live is not None
@@ -168,11 +169,12 @@ class SandboxWeb:
             raise Problem(503, "CRL unavailable",
                           f"the {kind} CRL cannot be served now (sandbox fault: unavailable)",
                           type=FAULT, headers={"Retry-After": "60"})
-        key = (kind, partition, self.live.revision)
+        key = (kind, partition, generation, self.live.revision)
         crl = self._stale_crls.get(key)
         if crl is None:
             service = self.web.open()
-            crl = service.crl(kind, partition, now=now - service.crl_validity - STALE_BY)
+            crl = service.crl(kind, partition, now=now - service.crl_validity - STALE_BY,
+                              generation=generation)
             self._stale_crls[key] = crl
         return crl
 
