@@ -38,11 +38,14 @@ def make_home(tmp_path, monkeypatch, clock, **options):
 
 
 class LiveServer:
-    def __init__(self, app, sock) -> None:
+    """``app`` served by uvicorn in a thread; ``config``: more uvicorn options (``http=`` the
+    protocol ``openjpki serve`` uses, ``timeout_keep_alive=`` …)."""
+
+    def __init__(self, app, sock, **config) -> None:
         self.app = app
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **config)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)
