@@ -7,9 +7,9 @@ path per certificate (``/ocsp/<url-encoded base64 OCSPRequest>``: SHA-1 CertID, 
 built with cryptography).
 
 Then, for 1 and for ``--workers`` processes on each side:
-* ours: ``openjpki serve`` (uvicorn, one process), and the same app under uvicorn with
-  ``--workers N`` (``create_app`` as a factory, the home from ``$OPENJPKI_HOME``; httptools,
-  uvloop, no access log, no proxy-headers middleware: nothing stands in front on loopback);
+* ours: ``openjpki serve`` and ``openjpki serve --workers N``, as users run it (uvicorn with
+  the OCSP front of ``openjpki.web.ocsp_front``: cached answers written on the connection,
+  every other request handed to uvicorn and the app);
 * openssl: ``openssl ocsp -index index.txt -port P -rsigner root.pem -rkey <CA key>
   -CA root.pem -ndays 1``, and the same with ``-multi N``.  It signs every response
   afresh; ours serves signed responses from memory until they are due for renewal.
@@ -194,6 +194,27 @@ def check_response(der: bytes, out: Path, setup: dict, status: str) -> dict:
             "status_ok": re.search(rf"^{serial}: {status}$", text, re.M | re.I) is not None, "file": str(out)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server process and its worker processes so far (Linux
+    /proc; 0 where it cannot be read)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 # --- wrk ---------------------------------------------------------------------------------------
 
 _RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
@@ -234,13 +255,10 @@ def child_json(argv: list[str], what: str) -> dict:
 
 
 def server_argv(side: str, workers: int, port: int, setup: dict) -> tuple[list[str], Path | None]:
-    if side == "ours" and workers == 1:
-        return [sys.executable, "-m", "openjpki", "--home", setup["home"], "serve", "--host", "127.0.0.1",
-                "--port", str(port)], None
     if side == "ours":
-        return [sys.executable, "-m", "uvicorn", "openjpki.web.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--http", "httptools", "--loop", "uvloop",
-                "--no-access-log", "--no-proxy-headers", "--log-level", "warning"], None
+        argv = [sys.executable, "-m", "openjpki", "--home", setup["home"], "serve", "--host", "127.0.0.1",
+                "--port", str(port)]
+        return argv + (["--workers", str(workers)] if workers > 1 else []), None
     argv = ["openssl", "ocsp", "-index", setup["index"], "-port", str(port), "-rsigner", setup["root"],
             "-rkey", setup["key"], "-passin", setup["passin"], "-CA", setup["root"], "-ndays", "1"]
     if workers > 1:
@@ -269,14 +287,19 @@ def measure(side: str, workers: int, setup: dict, workdir: Path, *, duration: fl
         lua = workdir / "rotate.lua"
         if warmup > 0 and side == "ours":
             wrk(port, paths, lua, warmup, connections, close)
+        cpu = cpu_seconds(proc.pid)
         result = wrk(port, paths, lua, duration, connections, close)
+        cpu = cpu_seconds(proc.pid) - cpu
     finally:
         stop(proc)
+    if result["requests"] and cpu > 0:
+        result["server_cpu_us_per_request"] = round(cpu / result["requests"] * 1e6)
     result["checks"] = checks
     result["command"] = " ".join(argv)
     print(f"  {side:8s} x{workers} {'close     ' if close else 'keep-alive'}: {result['rps']:9.1f} req/s  "
           f"p50 {result.get('p50_ms')} ms  p99 {result.get('p99_ms')} ms  non-2xx {result['non_2xx']}  "
-          f"socket errors {result['socket_errors']}", flush=True)
+          f"socket errors {result['socket_errors']}  server CPU {result.get('server_cpu_us_per_request')} µs/request",
+          flush=True)
     return result
 
 
@@ -287,7 +310,8 @@ def run(certs: int, workers: int, duration: float, warmup: float, connections: i
           flush=True)
     result: dict = {"bench": "ocsp", "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
                     "cores": os.cpu_count(), "certs": certs, "duration_s": duration, "warmup_s": warmup,
-                    "connections": connections, "configs": []}
+                    "connections": connections, "configs": [],
+                    "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     for close in modes:
         for n in sorted({1, workers}):
             kw = dict(duration=duration, warmup=warmup, connections=connections, close=close)
@@ -306,13 +330,15 @@ def run(certs: int, workers: int, duration: float, warmup: float, connections: i
 def report(result: dict) -> None:
     print(f"\nOCSP over HTTP GET (RFC 5019), {result['certs']} certificates, wrk 1 thread "
           f"{result['connections']} connections, {result['duration_s']:g} s after {result['warmup_s']:g} s warm-up "
-          f"({result['cores']} cores, {result['date']}, load average {result['load_average'][0]})")
+          f"({result['cores']} cores, {result['date']}, load average {result['load_average_before'][0]} before, "
+          f"{result['load_average'][0]} after)")
     for c in result["configs"]:
         for side in ("ours", "openssl"):
             r = c[side]
             ok = all(ch["verified"] and ch["status_ok"] for ch in r["checks"])
             print(f"  {side:8s} x{c['workers']} {c['connection']:10s} {r['rps']:9.1f} req/s  p50 {r.get('p50_ms')} ms  "
-                  f"p99 {r.get('p99_ms')} ms  answers {'verified' if ok else 'NOT VERIFIED'}")
+                  f"p99 {r.get('p99_ms')} ms  server CPU {r.get('server_cpu_us_per_request')} µs/request  "
+                  f"answers {'verified' if ok else 'NOT VERIFIED'}")
         print(f"    -> ours {c['rps_ratio']}x openssl's requests/s (target >= {TARGET:g}x: "
               f"{'met' if c['target_met'] else 'MISSED'}), p99 ours/openssl {c.get('p99_ratio')}")
     for c in result["configs"]:
