@@ -14,7 +14,8 @@ availability switch) → 403 for a clerk's token; the audit log names the token'
 ``/api/rp/…`` keeps its own model; tokens never reach the logs; the bearer scheme is in
 /openapi.json.
 
-Speed only: the cards draw their "new" RSA keys from a pool made once for the module.
+Speed only: the cards draw their "new" RSA keys from a pool made once for the module, and
+the CA keys are made once per process (authority_testing.seed_ca_keys).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def home(tmp_path_factory):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from openjpki.card import rsaops
+    from openjpki.services.authority_setup import PASSPHRASE_ENV
+    from openjpki.services.authority_testing import PASSPHRASE, seed_ca_keys
 
     keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(4)]
     pool = itertools.cycle(keys)
@@ -64,7 +67,9 @@ def home(tmp_path_factory):
         mp.setattr(rsaops, "generate_key", lambda: next(pool))
         mp.delenv(MODE_ENV, raising=False)
         mp.delenv("OPENJPKI_DATABASE_URL", raising=False)
+        mp.setenv(PASSPHRASE_ENV, PASSPHRASE.decode())
         settings = Settings.resolve(tmp_path_factory.mktemp("api-auth-home"))
+        seed_ca_keys(settings.keys_dir)
         initialise_home(settings, now=datetime(2025, 1, 6, 9, 0, tzinfo=JST))
         yield settings
 

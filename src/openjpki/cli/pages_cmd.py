@@ -3,8 +3,8 @@
     openjpki clerk add NAME [--role clerk|supervisor] [--display-name TEXT] [--password-stdin]
     openjpki clerk list [--json]
     openjpki clerk set NAME [--role R] [--disable|--enable] [--password-stdin]
-    openjpki clerk token create NAME [--label TEXT] [--expires-days N] [--json]
-    openjpki clerk token list [NAME] [--json]
+    openjpki clerk token create LOGIN [--label TEXT] [--expires-days N] [--json]
+    openjpki clerk token list [LOGIN] [--json]
     openjpki clerk token revoke ID [--json]
 
 The password is read from standard input with ``--password-stdin`` (one line), else from
@@ -13,7 +13,7 @@ The password is read from standard input with ``--password-stdin`` (one line), e
 this way on a fresh home.
 
 ``clerk token create`` prints the new API token once (alone on standard output, so
-``TOKEN=$(openjpki clerk token create NAME)`` works; what it is goes to standard error); the
+``TOKEN=$(openjpki clerk token create LOGIN)`` works; what it is goes to standard error); the
 JSON API takes it as ``Authorization: Bearer …`` (services.clerk_tokens). Only its hash is
 kept: a lost token is revoked and another made. Thin: parse, call services.clerks and
 services.clerk_tokens, print.
@@ -190,7 +190,7 @@ def _day(t: Optional[datetime]) -> str:
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The clerk's sign-in name."),
+    name: str = typer.Argument(..., metavar="LOGIN", help="The clerk's sign-in name."),
     label: Optional[str] = typer.Option(None, "--label",
                                         help="What the token is for (shown by list)."),
     expires_days: Optional[int] = typer.Option(
@@ -230,7 +230,8 @@ def token_create(
 @token_app.command("list")
 def token_list(
     ctx: typer.Context,
-    name: Optional[str] = typer.Argument(None, help="Only this clerk's tokens."),
+    name: Optional[str] = typer.Argument(None, metavar="LOGIN",
+                                         help="Only this clerk's tokens."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """API tokens (never the tokens themselves): state, expiry, last use."""
