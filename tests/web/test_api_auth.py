@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -124,6 +124,10 @@ def make_client(home, clock, monkeypatch):
 
             app = serve_app(home, production=True)
             app.state.openjpki.clock = clock  # as create_app(clock=…) injects it
+        elif mode == "serve-sandbox":  # the sandbox's movable clock over the wall clock
+            from openjpki.web.serving import serve_app
+
+            app = serve_app(home)
         else:
             assert mode in ("production", "sandbox", "sandbox-require-token", "bad-config")
             app = create_app(home, clock=clock, sync_interval=0.0, extensions=[api_extension])
@@ -308,6 +312,25 @@ def test_the_audit_log_names_the_tokens_clerk(make_client, store):
     with store.sessions() as s:
         switched = trail(s, "authorities")
     assert switched[-1]["actor"] == f"clerk:{boss}"
+
+
+def test_moving_the_sandbox_clock_does_not_expire_tokens(make_client, store):
+    """Expiry protects access: it is decided on real time, never on the sandbox's clock
+    (which the procedures follow)."""
+    client = make_client("serve-sandbox")
+    real = datetime.now(timezone.utc)
+    name = f"clerk{next(_names)}"
+    C.add_clerk(store, name, "a-long-enough-password", now=real)
+    token = create_token(store, name, now=real, expires_days=1).token
+    later = (real + timedelta(days=400)).astimezone(JST).replace(microsecond=0)
+    r = client.put("/api/sandbox/time", json={"now": later.isoformat()})
+    assert r.status_code == 200, r.text
+    try:
+        moved = datetime.fromisoformat(client.get("/api/sandbox/time").json()["now"])
+        assert moved >= later
+        assert client.get("/api/residents", headers=bearer(token)).status_code == 200
+    finally:
+        assert client.delete("/api/sandbox/time").status_code == 200
 
 
 # --- around the API ---------------------------------------------------------------------------
