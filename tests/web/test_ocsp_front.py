@@ -318,3 +318,38 @@ def test_idle_connections_are_closed_after_timeout_keep_alive(front):
 ])
 def test_which_heads_the_front_takes(head, taken):
     assert (parse_head(head) is not None) is taken
+
+
+def test_max_age_counts_down_between_requests_with_the_same_head(front):
+    with front.connect() as c:
+        first = c.send(get(front.path["good"])).read()
+        time.sleep(1.2)
+        second = c.send(get(front.path["good"])).read()
+    age = [int(r.headers["cache-control"].split("max-age=")[1].split(",")[0]) for r in (first, second)]
+    assert first.body == second.body and age[1] < age[0]
+    assert first.headers["date"] != second.headers["date"]
+
+
+def test_shutdown_closes_idle_connections_and_finishes_the_answer_being_made(front):
+    """uvicorn's graceful shutdown: an idle keep-alive connection is closed at once; one
+    whose answer is being made (a sandbox delay) gets it, with ``connection: close``."""
+    import threading
+
+    server = LiveServer(serve_app(front.settings), _free_socket(), http=OcspFront).start()
+    try:
+        idle = Connection(server.port)
+        assert idle.send(get(front.path["good"])).read().ocsp().certificate_status == GOOD
+        put_fault(server.url, {"fault": "delay", "delay_ms": 800})
+        busy = Connection(server.port).send(get(front.path["revoked"]))
+        time.sleep(0.3)
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        assert idle.closed_by_server(timeout=5)
+        r = busy.read()
+        assert r.ocsp().certificate_status == REVOKED and r.headers["connection"] == "close"
+        assert busy.closed_by_server(timeout=5)
+        stopping.join(timeout=15)
+        assert not server.thread.is_alive()
+    finally:
+        clear_faults(front.server.url)
+        server.stop()

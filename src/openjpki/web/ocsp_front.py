@@ -32,7 +32,7 @@ import logging
 import re
 import urllib.parse
 import weakref
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from uvicorn.config import Config
@@ -51,6 +51,7 @@ MAX_CACHED_HEAD = 2048
 MAX_CACHED = 20_000
 _STATUS_200 = b"HTTP/1.1 200 OK\r\n"
 _CONNECTION_CLOSE = b"connection: close\r\n"
+_SECOND = timedelta(seconds=1)
 _HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
 _TARGET = re.compile(rb"/ocsp(/[!-~]*)?")
 GET, HEAD, POST = b"GET", b"HEAD", b"POST"
@@ -59,13 +60,17 @@ GET, HEAD, POST = b"GET", b"HEAD", b"POST"
 class _Request:
     """What the head of a request we take says."""
 
-    __slots__ = ("method", "body", "keep_alive", "length")
+    __slots__ = ("method", "body", "keep_alive", "length", "sent")
 
     def __init__(self, method: bytes, body: Optional[bytes], keep_alive: bool, length: int) -> None:
         self.method = method
         self.body = body  # GET/HEAD: the request DER from the path (None: not base64)
         self.keep_alive = keep_alive
         self.length = length  # POST: the body's length
+        # The last response to this head: (answer, uvicorn's default headers, the times
+        # between which its max-age stays the same, the bytes). A client that asks again
+        # (with the same head) mostly gets the same bytes: same answer, same second.
+        self.sent: Optional[tuple[OcspAnswer, object, Optional[datetime], Optional[datetime], bytes]] = None
 
 
 def _unquote(segment: bytes) -> bytes:
@@ -142,37 +147,34 @@ class _Front:
         # The parse of a head is a function of its bytes, and a client asks again with the
         # same bytes: parsed heads are kept (short heads only; dropped whole when full).
         self.heads: dict[bytes, _Request] = {}
-        # The bytes of a response, for as long as they stay the same: the same answer, the
-        # same max-age second, the same uvicorn default headers (date changes every second).
-        self.responses: dict[tuple[int, bytes, bool], tuple[OcspAnswer, int, object, bytes]] = {}
         self.sweeping: Optional[asyncio.TimerHandle] = None
 
     def request(self, head: bytes) -> Optional[_Request]:
-        request = self.heads.get(head)
-        if request is None:
-            request = parse_head(head)
-            if request is not None and len(head) <= MAX_CACHED_HEAD:
-                if len(self.heads) >= MAX_CACHED:
-                    self.heads.clear()
-                self.heads[head] = request
+        request = parse_head(head)
+        if request is not None and len(head) <= MAX_CACHED_HEAD:
+            if len(self.heads) >= MAX_CACHED:
+                self.heads.clear()
+            self.heads[head] = request
         return request
 
-    def response(self, state: ServerState, request: _Request, answer: OcspAnswer, now: datetime,
+    @staticmethod
+    def response(defaults: list[tuple[bytes, bytes]], request: _Request, answer: OcspAnswer, now: datetime,
                  close: bool) -> bytes:
-        method = request.method
-        get = method != POST
-        max_age = max_age_of(answer, now) if get and answer.cacheable and answer.next_update is not None else -1
-        defaults = state.default_headers
-        key = (id(answer), method, close)
-        hit = self.responses.get(key)
-        if hit is not None and hit[0] is answer and hit[1] == max_age and hit[2] is defaults:
-            return hit[3]
+        """The bytes of the response; uvicorn's default headers (``date``, ``server``) first."""
+        sent = request.sent
+        if sent is not None and sent[0] is answer and sent[1] is defaults and close != request.keep_alive \
+                and (sent[2] is None or sent[2] < now <= sent[3]):  # type: ignore[operator]
+            return sent[4]
+        get = request.method != POST
         data = b"".join((_STATUS_200, *(name + b": " + value + b"\r\n" for name, value in defaults),
                          raw_headers(answer, now, get), _CONNECTION_CLOSE if close else b"", b"\r\n",
-                         b"" if method == HEAD else answer.der))
-        if len(self.responses) >= MAX_CACHED:
-            self.responses.clear()
-        self.responses[key] = (answer, max_age, defaults, data)
+                         b"" if request.method == HEAD else answer.der))
+        if close != request.keep_alive:  # not a close forced by shutdown
+            since = until = None
+            if get and answer.cacheable and answer.next_update is not None:
+                until = answer.next_update - timedelta(seconds=max_age_of(answer, now))
+                since = until - _SECOND
+            request.sent = (answer, defaults, since, until, data)
         return data
 
     def sweep(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
@@ -296,7 +298,8 @@ class OcspFront(asyncio.Protocol):
     def _process(self) -> None:
         """Answer the complete requests in the buffer, in order, until one needs waiting."""
         buffer = self.buffer
-        ctx = self.front.ctx
+        front = self.front
+        ctx, heads = front.ctx, front.heads
         while buffer and not (self.busy or self.write_paused or self.done):
             if buffer.startswith(b"\r\n"):  # empty lines before a request line (RFC 9112 §2.2)
                 buffer = buffer[2:]
@@ -307,7 +310,10 @@ class OcspFront(asyncio.Protocol):
                     self._hand_over(buffer)
                     return
                 break
-            request = self.front.request(buffer[:end]) if end <= MAX_HEAD else None
+            head = buffer[:end]
+            request = heads.get(head)
+            if request is None:
+                request = front.request(head) if end <= MAX_HEAD else None
             if request is None:
                 self._hand_over(buffer)
                 return
@@ -364,7 +370,7 @@ class OcspFront(asyncio.Protocol):
     def _respond(self, request: _Request, answer: OcspAnswer, now: datetime) -> None:
         self.server_state.total_requests += 1
         close = not request.keep_alive or self.closing
-        self.transport.write(self.front.response(self.server_state, request, answer, now, close))
+        self.transport.write(_Front.response(self.server_state.default_headers, request, answer, now, close))
         if close:
             self._close()
 
