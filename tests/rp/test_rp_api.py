@@ -158,7 +158,9 @@ def test_401_bad_signature_wrong_key_or_bad_challenge(client, home, holder, case
         assert "expired" in post(client, "/api/rp/sessions", body, 401)["detail"]
 
 
-@pytest.mark.parametrize("change, verdict, rule", [("affiliationChanged", "revoked", "R4.1"), ("hold", "hold", "R4.3")])
+@pytest.mark.parametrize("change, verdict, rule", [("affiliationChanged", "revoked", "R4.1"), ("hold", "hold", "R4.3"),
+                                                   ("keyCompromise", "revoked", "R4.3"),
+                                                   ("cessationOfOperation", "revoked", "R4.3")])
 def test_410_revoked_or_held_certificate(client, home, holder, change, verdict, rule):
     serial = format(holder["sign"].serial_number, "x")
     if change == "hold":

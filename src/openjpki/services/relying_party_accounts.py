@@ -63,9 +63,9 @@ def _refusal(result: VerificationResult) -> RpError:
     if result.status in ("revoked", "hold", "expired"):
         ja = {"revoked": "電子証明書は失効しています。", "hold": "電子証明書は一時保留（失効）中です。",
               "expired": "電子証明書の有効期間外です。"}[result.status]
-        rule = {"revoked": "R4.1", "hold": "R4.3", "expired": "R2.1"}[result.status]
-        if result.status == "revoked" and result.revocation and result.revocation.reason == "superseded":
-            rule = "R3.7"
+        # the verifier names the rule from the revocation reason (R4.1 for a change of the
+        # basic facts, R3.7 superseded, R4.3 the holder's request or a hold)
+        rule = result.rule or {"revoked": "R4.3", "hold": "R4.3", "expired": "R2.1"}[result.status]
         return RpError(410, "Certificate no longer valid", result.reason, ja, rule=rule, verdict=result.status)
     ja = ("署名を検証できません。" if result.status == "bad-signature"
           else "この電子証明書はこの用途に使えないか、信頼できません。")
