@@ -47,7 +47,7 @@ from openjpki.web.ocsp import (
 
 log = logging.getLogger("openjpki.web")
 MAX_HEAD = 3 * MAX_REQUEST  # a GET path of a 64 KiB request in base64, percent-encoded
-MAX_CACHED_HEAD = 2048
+MAX_CACHED_HEAD = 1024
 MAX_CACHED = 20_000
 _STATUS_200 = b"HTTP/1.1 200 OK\r\n"
 _CONNECTION_CLOSE = b"connection: close\r\n"
