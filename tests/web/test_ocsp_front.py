@@ -353,3 +353,16 @@ def test_shutdown_closes_idle_connections_and_finishes_the_answer_being_made(fro
     finally:
         clear_faults(front.server.url)
         server.stop()
+
+
+def test_repeated_heads_whole_or_twice_in_one_packet(front):
+    """A head seen before is answered from its kept parse: alone in a packet, twice in one
+    packet (two requests), and an empty POST (whose head alone is the whole packet)."""
+    request = get(front.path["good"])
+    with front.connect() as c:
+        for data in (request, request, request + request):
+            c.send(data)
+            assert c.read().ocsp().certificate_status == GOOD
+        assert c.read().ocsp().certificate_status == GOOD  # the second of the pair
+        for _ in range(2):
+            assert c.send(post(b"")).read().ocsp().response_status == MALFORMED

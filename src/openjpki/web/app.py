@@ -75,8 +75,17 @@ def _tell_when_sandbox_is_idle(app: FastAPI, ctx: WebContext) -> None:
     it (``ocsp.answer_at_once``). Its clock (``ctx.clock``) reloads the faults."""
     sandbox = getattr(app.state, "openjpki_sandbox", None)
     live = getattr(sandbox, "live", None)
-    if live is not None and ctx.ocsp_hook == sandbox.ocsp_hook:
-        ctx.ocsp_hook = IdleAwareHook(sandbox.ocsp_hook, lambda: not live.faults.ocsp_active)
+    if live is None or ctx.ocsp_hook != sandbox.ocsp_hook:
+        return
+    seen: list = [None, False]  # the last fault set looked at (an immutable snapshot)
+
+    def idle() -> bool:
+        faults = live.faults
+        if faults is not seen[0]:
+            seen[:] = [faults, not faults.ocsp_active]
+        return seen[1]
+
+    ctx.ocsp_hook = IdleAwareHook(sandbox.ocsp_hook, idle)
 
 
 def app_from_environment() -> FastAPI:

@@ -54,7 +54,7 @@ _CONNECTION_CLOSE = b"connection: close\r\n"
 _SECOND = timedelta(seconds=1)
 _HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
 _TARGET = re.compile(rb"/ocsp(/[!-~]*)?")
-GET, HEAD, POST = b"GET", b"HEAD", b"POST"
+GET, HEAD, POST = b"GET", b"HEAD", b"POST"  # parse_head gives these very objects (``is``)
 
 
 class _Request:
@@ -130,8 +130,8 @@ def parse_head(head: bytes) -> Optional[_Request]:
     if method != POST:
         if length > 0:
             return None
-        return _Request(method, decode_get_path(_unquote(path[6:])), keep_alive, 0)
-    return _Request(method, None, keep_alive, max(length, 0))
+        return _Request(GET if method == GET else HEAD, decode_get_path(_unquote(path[6:])), keep_alive, 0)
+    return _Request(POST, None, keep_alive, max(length, 0))
 
 
 class _Front:
@@ -145,12 +145,14 @@ class _Front:
         self.keep_alive = max(1, round(config.timeout_keep_alive))
         self.fallback: Any = OcspFront.fallback
         # The parse of a head is a function of its bytes, and a client asks again with the
-        # same bytes: parsed heads are kept (short heads only; dropped whole when full).
+        # same bytes: parsed heads are kept, with their empty line (short heads only;
+        # dropped whole when full). Data that is exactly a known GET head is one request.
         self.heads: dict[bytes, _Request] = {}
         self.sweeping: Optional[asyncio.TimerHandle] = None
 
     def request(self, head: bytes) -> Optional[_Request]:
-        request = parse_head(head)
+        """The request of ``head`` (up to and with its empty line), parsed and kept."""
+        request = parse_head(head[:-4])
         if request is not None and len(head) <= MAX_CACHED_HEAD:
             if len(self.heads) >= MAX_CACHED:
                 self.heads.clear()
@@ -258,6 +260,16 @@ class OcspFront(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.active = True
+        if not (self.buffer or self.skip or self.busy or self.write_paused):
+            # The usual case: the data is one whole GET whose head was seen before.
+            request = self.front.heads.get(data)
+            if request is not None and request.method is not POST:
+                got = answer_at_once(self.front.ctx, request.body)  # type: ignore[arg-type]
+                if got is None:
+                    self._answer_later(request, request.body)
+                else:
+                    self._respond(request, *got)
+                return
         if self.skip:
             n = min(self.skip, len(data))
             self.skip -= n
@@ -310,14 +322,14 @@ class OcspFront(asyncio.Protocol):
                     self._hand_over(buffer)
                     return
                 break
-            head = buffer[:end]
+            start = end + 4
+            head = buffer if start == len(buffer) else buffer[:start]
             request = heads.get(head)
             if request is None:
                 request = front.request(head) if end <= MAX_HEAD else None
             if request is None:
                 self._hand_over(buffer)
                 return
-            start = end + 4
             if request.method == POST:
                 n = request.length
                 if n > MAX_REQUEST:
