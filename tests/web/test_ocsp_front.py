@@ -366,3 +366,39 @@ def test_repeated_heads_whole_or_twice_in_one_packet(front):
         assert c.read().ocsp().certificate_status == GOOD  # the second of the pair
         for _ in range(2):
             assert c.send(post(b"")).read().ocsp().response_status == MALFORMED
+
+
+def test_requests_that_find_a_sync_due_share_one_sync(front):
+    """Every request that finds the sync with other processes due awaits the same one: a
+    sync each would stall all connections at once every interval (seen as p99 spikes)."""
+    import asyncio
+    import threading
+
+    from openjpki.web import create_app
+    from openjpki.web.ocsp import answer_at_once, answer_for
+
+    ctx = create_app(front.settings, sync_interval=0).state.openjpki  # a sync always due
+    ctx.open()
+    calls = []
+    sync = ctx.sync
+
+    def slow_sync() -> None:
+        calls.append(threading.current_thread().name)
+        time.sleep(0.05)
+        sync()
+
+    ctx.sync = slow_sync
+    body = front.der["good"]
+
+    async def ask_many() -> list:
+        await answer_for(ctx, body)  # signed and cached
+        assert answer_at_once(ctx, body) is None
+        calls.clear()
+        return await asyncio.gather(*(answer_for(ctx, body) for _ in range(20)))
+
+    try:
+        answers = asyncio.run(ask_many())
+    finally:
+        ctx.close()
+    assert len(calls) == 1 and len({id(a) for a, _ in answers}) == 1
+    assert ocsp.load_der_ocsp_response(answers[0][0].der).certificate_status == GOOD

@@ -19,9 +19,11 @@ to requests with a nonce are marked no-cache. Other methods on these paths get 4
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import logging
+import weakref
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Awaitable, Callable, Optional, Union
@@ -112,7 +114,7 @@ async def answer_for(ctx: WebContext, body: Optional[bytes]) -> tuple[OcspAnswer
             answer = await ctx.ocsp_hook(body, now)
         if answer is None and ctx.responder is not None:
             if ctx.sync_due():
-                await run_in_threadpool(ctx.sync)
+                await _sync(ctx)
             answer = ctx.responder.cached(body, now)
         if answer is None:
             answer = await run_in_threadpool(_answer_blocking, ctx, body, now)
@@ -120,6 +122,19 @@ async def answer_for(ctx: WebContext, body: Optional[bytes]) -> tuple[OcspAnswer
         log.exception("OCSP answer failed")
         answer = INTERNAL_ERROR_ANSWER
     return answer, now
+
+
+# The sync with other processes under way, per app: requests that find one due all await the
+# same one (each starting its own would stall every connection at once, every interval).
+_SYNCS: "weakref.WeakKeyDictionary[WebContext, asyncio.Future[None]]" = weakref.WeakKeyDictionary()
+
+
+async def _sync(ctx: WebContext) -> None:
+    loop = asyncio.get_running_loop()
+    running = _SYNCS.get(ctx)
+    if running is None or running.done() or running.get_loop() is not loop:
+        running = _SYNCS[ctx] = asyncio.ensure_future(run_in_threadpool(ctx.sync))
+    await asyncio.shield(running)
 
 
 def _answer_blocking(ctx: WebContext, body: bytes, now: datetime) -> OcspAnswer:
