@@ -24,7 +24,7 @@ from openjpki.config import Settings
 from openjpki.services.authority_home import initialise_home, open_authorities
 from openjpki.services.authority_setup import PASSPHRASE_ENV
 from openjpki.services.authority_testing import PASSPHRASE, issue_sample, seed_ca_keys
-from openjpki.web.ocsp_front import parse_head
+from openjpki.web.ocsp_head import parse_head
 
 from http_raw import Connection, der_request, get, get_path
 

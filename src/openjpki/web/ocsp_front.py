@@ -11,26 +11,19 @@ take, with every byte of that request, so uvicorn sees the connection from there
 it had had it from the start. Its answers are those of ``web.ocsp`` (the ASGI side answers
 the same paths the same way: what it takes here is only quicker).
 
-Taken here (anything else, including malformed HTTP, goes to uvicorn, which answers 400,
-405 through the app, and so on):
-
-* ``GET``/``HEAD /ocsp/<base64>`` and ``POST /ocsp`` in origin form, HTTP/1.1 or 1.0, a head
-  of well-formed lines (CRLF, ``name: value``, printable target), ``Content-Length`` given
-  at most once and only on POST, no ``Transfer-Encoding``, ``Expect`` or ``Upgrade``;
-* requests are answered in order (pipelining): one whose answer needs waiting (a signature,
-  a sync with other processes, a sandbox fault) runs in a task while reading pauses;
-* keep-alive as uvicorn does it (HTTP/1.1 unless ``Connection: close``; HTTP/1.0 closes),
-  idle connections closed after ``timeout_keep_alive``; a POST body over 64 KiB is answered
-  malformedRequest and its bytes skipped; uvicorn's default headers (``date``, ``server``)
-  and its graceful shutdown and request count are kept.
+What it takes is in ``web.ocsp_head`` (anything else, including malformed HTTP, goes to
+uvicorn, which answers 400, 405 through the app, and so on). Requests are answered in order
+(pipelining): one whose answer needs waiting (a signature, a sync with other processes, a
+sandbox fault) runs in a task while reading pauses. Keep-alive as uvicorn does it (HTTP/1.1
+unless ``Connection: close``; HTTP/1.0 closes), idle connections closed after
+``timeout_keep_alive`` (swept every second), a POST body over 64 KiB answered
+malformedRequest and its bytes skipped; uvicorn's default headers (``date``, ``server``),
+graceful shutdown and request count are kept.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
-import urllib.parse
 import weakref
 from datetime import datetime, timedelta
 from typing import Any, Optional
@@ -41,97 +34,15 @@ from uvicorn.server import ServerState
 
 from openjpki.services.authority_ocsp import OcspAnswer
 from openjpki.web.context import WebContext
-from openjpki.web.ocsp import (
-    MAX_REQUEST, max_age_of, answer_at_once, answer_for, decode_get_path, raw_headers,
-)
+from openjpki.web.ocsp import MAX_REQUEST, answer_at_once, answer_for, max_age_of, raw_headers
+from openjpki.web.ocsp_head import HEAD, POST, Request, parse_head
 
-log = logging.getLogger("openjpki.web")
 MAX_HEAD = 3 * MAX_REQUEST  # a GET path of a 64 KiB request in base64, percent-encoded
 MAX_CACHED_HEAD = 1024
 MAX_CACHED = 20_000
 _STATUS_200 = b"HTTP/1.1 200 OK\r\n"
 _CONNECTION_CLOSE = b"connection: close\r\n"
 _SECOND = timedelta(seconds=1)
-_HEADER = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
-_TARGET = re.compile(rb"/ocsp(/[!-~]*)?")
-GET, HEAD, POST = b"GET", b"HEAD", b"POST"  # parse_head gives these very objects (``is``)
-
-
-class _Request:
-    """What the head of a request we take says."""
-
-    __slots__ = ("method", "body", "keep_alive", "length", "sent")
-
-    def __init__(self, method: bytes, body: Optional[bytes], keep_alive: bool, length: int) -> None:
-        self.method = method
-        self.body = body  # GET/HEAD: the request DER from the path (None: not base64)
-        self.keep_alive = keep_alive
-        self.length = length  # POST: the body's length
-        # The last response to this head: (answer, uvicorn's default headers, the times
-        # between which its max-age stays the same, the bytes). A client that asks again
-        # (with the same head) mostly gets the same bytes: same answer, same second.
-        self.sent: Optional[tuple[OcspAnswer, object, Optional[datetime], Optional[datetime], bytes]] = None
-
-
-def _unquote(segment: bytes) -> bytes:
-    """Percent-decoding of a GET path segment; the three escapes base64 needs first."""
-    if b"%" not in segment:
-        return segment
-    segment = segment.replace(b"%2B", b"+").replace(b"%2F", b"/").replace(b"%3D", b"=")
-    return urllib.parse.unquote_to_bytes(segment) if b"%" in segment else segment
-
-
-def parse_head(head: bytes) -> Optional[_Request]:
-    """The request in ``head`` (without its final empty line) when it is one we take."""
-    lines = head.split(b"\r\n")
-    if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
-        return None  # a bare CR or LF: uvicorn's parser judges
-    parts = lines[0].split(b" ")
-    if len(parts) != 3:
-        return None
-    method, target, version = parts
-    if version == b"HTTP/1.1":
-        keep_alive = True
-    elif version == b"HTTP/1.0":
-        keep_alive = False
-    else:
-        return None
-    query = target.find(b"?")
-    path = target if query < 0 else target[:query]
-    if _TARGET.fullmatch(target) is None:
-        return None
-    if method == POST:
-        if path != b"/ocsp":
-            return None
-    elif method == GET or method == HEAD:
-        if not path.startswith(b"/ocsp/"):
-            return None
-    else:
-        return None
-    length = -1
-    for line in lines[1:]:
-        m = _HEADER.fullmatch(line)
-        if m is None:
-            return None
-        name = m.group(1).lower()
-        if name == b"content-length":
-            value = m.group(2)
-            if length >= 0 or not value.isdigit():
-                return None
-            length = int(value)
-        elif name == b"connection":
-            tokens = [t.strip().lower() for t in m.group(2).split(b",")]
-            if b"upgrade" in tokens:
-                return None
-            if b"close" in tokens:
-                keep_alive = False
-        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
-            return None
-    if method != POST:
-        if length > 0:
-            return None
-        return _Request(GET if method == GET else HEAD, decode_get_path(_unquote(path[6:])), keep_alive, 0)
-    return _Request(POST, None, keep_alive, max(length, 0))
 
 
 class _Front:
@@ -147,10 +58,10 @@ class _Front:
         # The parse of a head is a function of its bytes, and a client asks again with the
         # same bytes: parsed heads are kept, with their empty line (short heads only;
         # dropped whole when full). Data that is exactly a known GET head is one request.
-        self.heads: dict[bytes, _Request] = {}
+        self.heads: dict[bytes, Request] = {}
         self.sweeping: Optional[asyncio.TimerHandle] = None
 
-    def request(self, head: bytes) -> Optional[_Request]:
+    def request(self, head: bytes) -> Optional[Request]:
         """The request of ``head`` (up to and with its empty line), parsed and kept."""
         request = parse_head(head[:-4])
         if request is not None and len(head) <= MAX_CACHED_HEAD:
@@ -160,7 +71,7 @@ class _Front:
         return request
 
     @staticmethod
-    def response(defaults: list[tuple[bytes, bytes]], request: _Request, answer: OcspAnswer, now: datetime,
+    def response(defaults: list[tuple[bytes, bytes]], request: Request, answer: OcspAnswer, now: datetime,
                  close: bool) -> bytes:
         """The bytes of the response; uvicorn's default headers (``date``, ``server``) first."""
         sent = request.sent
@@ -355,7 +266,7 @@ class OcspFront(asyncio.Protocol):
         if self.eof and not (self.busy or self.write_paused):
             self._close()
 
-    def _answer_later(self, request: _Request, body: Optional[bytes]) -> None:
+    def _answer_later(self, request: Request, body: Optional[bytes]) -> None:
         """Make the answer in a task, reading paused meanwhile (answers go out in order)."""
         self.busy = True
         self._reading(False)
@@ -363,7 +274,7 @@ class OcspFront(asyncio.Protocol):
         self.server_state.tasks.add(task)
         task.add_done_callback(self.server_state.tasks.discard)
 
-    async def _answer_in_task(self, request: _Request, body: Optional[bytes]) -> None:
+    async def _answer_in_task(self, request: Request, body: Optional[bytes]) -> None:
         try:
             answer, now = await answer_for(self.front.ctx, body)  # raises only if cancelled
         except BaseException:
@@ -379,7 +290,7 @@ class OcspFront(asyncio.Protocol):
             self._reading(not self.write_paused)
             self._process()
 
-    def _respond(self, request: _Request, answer: OcspAnswer, now: datetime) -> None:
+    def _respond(self, request: Request, answer: OcspAnswer, now: datetime) -> None:
         self.server_state.total_requests += 1
         close = not request.keep_alive or self.closing
         self.transport.write(_Front.response(self.server_state.default_headers, request, answer, now, close))
