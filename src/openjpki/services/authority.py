@@ -76,18 +76,8 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
                     f"not {environment}: use another home (or database) for {environment}")
             roots[kind.value] = x509.load_der_x509_certificate(existing.root_der)
             continue
-        key_file = key_file_name(kind.value, 1)
-        signer = create_or_load_key(keys_dir / key_file, passphrase)
-        root = make_root(kind, signer, not_before=now,
-                         options=ProfileOptions(environment=environment))  # type: ignore[arg-type]
         try:
-            with store.transaction() as s:
-                row = Authority(kind=kind.value, generation=1, environment=environment,
-                                root_der=root.public_bytes(serialization.Encoding.DER),
-                                key_file=key_file, options={}, revision=0, created_at=now)
-                s.add(row)
-                s.flush()
-                q.ensure_crl_series(s, row.id, "")
+            root = _add_generation(store, keys_dir, passphrase, kind, 1, environment, now)
         except IntegrityError:
             with store.sessions() as s:
                 existing = q.current_authority(s, kind.value)
@@ -95,6 +85,24 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
             root = x509.load_der_x509_certificate(existing.root_der)
         roots[kind.value] = root
     return Roots(sign=roots["sign"], auth=roots["auth"])
+
+
+def _add_generation(store: Store, keys_dir: Path, passphrase: bytes, kind: Kind, generation: int,
+                    environment: str, now: datetime) -> x509.Certificate:
+    """One authority generation: its key file (made, or read when it exists), its self-signed
+    root, its row and its CRL counter. IntegrityError when the row exists already."""
+    key_file = key_file_name(kind.value, generation)
+    signer = create_or_load_key(keys_dir / key_file, passphrase)
+    root = make_root(kind, signer, not_before=now,
+                     options=ProfileOptions(environment=environment))  # type: ignore[arg-type]
+    with store.transaction() as s:
+        row = Authority(kind=kind.value, generation=generation, environment=environment,
+                        root_der=root.public_bytes(serialization.Encoding.DER),
+                        key_file=key_file, options={}, revision=0, created_at=now)
+        s.add(row)
+        s.flush()
+        q.ensure_crl_series(s, row.id, "")
+    return root
 
 
 class AuthorityService:
@@ -192,19 +200,10 @@ class AuthorityService:
         kind = Kind(kind)
         newest = self.current(kind)
         generation = newest.generation + 1
-        key_file = key_file_name(kind.value, generation)
         passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
-        signer = create_or_load_key(self.keys_dir / key_file, passphrase)
-        root = make_root(kind, signer, not_before=now,
-                         options=ProfileOptions(environment=newest.environment))  # type: ignore[arg-type]
         try:
-            with self.store.transaction() as s:
-                row = Authority(kind=kind.value, generation=generation, environment=newest.environment,
-                                root_der=root.public_bytes(serialization.Encoding.DER),
-                                key_file=key_file, options={}, revision=0, created_at=now)
-                s.add(row)
-                s.flush()
-                q.ensure_crl_series(s, row.id, "")
+            _add_generation(self.store, self.keys_dir, passphrase, kind, generation,
+                            newest.environment, now)
         except IntegrityError:
             raise AuthorityError(f"generation {generation} of the {kind.value} authority was made "
                                  "at the same moment by another process") from None
