@@ -8,8 +8,10 @@ state and the SQLite database unless a database URL (``--database-url`` or
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def default_home() -> Path:
@@ -44,3 +46,19 @@ class Settings:
     @property
     def config_file(self) -> Path:
         return self.home / "openjpki.toml"
+
+
+def config_value(path: Path, table: str, key: str, error: type[Exception]) -> Any:
+    """``[table] key`` of the TOML configuration file at ``path``; None when the file, the
+    table or the key is absent. Raises ``error`` with a one-line message when the file is
+    not readable TOML or ``[table]`` is not a table (the caller checks the value itself)."""
+    if not path.exists():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        raise error(f"{path} is not readable TOML: {e}") from None
+    found = data.get(table, {})
+    if not isinstance(found, dict):
+        raise error(f"[{table}] in {path} must be a table")
+    return found.get(key)

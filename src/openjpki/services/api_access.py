@@ -15,10 +15,9 @@ own model and is not concerned).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 
-from openjpki.config import Settings
+from openjpki.config import Settings, config_value
 from openjpki.services.sandbox_mode import Mode
 
 CONFIG_TABLE = "api"
@@ -44,16 +43,7 @@ class ApiAccess:
 def configured_require_token(settings: Settings) -> bool | None:
     """``[api] require_token`` of the home's configuration, or None when not set."""
     path = settings.config_file
-    if not path.exists():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
-        raise ApiConfigError(f"{path} is not readable TOML: {e}") from None
-    table = data.get(CONFIG_TABLE, {})
-    if not isinstance(table, dict):
-        raise ApiConfigError(f"[{CONFIG_TABLE}] in {path} must be a table")
-    value = table.get("require_token")
+    value = config_value(path, CONFIG_TABLE, "require_token", ApiConfigError)
     if value is None:
         return None
     if not isinstance(value, bool):

@@ -18,13 +18,12 @@ server reads none of the sandbox settings: wall clock, no faults, whatever a CLI
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from typing import Optional
 
 from sqlalchemy.engine import make_url
 
-from openjpki.config import Settings
+from openjpki.config import Settings, config_value
 
 SANDBOX = "sandbox"
 PRODUCTION = "production"
@@ -69,16 +68,7 @@ class SandboxRefused(Exception):
 def configured_mode(settings: Settings) -> Optional[str]:
     """``[service] mode`` of the home's configuration, or None when not set."""
     path = settings.config_file
-    if not path.exists():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ModeConfigError(f"{path} is not valid TOML: {e}") from None
-    table = data.get(CONFIG_TABLE, {})
-    if not isinstance(table, dict):
-        raise ModeConfigError(f"[{CONFIG_TABLE}] in {path} must be a table")
-    value = table.get("mode")
+    value = config_value(path, CONFIG_TABLE, "mode", ModeConfigError)
     if value is None:
         return None
     if value not in MODES:
