@@ -32,6 +32,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openjpki import keyfile
+
 COOKIE = "openjpki_session"
 LANG_COOKIE = "openjpki_lang"
 MAX_AGE = 12 * 3600
@@ -47,26 +49,15 @@ def load_or_create_key(keys_dir: Path) -> bytes:
     when the home cannot keep one (sessions then end with the process)."""
     path = Path(keys_dir) / KEY_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes()
-            if len(key) == 32:
-                return key
-            log.warning("%s is not a 32-byte key: sessions use a key of this process", path)
-            return os.urandom(32)
-        key = os.urandom(32)
-        try:
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return key
+        key = keyfile.load_or_create_key(path)
     except OSError as e:
         log.warning("cannot keep the session key in %s (%s): sessions end with this process",
                     path, e)
         return os.urandom(32)
+    if len(key) != 32:
+        log.warning("%s is not a 32-byte key: sessions use a key of this process", path)
+        return os.urandom(32)
+    return key
 
 
 class Sessions:
