@@ -51,6 +51,19 @@ def settings(ctx: typer.Context) -> Settings:
     return obj if isinstance(obj, Settings) else Settings.resolve()
 
 
+def authority_service(ctx: typer.Context):
+    """The authority service of the home (:func:`openjpki.services.authority_home.open_authorities`);
+    exit 2 with one line when the home is not initialised or its keys are unusable."""
+    from openjpki.services.authority import NotInitialised
+    from openjpki.services.authority_home import open_authorities
+    from openjpki.services.authority_setup import SetupError
+
+    try:
+        return open_authorities(settings(ctx))
+    except (NotInitialised, SetupError) as e:
+        fail(str(e))
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 

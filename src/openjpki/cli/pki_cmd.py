@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
 from openjpki.rules.revocation import Reason
 
 REASON_NAMES = [r.value for r in Reason]
@@ -31,17 +31,6 @@ def _say(text: str) -> None:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _service(ctx: typer.Context):
-    from openjpki.services.authority import NotInitialised
-    from openjpki.services.authority_home import open_authorities
-    from openjpki.services.authority_setup import SetupError
-
-    try:
-        return open_authorities(settings(ctx))
-    except (NotInitialised, SetupError) as e:
-        fail(str(e))
 
 
 def _choice(value: Optional[str], allowed: tuple[str, ...] | list[str], option: str) -> Optional[str]:
@@ -117,7 +106,7 @@ def cert_list(
     """The certificates the authorities issued."""
     _choice(status, STATUSES, "--status")
     _choice(kind, KINDS, "--kind")
-    records = _service(ctx).list(resident_id=resident, status=status, kind=kind)
+    records = authority_service(ctx).list(resident_id=resident, status=status, kind=kind)
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -128,7 +117,7 @@ def cert_list(
 def _change(ctx: typer.Context, serial: str, reason: str, as_json: bool) -> None:
     from openjpki.services.authority import TransitionRefused, UnknownCertificate
 
-    service = _service(ctx)
+    service = authority_service(ctx)
     try:
         record = service.revoke(serial, reason, at=_now())
     except UnknownCertificate as e:
@@ -199,7 +188,7 @@ def cert_issue(
     now = _now()
     last = _iso_date(last_valid_day, "--last-valid-day") or (now.date() + timedelta(days=5 * 365))
     born = _iso_date(birth_date, "--birth-date")
-    service = _service(ctx)
+    service = authority_service(ctx)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
         facts = SignFacts(name, address, born, sex) if kind == "sign" else None
@@ -238,7 +227,7 @@ def crl_generate(
     if out is not None and kind is None:
         fail("--out names one file: add --kind sign or --kind auth")
     s = settings(ctx)
-    service = _service(ctx)
+    service = authority_service(ctx)
     now = _now()
     files: list[str] = []
     entries = 0

@@ -21,7 +21,7 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
@@ -265,19 +265,6 @@ def authorities_on(ctx: typer.Context, as_json: bool = typer.Option(False, "--js
 
 # --- root generations ------------------------------------------------------------------------
 
-def _authority_service(ctx: typer.Context):
-    from openjpki.services.authority import NotInitialised
-    from openjpki.services.authority_home import open_authorities
-    from openjpki.services.authority_setup import SetupError
-
-    try:
-        return open_authorities(settings(ctx))
-    except NotInitialised as e:
-        fail(str(e))
-    except SetupError as e:
-        fail(str(e))
-
-
 def _generation_dict(a, newest: int) -> dict:
     from cryptography.hazmat.primitives import serialization
 
@@ -294,7 +281,7 @@ def authorities_roots(ctx: typer.Context,
     """Every root generation (one DN, several keys: trust them all), newest marked current."""
     if kind is not None and kind not in ("sign", "auth"):
         fail("--kind must be sign or auth")
-    service = _authority_service(ctx)
+    service = authority_service(ctx)
     try:
         rows = []
         for k in ([kind] if kind else ["sign", "auth"]):
@@ -322,7 +309,7 @@ def authorities_rollover(ctx: typer.Context,
 
     if kind not in ("sign", "auth"):
         fail("--kind must be sign or auth")
-    service = _authority_service(ctx)
+    service = authority_service(ctx)
     try:
         made = service.rollover(kind, now=_now())
     except (AuthorityError, SetupError) as e:

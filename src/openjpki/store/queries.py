@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
