@@ -4,10 +4,6 @@ API's sandbox calls and ignores the sandbox settings in the store."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import urllib.request
 from datetime import datetime, timedelta
 
@@ -16,39 +12,11 @@ from cryptography import x509
 
 from openjpki.services.authority_home import open_authorities
 
+from serve_process import Serve
+
 from .kit import free_socket, http_json, make_home, openssl_ocsp, wait_for, write_pem
 
 pytestmark = pytest.mark.interop
-
-
-class Serve:
-    def __init__(self, home, port: int, *extra: str) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = home.parent / f"serve-{port}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openjpki", "--home", str(home), "serve", "--port", str(port),
-             *extra], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # its first line is read below
-        up = wait_for(lambda: self.proc.poll() is not None or self._healthy(), timeout=60)
-        if self.proc.poll() is not None or not up:
-            self.stop()
-            raise AssertionError("serve did not start: " + self.log.read_text())
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,11 @@ interval by every worker; sandbox faults switched on from another process."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -27,6 +24,7 @@ from openjpki.services.authority_testing import PASSPHRASE, issue_sample, seed_c
 from openjpki.web.ocsp_head import parse_head
 
 from http_raw import Connection, der_request, get, get_path
+from serve_process import Serve
 
 pytestmark = pytest.mark.interop
 PEM = serialization.Encoding.PEM
@@ -37,40 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Serve:
-    """``python -m openjpki --home H serve --port P [extra]``; stopped with SIGINT (Ctrl-C)."""
-
-    def __init__(self, home, port: int, *extra: str) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = home.parent / f"serve-{port}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openjpki", "--home", str(home), "serve", "--port", str(port), *extra],
-            stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, env=os.environ.copy())
-        deadline = time.monotonic() + 60
-        while not self._healthy():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("serve did not start: " + self.log.read_text())
-            time.sleep(0.1)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Home:
