@@ -7,7 +7,18 @@ kept on one worker, in its own group; everything else spreads over both.
 
 import pytest
 
+from openjpki.store.testing import POSTGRES_SKIP_REASON, postgres_url
+
 _SHARED = ("pcsc", "postgres")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request):
+    """The store's backend: every test that uses it runs on SQLite and, marked ``postgres``,
+    on PostgreSQL (skipped, with the reason, when no server was started)."""
+    if request.param == "postgres" and postgres_url() is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    return request.param
 
 
 def pytest_collection_modifyitems(config, items):

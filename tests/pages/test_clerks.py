@@ -11,16 +11,14 @@ import pytest
 
 from openjpki.rules import JST
 from openjpki.services import clerks as C
-from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
+from openjpki.store.testing import open_test_store
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=JST)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    with open_test_store(request.param, tmp_path) as s:
+@pytest.fixture
+def store(backend, tmp_path):
+    with open_test_store(backend, tmp_path) as s:
         yield s
 
 

@@ -17,16 +17,9 @@ from openjpki.services.authority import (
 )
 from openjpki.services.authority_testing import PASSPHRASE, issue_sample, seed_ca_keys
 from openjpki.store import Authority, Certificate
-from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
+from openjpki.store.testing import open_test_store
 
 T0 = datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request):
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    return request.param
 
 
 @pytest.fixture

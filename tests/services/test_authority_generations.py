@@ -18,19 +18,17 @@ from openjpki.services.authority import (
 )
 from openjpki.services.authority_ocsp import OcspResponder
 from openjpki.services.authority_testing import PASSPHRASE, issue_sample, seed_ca_keys
-from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
+from openjpki.store.testing import open_test_store
 
 T0 = datetime(2026, 4, 1, tzinfo=timezone.utc)
 BASE = "http://127.0.0.1:8000"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def setup(request, tmp_path):
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
+@pytest.fixture
+def setup(backend, tmp_path):
     keys = tmp_path / "keys"
     seed_ca_keys(keys)
-    with open_test_store(request.param, tmp_path) as store:
+    with open_test_store(backend, tmp_path) as store:
         initialise(store, keys, PASSPHRASE, now=T0)
         yield store, keys
 

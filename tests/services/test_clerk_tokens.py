@@ -21,16 +21,14 @@ from openjpki.services import clerk_tokens as T
 from openjpki.services import clerks as C
 from openjpki.services.api_access import ApiConfigError, api_access
 from openjpki.services.sandbox_mode import PRODUCTION, SANDBOX, Mode
-from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
+from openjpki.store.testing import open_test_store
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=JST)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    with open_test_store(request.param, tmp_path) as s:
+@pytest.fixture
+def store(backend, tmp_path):
+    with open_test_store(backend, tmp_path) as s:
         C.add_clerk(s, "tanaka", "the-right-password", now=NOW)
         yield s
 

@@ -2,14 +2,7 @@
 
 import pytest
 
-from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request):
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    return request.param
+from openjpki.store.testing import open_test_store
 
 
 @pytest.fixture
