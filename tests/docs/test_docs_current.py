@@ -36,3 +36,11 @@ def test_every_rule_number_cited_in_the_code_is_in_the_rule_table():
 def test_ranges_are_expanded_when_collecting_citations():
     assert cited_rules("see R3.1–R3.3 and R4.5") == {"R3.1", "R3.2", "R3.3", "R4.5"}
     assert cited_rules("R9.9 is not a rule") == set()
+
+
+def test_docs_cli_and_http_references_are_the_ones_the_code_renders():
+    from openjpki.cli.reference import render_cli, render_http
+
+    for name, render in (("CLI.md", render_cli), ("HTTP.md", render_http)):
+        page = (ROOT / "docs" / name).read_text(encoding="utf-8")
+        assert page == render(), f"docs/{name} is stale: run scripts/docs"
