@@ -5,7 +5,9 @@ challenges.
   throttled — an account (``account:<name>``), a client address (``address:<ip>``) and the
   pair of both (``pair:<name>@<ip>``). ``failures`` counts wrong passwords since the last
   right one; ``blocked_until`` is the moment before which no further try of that key is
-  checked (a delay that grows with the failures); ``last_failure_at`` says when. A try is
+  checked (a delay that grows with the failures); ``last_failure_at`` says when; ``signed_in_at`` (pairs) when a right
+  password last came from that address — such an address is not slowed down by the
+  account's own delay, so failures from elsewhere cannot lock the clerk out. A try is
   counted by one atomic ``UPDATE … SET failures = failures + 1 … RETURNING`` before the
   password is checked, so parallel tries cannot all see the same count.
 - ``single_use_challenges``: a challenge the server handed out (the portal's log-in, the
@@ -34,6 +36,8 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     last_failure_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    # For a pair: the last right password from that address (a known workstation).
+    signed_in_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
