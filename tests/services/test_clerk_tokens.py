@@ -95,9 +95,9 @@ def test_what_stops_a_token_working(store):
     C.update_clerk(store, "tanaka", active=True, now=NOW)
     assert isinstance(T.authenticate(store, made.token, now=NOW), T.Authenticated)
 
-    for i in range(C.LOCK_AFTER):
+    for i in range(C.LOCK_AFTER):  # wrong passwords never stop a token
         C.sign_in(store, "tanaka", f"wrong-{i}", now=NOW)
-    assert why(store, made.token) == "clerk_locked"
+    assert isinstance(T.authenticate(store, made.token, now=NOW), T.Authenticated)
     assert isinstance(T.authenticate(store, made.token, now=NOW + C.LOCK_FOR), T.Authenticated)
 
     view, changed = T.revoke_token(store, made.view.id, now=NOW, actor="cli")

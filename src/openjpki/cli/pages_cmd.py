@@ -133,20 +133,30 @@ def clerk_add(
 @clerk_app.command("list")
 def clerk_list(ctx: typer.Context,
                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """The clerk accounts."""
-    from openjpki.services.clerks import list_clerks
+    """The clerk accounts, with their sign-in throttle (failed sign-ins, a delay, the
+    addresses held after wrong passwords; `clerk set NAME --enable` clears it)."""
+    from openjpki.services.clerks import list_clerks, sign_in_state
 
     store = _store(ctx)
     try:
         views = list_clerks(store)
+        states = sign_in_state(store, _now())
     finally:
         store.dispose()
     if as_json:
-        print_json([v.to_dict() for v in views])
+        print_json([{**v.to_dict(), "sign_in": states[v.name].to_dict()} for v in views])
         return
     for v in views:
+        st = states[v.name]
+        held = ""
+        if st.failures:
+            held += f"  {st.failures} failed sign-ins"
+        if st.delayed_until is not None:
+            held += f", delayed until {_day(st.delayed_until)}"
+        for address, until in st.locked_addresses:
+            held += f"  held from {address} until {_day(until)}"
         _say(f"{v.id:>4}  {v.name:<20} {v.role:<10} {'active' if v.active else 'disabled'}  "
-             f"{v.display_name}")
+             f"{v.display_name}{held}")
 
 
 @clerk_app.command("set")
@@ -155,7 +165,8 @@ def clerk_set(
     name: str = typer.Argument(..., help="Sign-in name."),
     role: Optional[str] = typer.Option(None, "--role", help="clerk or supervisor."),
     disable: bool = typer.Option(False, "--disable", help="The account can no longer sign in."),
-    enable: bool = typer.Option(False, "--enable", help="The account can sign in again."),
+    enable: bool = typer.Option(False, "--enable", help="The account can sign in again "
+                                "(also lifts the holds left by wrong passwords)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Set a new password, read from standard input."),
     as_json: bool = typer.Option(False, "--json", help="Print the account as JSON."),

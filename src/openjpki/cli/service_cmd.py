@@ -41,6 +41,28 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _work_clock(ctx: typer.Context, store):
+    """The moment deferred work is done at: the sandbox clock when the home is a sandbox,
+    else the wall clock."""
+    from openjpki.services.sandbox_clock import read_clock
+    from openjpki.services.sandbox_mode import resolve_mode
+
+    try:
+        sandbox = resolve_mode(settings(ctx)).sandbox
+    except Exception:  # noqa: BLE001 — no sandbox settings: the wall clock
+        sandbox = False
+    if not sandbox:
+        return _now
+
+    def now() -> datetime:
+        real = _now()
+        try:
+            return read_clock(store).now(real)
+        except Exception:  # noqa: BLE001 — no sandbox clock kept in this store
+            return real
+    return now
+
+
 def _counter(ctx: typer.Context):
     """(CounterContext, AuthorityHealth) of the home; exit 2 with one line if unusable."""
     from openjpki.services.authority import NotInitialised
@@ -126,7 +148,10 @@ def worker_cmd(
     from openjpki.services.deferred_worker import DeferredWorker
 
     counter, health = _counter(ctx)
-    worker = DeferredWorker(counter, health, clock=_now, lease=lease_seconds)
+    # The work at the home's now (the sandbox clock in a sandbox); the queue itself is on
+    # the real clock (CounterContext.queue_clock), as in `serve`.
+    worker = DeferredWorker(counter, health, clock=_work_clock(ctx, counter.store),
+                            lease=lease_seconds)
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

@@ -12,8 +12,9 @@ audit log (``clerk.token_created`` / ``clerk.token_revoked`` name the token's id
 
 A token acts as its clerk, with the clerk's role (:func:`openjpki.services.clerks.may`). It
 stops working when revoked, when it expires (``--expires-days``; by default it lasts until
-revoked), and while its clerk's account is disabled or locked after wrong passwords.
-Expiry and the lock are decided on real time, never on the sandbox's movable clock.
+revoked), and while its clerk's account is disabled. Wrong passwords on the sign-in page
+never stop a token (anyone can type them: a lock there must not switch off a clerk's
+programs). Expiry is decided on real time, never on the sandbox's movable clock.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class Authenticated:
 @dataclass(frozen=True)
 class TokenRefused:
     """Why a token does not work. ``why``: malformed, unknown, revoked, expired,
-    clerk_disabled or clerk_locked; ``description`` is RFC 6750's error_description."""
+    or clerk_disabled; ``description`` is RFC 6750's error_description."""
 
     why: str
     description: str
@@ -200,8 +201,6 @@ _REFUSALS = {
     "expired": ("the token has expired", "このトークンは有効期限を過ぎています。"),
     "clerk_disabled": ("the token's clerk account is disabled",
                        "このトークンの職員アカウントは停止されています。"),
-    "clerk_locked": ("the token's clerk account is locked after wrong passwords",
-                     "このトークンの職員アカウントはパスワードの誤りによりロックされています。"),
 }
 
 
@@ -228,8 +227,6 @@ def authenticate(store: Store, presented: str, *, now: datetime
             return _refused("expired", t.id)
         if not c.active:
             return _refused("clerk_disabled", t.id)
-        if c.locked_until is not None and c.locked_until > now:
-            return _refused("clerk_locked", t.id)
         good = Authenticated(clerk_view(c), t.id)
         stale = t.last_used_at is None or now - t.last_used_at >= LAST_USED_EVERY
     if stale:

@@ -2,8 +2,9 @@
 
 Passwords are hashed with scrypt (``hashlib.scrypt``, N=2**14, r=8, p=1, a 16-byte salt);
 a stored hash reads ``scrypt$N$r$p$salt$hash``. Checking compares in constant time.
-Five wrong passwords in a row lock the account for 15 minutes (the counter of failures is
-cleared by a right one). Every change is in the audit log (``clerk.added``,
+Wrong passwords are throttled per account, per client address and per both
+(:mod:`openjpki.services.signin_throttle`): five in a row from one address hold that address
+for 15 minutes; an outsider cannot lock the clerk out, and no API token is affected. Every change is in the audit log (``clerk.added``,
 ``clerk.signed_in``, ``clerk.sign_in_failed`` …) — never a password.
 
 Roles (**Decision**, the seeds name no roles): a ``clerk`` does every counter procedure;
@@ -23,11 +24,12 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Optional
 
 from sqlalchemy.exc import IntegrityError
 
+from openjpki.services import signin_throttle as throttle
 from openjpki.services.audit import record
 from openjpki.store import Store
 from openjpki.store.clerks import ROLES, Clerk, all_clerks, clerk_by_id, clerk_by_name
@@ -37,8 +39,8 @@ SALT_BYTES = 16
 HASH_BYTES = 32
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
+LOCK_AFTER = throttle.PAIR_LIMIT
+LOCK_FOR = throttle.PAIR_LOCK
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # A hash checked when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY = None
@@ -199,38 +201,50 @@ BAD_CREDENTIALS = SignInRefused("ログイン名またはパスワードが違�
                                 "Wrong sign-in name or password.")
 
 
-def sign_in(store: Store, name: str, password: str, *, now: datetime
-            ) -> ClerkView | SignInRefused:
-    """Check a clerk's password (LOCK_AFTER wrong ones in a row lock for LOCK_FOR)."""
+def sign_in(store: Store, name: str, password: str, *, now: datetime,
+            address: Optional[str] = None) -> ClerkView | SignInRefused:
+    """Check a clerk's password from client ``address`` (None: not over a network). The try
+    is counted first and the throttles of :mod:`openjpki.services.signin_throttle` decide
+    whether it is checked at all; ``now`` is the real clock."""
     name = (name or "").strip()
     password = password or ""
     with store.transaction() as s:
         c = clerk_by_name(s, name, for_update=True) if NAME_RE.match(name) else None
-        if c is None or not c.active:
-            verify_password(password, _dummy_hash())  # the same time as a wrong password
+        usable = c is not None and c.active
+        counted = throttle.charge(s, c.name if c is not None else None, address, now)
+        if isinstance(counted, throttle.Held):
+            record(s, "clerk.sign_in_failed", now, actor="counter-pages",
+                   subject=f"clerk:{c.name}" if c is not None else None, why="throttled",
+                   held_by=counted.key.split(":", 1)[0], address=address,
+                   until=counted.until)
+            return SignInRefused("パスワードを続けて間違えたため、しばらくログインできません。",
+                                 "Too many wrong passwords: signing in is held for a while.",
+                                 counted.until)
+        stored = c.password_hash if usable and c is not None else None
+    # The password is checked outside the transaction: the try is already counted.
+    right = verify_password(password, stored or _dummy_hash()) and stored is not None
+    with store.transaction() as s:
+        if not right:
             # An unknown name is not logged: it may be a password typed in the wrong field.
             record(s, "clerk.sign_in_failed", now, actor="counter-pages",
                    subject=f"clerk:{c.name}" if c is not None else None,
-                   why="unknown" if c is None else "disabled")
+                   why="unknown" if c is None else "password" if usable else "disabled",
+                   locked=bool(counted.locked), address=address)
             return BAD_CREDENTIALS
-        if c.locked_until is not None and c.locked_until > now:
-            record(s, "clerk.sign_in_failed", now, actor="counter-pages",
-                   subject=f"clerk:{c.name}", why="locked")
-            return SignInRefused("パスワードを続けて間違えたため、しばらくログインできません。",
-                                 "Too many wrong passwords: signing in is locked for a while.",
-                                 c.locked_until)
-        if not verify_password(password, c.password_hash):
-            c.failed_logins += 1
-            c.updated_at = now
-            locked = c.failed_logins >= LOCK_AFTER
-            if locked:
-                c.failed_logins, c.locked_until = 0, now + LOCK_FOR
-            record(s, "clerk.sign_in_failed", now, actor="counter-pages",
-                   subject=f"clerk:{c.name}", why="password", locked=locked)
-            return BAD_CREDENTIALS
+        c = clerk_by_name(s, name, for_update=True)
+        if c is None or not c.active or c.password_hash != stored:
+            return BAD_CREDENTIALS  # changed while the password was checked
+        throttle.signed_in(s, counted, now)
         c.failed_logins, c.locked_until, c.last_login_at, c.updated_at = 0, None, now, now
-        record(s, "clerk.signed_in", now, actor=f"clerk:{c.name}", subject=f"clerk:{c.name}")
+        record(s, "clerk.signed_in", now, actor=f"clerk:{c.name}", subject=f"clerk:{c.name}",
+               address=address)
         return _view(c)
+
+
+def sign_in_state(store: Store, now: datetime) -> dict[str, throttle.ThrottleState]:
+    """Each account's throttle state (``clerk list``)."""
+    with store.sessions() as s:
+        return {c.name: throttle.state_of(s, c.name, now) for c in all_clerks(s)}
 
 
 def current_clerk(store: Store, clerk_id: int, epoch: int) -> ClerkView | None:
@@ -283,6 +297,13 @@ def update_clerk(store: Store, name: str, *, now: datetime, actor: str = "system
             c.password_hash = hash_password(password)
             c.failed_logins, c.locked_until = 0, None
             changed["password_changed"] = True
+        if active or password is not None:
+            # --enable (or a new password) also lifts the sign-in throttles of the account.
+            cleared = throttle.clear(s, c.name)
+            c.failed_logins, c.locked_until = 0, None  # the lock of stores made before
+            if cleared:
+                record(s, "clerk.sign_in_cleared", now, actor=actor,
+                       subject=f"clerk:{c.name}", throttles=cleared)
         if changed:
             c.session_epoch += 1
             c.updated_at = now

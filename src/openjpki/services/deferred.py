@@ -213,7 +213,8 @@ def defer(ctx: CounterContext, req: CounterRequest, pins: PinEntry = NO_PINS, *,
         item = DeferredItem(
             application_id=app.id, resident_id=intake.resident.id,
             procedure=req.procedure.value, state="queued", reason=reason,
-            pins_sealed=seal_pins(ctx.box, pins, app.id), attempts=0, available_at=now,
+            pins_sealed=seal_pins(ctx.box, pins, app.id), attempts=0,
+            available_at=ctx.queue_now(now),  # the queue's clock decides (queue_clock)
             created_at=now, updated_at=now)
         s.add(item)
         s.flush()
@@ -281,7 +282,7 @@ def requeue(ctx: CounterContext, item_id: int, *, now: datetime) -> dict[str, An
             raise NotFound(f"no deferred item {item_id}")
         if item.state != "failed":
             raise InputError(f"deferred item {item_id} is {item.state}, not failed")
-        item.state, item.available_at, item.updated_at = "queued", now, now
+        item.state, item.available_at, item.updated_at = "queued", ctx.queue_now(now), now
         item.lease_owner = item.lease_until = None
         record(s, "deferred.requeued", now, actor=ctx.actor,
                subject=f"resident:{item.resident_id}", item_id=item.id,

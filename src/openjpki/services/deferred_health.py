@@ -26,7 +26,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
 from sqlalchemy import select
@@ -254,8 +254,13 @@ def guarded_counter(settings: Any, service: Any = None, *, actor: str = "counter
                          cards=CardStore(settings.cards_dir),
                          box=SecretBox.from_keys_dir(settings.keys_dir),
                          municipality=municipality, calendar=calendar,
-                         default_office=office, actor=actor)
+                         default_office=office, actor=actor, queue_clock=_real_now)
     return ctx, health
+
+
+def _real_now() -> datetime:
+    """The deferred queue's clock: real time (see CounterContext.queue_clock)."""
+    return datetime.now(timezone.utc)
 
 
 __all__ = ["Availability", "AuthorityHealth", "AuthorityUnavailable", "GuardedAuthority",

@@ -89,8 +89,9 @@ def _pid_alive(pid: int) -> bool:
 
 class DeferredWorker:
     """Claims and completes queued items. ``clock`` gives the moment of the work (the
-    certificates' issue time); ``lease_clock`` the time leases are measured in (default the
-    same clock)."""
+    certificates' issue time, the sandbox clock in a sandbox); ``lease_clock`` the queue's
+    clock — when an item may run, back-off and leases — which must be the clock that
+    stamped the items (default the context's ``queue_clock``, else ``clock``)."""
 
     def __init__(self, ctx: CounterContext, health: Optional[AuthorityHealth], *, clock: Clock,
                  lease_clock: Optional[Clock] = None, lease: float = 60.0,
@@ -99,7 +100,7 @@ class DeferredWorker:
         self.ctx = replace(ctx, calendar=None, actor="deferred-worker")
         self.health = health
         self.clock = clock
-        self.lease_clock = lease_clock or clock
+        self.lease_clock = lease_clock or ctx.queue_clock or clock
         self.lease = timedelta(seconds=lease)
         self.retry_after = retry_after
         self.max_backoff = max_backoff
@@ -262,6 +263,7 @@ class DeferredWorker:
         """Work until ``stop`` is set (the ``serve`` thread and ``openjpki worker``)."""
         try:
             self.recover_local()
+            self.recover_clock()
         except Exception:  # noqa: BLE001
             log.exception("deferred worker: recovering items of stopped workers failed")
         while not stop.is_set():
@@ -275,9 +277,12 @@ class DeferredWorker:
 
     def drain(self, *, stop: Optional[threading.Event] = None, idle: float = 0.2,
               max_idle_rounds: Optional[int] = None) -> dict[str, int]:
-        """Work until nothing is queued or running (or ``stop``); counts of outcomes."""
+        """Work until nothing is runnable (or ``stop``); counts of outcomes. Nothing is
+        runnable when the authorities are unavailable, or when no item is queued to run
+        within the longest back-off and none is held by a live lease."""
         counts: dict[str, int] = {}
         self.recover_local()
+        self.recover_clock()
         idle_rounds = 0
         while stop is None or not stop.is_set():
             outcome = self.run_once()
@@ -285,7 +290,7 @@ class DeferredWorker:
                 counts[outcome] = counts.get(outcome, 0) + 1
                 idle_rounds = 0
                 continue
-            if not self._pending():
+            if not self._runnable():
                 break
             idle_rounds += 1
             if max_idle_rounds is not None and idle_rounds > max_idle_rounds:
@@ -293,10 +298,27 @@ class DeferredWorker:
             (stop.wait(idle) if stop is not None else threading.Event().wait(idle))
         return counts
 
-    def _pending(self) -> bool:
+    def _runnable(self) -> bool:
+        if self.health is not None and self.health.unavailable_reason() is not None:
+            return False
+        soon = self.lease_clock() + timedelta(seconds=self.max_backoff)
         with self.ctx.store.sessions() as s:
-            return s.execute(select(DeferredItem.id).where(
-                DeferredItem.state.in_(("queued", "running"))).limit(1)).first() is not None
+            return s.execute(select(DeferredItem.id).where(or_(
+                and_(DeferredItem.state == "queued", DeferredItem.available_at <= soon),
+                DeferredItem.state == "running")).limit(1)).first() is not None
+
+    def recover_clock(self) -> int:
+        """Bring back to now the items stamped further ahead than any back-off can put them
+        (queued under another clock, e.g. a moved sandbox clock, by an older version): on
+        one clock they would otherwise never be due."""
+        now = self.lease_clock()
+        ahead = now + timedelta(seconds=self.max_backoff + 1)
+        with self.ctx.store.transaction() as s:
+            return s.execute(
+                update(DeferredItem).where(DeferredItem.state == "queued",
+                                           DeferredItem.available_at > ahead)
+                .values(available_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount
 
     # --- cleaning up after crashes -----------------------------------------------------------
     def sweep_orphan_cards(self, *, min_age: float = 900.0) -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openjpki.card import IssuingTerminal, JpkiClient
@@ -115,13 +115,17 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
                      reservation_id=reservation.id)
             return tried.decision
         reservation_id = reservation.id
+        # Claimed here, before the card is touched: a second kiosk step racing this one
+        # finds no open reservation (R6.2/R6.3: one app step, one reset).
+        reservation.state, reservation.closed_at = "used", now
     # The card work, outside the transaction; then the records.
-    IssuingTerminal(transport, issuing_secret(ctx, card)).reset_pin(target.value, new_pin)
+    try:
+        IssuingTerminal(transport, issuing_secret(ctx, card)).reset_pin(target.value, new_pin)
+    except BaseException:
+        _reopen(ctx, reservation_id)
+        raise
     forget_pins(client)
     with ctx.store.transaction() as s:
-        reservation = s.get(KioskReservation, reservation_id, with_for_update=True)
-        assert reservation is not None
-        reservation.state, reservation.closed_at = "used", now
         clear_face_match(s, card, now)  # R6.5
         record(s, "kiosk.pin_reset", now, actor=ACTOR, subject=f"resident:{card.resident_id}",
                card_id=card.id, target=target.value, reservation_id=reservation_id,
@@ -133,6 +137,14 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
                       f"（{other.ja}で本人確認）。",
                       f"The new {target.en} is set; the lock and the failure count are cleared "
                       f"(identity proved with the {other.en}).")
+
+
+def _reopen(ctx: CounterContext, reservation_id: int) -> None:
+    """The card work failed: the claimed reservation is open again for another try."""
+    with ctx.store.transaction() as s:
+        s.execute(update(KioskReservation).where(
+            KioskReservation.id == reservation_id, KioskReservation.state == "used")
+            .values(state="open", closed_at=None).execution_options(synchronize_session=False))
 
 
 def _open_reservation(s: Session, card: Card, target: PinKind) -> KioskReservation | None:

@@ -33,6 +33,7 @@ from openjpki.pki.verify import VerificationResult, Verifier
 from openjpki.pki.verify_cms import looks_like_cms
 from openjpki.services.relying_party_db import certificates, challenges, registrations, sessions, utc
 from openjpki.services.relying_party_links import LinkResolver
+from openjpki.store.engine import immediate
 
 PURPOSES = ("register", "login", "replace")
 KEY_FOR = {"register": "sign", "login": "auth", "replace": "sign"}
@@ -78,6 +79,8 @@ class RelyingParty:
                  name: str = "OpenJPKI sample relying party", challenge_ttl: timedelta = timedelta(minutes=5),
                  session_ttl: timedelta = timedelta(hours=1)) -> None:
         self.engine = engine
+        # Writes hold SQLite's write lock from their start (single-use challenges, sessions).
+        self._writer = immediate(engine)
         self._verifier = verifier
         self.links = links
         self.name = name
@@ -98,7 +101,7 @@ class RelyingParty:
         cid = secrets.token_hex(16)
         text = f"openjpki-rp:{purpose}:{cid}:{secrets.token_hex(16)}"
         expires = utc(now) + self.challenge_ttl
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(insert(challenges).values(id=cid, purpose=purpose, text=text, issued_at=utc(now),
                                                    expires_at=expires))
         return {"challenge_id": cid, "challenge": text, "purpose": purpose, "key": KEY_FOR[purpose],
@@ -129,7 +132,7 @@ class RelyingParty:
     def register(self, challenge_id: str, signature: bytes, certificate: Optional[bytes], now: datetime, *,
                  auth_signature: Optional[bytes] = None, auth_certificate: Optional[bytes] = None) -> dict:
         """Registration with SIGN (and optionally the AUTH of the same card for log-in)."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "register", now)
         result = self._verified(data, signature, certificate, "sign", now)
         auth = None
@@ -145,7 +148,7 @@ class RelyingParty:
                               "different holders", "署名用と利用者証明用の電子証明書の保有者が異なります。")
         facts = result.facts_dict()
         rid = secrets.token_hex(16)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._refuse_known(conn, result.serial, "SIGN")  # type: ignore[arg-type]
             if auth is not None:
                 self._refuse_known(conn, auth.serial, "AUTH")  # type: ignore[arg-type]
@@ -179,11 +182,11 @@ class RelyingParty:
 
     def login(self, challenge_id: str, signature: bytes, certificate: Optional[bytes], now: datetime) -> dict:
         """Log-in with AUTH: a session token and the registration (404 when none)."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "login", now)
         result = self._verified(data, signature, certificate, "auth", now)
         serial = result.serial
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             row = conn.execute(select(certificates).where(certificates.c.serial == serial)).first()
             if row is not None and not row.current:
                 raise RpError(410, "Certificate replaced", f"this AUTH certificate was replaced by {row.replaced_by}",
@@ -223,11 +226,11 @@ class RelyingParty:
     def replace(self, challenge_id: str, signature: bytes, certificate: Optional[bytes], now: datetime) -> dict:
         """A new SIGN of the same holder (linked by the register) replaces the registered one,
         which must have ended (revoked after a move, R4.1; renewed, R3.7; expired)."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "replace", now)
         result = self._verified(data, signature, certificate, "sign", now)
         holder = self.links.holder_of(result.serial) if self.links else None  # type: ignore[arg-type]
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._refuse_known(conn, result.serial, "SIGN")  # type: ignore[arg-type]
             found = conn.execute(select(registrations.c.id).where(registrations.c.holder_key == holder)
                                  ).first() if holder else None
@@ -269,7 +272,7 @@ class RelyingParty:
 
     def logout(self, token: Optional[str]) -> None:
         if token:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(update(sessions).where(sessions.c.token_hash == _hash(token)).values(ended=True))
 
     def registration(self, registration_id: str, token: Optional[str], now: datetime) -> dict:

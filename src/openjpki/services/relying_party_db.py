@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON, Boolean, Column, DateTime, ForeignKey, Index, LargeBinary, MetaData, String, Table,
-    create_engine, event,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 from datetime import datetime, timezone
+
+from openjpki.store.engine import make_engine
 
 metadata = MetaData()
 
@@ -85,14 +86,9 @@ sessions = Table(
 
 def open_database(url: str) -> Engine:
     """The relying party's engine, tables created when missing."""
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _pragmas(conn, _record):  # noqa: ANN001
-            cur = conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=5000")
-            cur.close()
+    # The store's engine maker: on SQLite write-ahead logging, a busy timeout and writing
+    # transactions that take the write lock first (openjpki.store.engine).
+    engine = make_engine(url)
     metadata.create_all(engine)
     return engine
 

@@ -2,9 +2,18 @@
 
 ``sqlite:///…`` (the default, a file in the home) is opened with write-ahead logging, foreign
 keys enforced and a busy timeout, so a CLI command and a running server can share it;
-``postgresql+psycopg://…`` is used as given. Writes in this package are single atomic
-statements (conditional UPDATEs, UPDATE … RETURNING counters) so that they are correct under
-SQLite's implicit transactions and PostgreSQL's READ COMMITTED alike.
+``postgresql+psycopg://…`` is used as given.
+
+Transactions on SQLite: pysqlite's own handling (a deferred ``BEGIN`` sent before the first
+write, none before a read) lets two read-modify-write transactions read the same row before
+either writes, so a try counter or a single-use value checked that way can be raced. Here the
+driver's handling is switched off and SQLAlchemy's ``begin`` sends the ``BEGIN`` itself: a
+writing transaction (:meth:`Store.transaction`, ``immediate(engine).begin()``) starts with
+``BEGIN IMMEDIATE`` — it takes the database's write lock before its first read, so what it
+reads stays current until it commits (the ``SELECT … FOR UPDATE`` of PostgreSQL, which
+SQLite ignores) — while reading sessions start with a plain ``BEGIN`` and never wait for a
+writer (write-ahead logging). On PostgreSQL the row locks (``with_for_update``) and single
+atomic statements (conditional UPDATEs, ``UPDATE … RETURNING`` counters) do the same.
 """
 
 from __future__ import annotations
@@ -20,7 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+IMMEDIATE = "openjpki_immediate"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver sends no BEGIN of its own: _sqlite_begin does (see the module text).
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     try:
         cur.execute("PRAGMA foreign_keys=ON")
@@ -29,6 +43,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
     finally:
         cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def immediate(engine: Engine) -> Engine:
+    """``engine`` for writing transactions: on SQLite they begin with ``BEGIN IMMEDIATE``
+    (the write lock first); elsewhere the same engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{IMMEDIATE: True})
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -41,6 +68,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args.update(kwargs.pop("connect_args", {}))
         engine = create_engine(u, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(u, **kwargs)
@@ -53,6 +81,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Writing transactions: the write lock first on SQLite (see the module text).
+        self._writers = sessionmaker(immediate(engine), expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> "Store":
@@ -76,8 +106,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back on error."""
-        with self.sessions() as session, session.begin():
+        """A session in one transaction: committed when the block ends, rolled back on error.
+        On SQLite it holds the write lock from its start (``BEGIN IMMEDIATE``), so a counter
+        or single-use value read in it cannot change before the commit."""
+        with self._writers() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -55,6 +55,15 @@ class CounterContext:
     # RSA key generation on cards, certificate writing … (see cardops) can be replaced for
     # tests of failure paths; None uses the real issuing terminal.
     terminal_factory: Any = None
+    # The clock of the deferred queue (R5.9): it stamps when an item may run and decides it
+    # (the worker's claim, back-off, leases). The real clock in every process of a home
+    # (deferred_health.guarded_counter), so that moving the sandbox clock neither strands
+    # nor hurries queued work; None: the moment of the request (tests with a fixed clock).
+    queue_clock: Any = None
+
+    def queue_now(self, now: datetime) -> datetime:
+        """The queue's now (see ``queue_clock``); ``now`` when it has none."""
+        return self.queue_clock() if self.queue_clock is not None else now
 
     @staticmethod
     def today(now: datetime) -> date:

@@ -9,7 +9,7 @@ It answers
 - **401** (``…/problems/unauthorized``, ``WWW-Authenticate: Bearer realm="openjpki"``) when a
   token is needed and none was sent (RFC 6750 §3.1: no error code then), and whenever a
   bearer token was sent that does not work — malformed, unknown, revoked, expired, or its
-  clerk disabled or locked (``error="invalid_token"`` with an ``error_description``);
+  clerk disabled (``error="invalid_token"`` with an ``error_description``);
 - **503** when the configuration cannot say whether a token is needed (a broken
   ``openjpki.toml``): the API is neither opened nor closed by mistake;
 

@@ -64,8 +64,9 @@ async def login(request: Request) -> Response:
         return page.render("counter/login.html", status=422, title=("職員ログイン", "Clerk sign-in"),
                            errors=form.errors, values=form.values(), next=target)
     st = _state(request)
+    address = request.client.host if request.client is not None else None
     result, error = await call(page, lambda: sign_in(st.store, name or "", password,
-                                                     now=st.now()))
+                                                     now=st.real_now(), address=address))
     if error:
         return error
     if isinstance(result, SignInRefused):

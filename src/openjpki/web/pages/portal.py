@@ -4,7 +4,8 @@ change a PIN (R1.7).
 
 Log-in (**Decision**): challenge and response with the card's AUTH key, as a relying party
 does it. The page shows a fresh challenge (32 random bytes as text, valid 5 minutes, used
-once) and offers it as ``challenge.txt``; the holder signs it with the card in their reader,
+once: the server keeps it and the first answer uses it up, bound to the session that
+asked for it — a replayed cookie finds it used) and offers it as ``challenge.txt``; the holder signs it with the card in their reader,
 
     openjpki client sign --key auth --pin 1234 challenge.txt --json
 
@@ -21,15 +22,17 @@ PIN's form; the rules check the form first so the message is the rule's, R1.3).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openjpki.services import challenges
 from openjpki.web.pages.core import Page, attempt
 from openjpki.web.pages.forms import Form
 from openjpki.web.pages.portal_login import (
@@ -39,6 +42,8 @@ from openjpki.web.pages.portal_login import (
 router = APIRouter(include_in_schema=False)
 CHALLENGE_TTL = 300
 CHALLENGE_PREFIX = "openjpki-portal-login:"
+PURPOSE = "portal"
+log = logging.getLogger("openjpki.web.pages")
 KINDS = [("sign", ("署名用電子証明書の暗証番号", "the SIGN PIN")),
          ("auth", ("利用者証明用電子証明書の暗証番号", "the AUTH PIN"))]
 
@@ -54,20 +59,36 @@ def _state(request: Request):
 
 
 def _challenge(page: Page, *, fresh: bool = False) -> str:
+    """The challenge the page shows: kept by the server (single use, bound to this session
+    by its CSRF token, :mod:`openjpki.services.challenges`); the cookie names it only."""
     c = page.session.get("challenge")
     if (fresh or not isinstance(c, dict) or not isinstance(c.get("at"), int)
+            or not isinstance(c.get("id"), str) or not isinstance(c.get("text"), str)
             or time.time() - c["at"] > CHALLENGE_TTL - 30):
-        c = {"text": CHALLENGE_PREFIX + secrets.token_urlsafe(32), "at": int(time.time())}
+        text = CHALLENGE_PREFIX + secrets.token_urlsafe(32)
+        c = {"id": "", "text": text, "at": int(time.time())}
+        try:
+            st = page.request.app.state.openjpki_pages
+            c["id"], c["text"] = challenges.issue(
+                st.store, PURPOSE, page.session.csrf_token,
+                ttl=timedelta(seconds=CHALLENGE_TTL), now=st.real_now(),
+                prefix=CHALLENGE_PREFIX)
+        except Exception:  # noqa: BLE001 — no store yet: shown, but no answer will log in
+            log.warning("portal: no challenge could be kept", exc_info=True)
         page.session.set("challenge", c)
     return c["text"]
 
 
 def _take_challenge(page: Page) -> Optional[bytes]:
+    """The session's challenge, used up here and now on the server (None when it was used
+    before — a replayed cookie — expired, or is another session's)."""
     c = page.session.pop("challenge")
-    if not isinstance(c, dict) or not isinstance(c.get("text"), str) \
-            or not isinstance(c.get("at"), int) or time.time() - c["at"] > CHALLENGE_TTL:
+    if not isinstance(c, dict) or not isinstance(c.get("id"), str):
         return None
-    return c["text"].encode("ascii")
+    st = page.request.app.state.openjpki_pages
+    text = challenges.consume(st.store, PURPOSE, c["id"], page.session.csrf_token,
+                              now=st.real_now())
+    return text.encode("ascii") if text is not None else None
 
 
 # --- pages -----------------------------------------------------------------------------------

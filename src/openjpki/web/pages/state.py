@@ -32,6 +32,11 @@ class PagesState:
     def now(self) -> datetime:
         return self.web.clock()
 
+    def real_now(self) -> datetime:
+        """Real time, for what protects access (the sign-in throttle): never the sandbox's
+        movable clock."""
+        return self._api().real_now()
+
     def _api(self):
         st = getattr(self._app_state, "openjpki_api", None)
         if st is not None:
