@@ -15,6 +15,9 @@ import typer
 from rich.console import Console
 
 from openjpki.config import Settings
+from openjpki.private_home import (
+    HomeNotPrivate, check_private_home, claim_new_home, set_private_umask,
+)
 
 app = typer.Typer(
     name="openjpki",
@@ -64,6 +67,18 @@ def authority_service(ctx: typer.Context):
         fail(str(e))
 
 
+def require_private_home(ctx: typer.Context, *, claim: bool = False) -> None:
+    """``init``, ``serve`` and the worker start only on a home others cannot read: exit 2
+    with one line naming the path and the ``chmod`` to run (see openjpki.private_home).
+    With ``claim`` (the commands that make the home) a home not made yet is made 0700."""
+    try:
+        if claim:
+            claim_new_home(settings(ctx))
+        check_private_home(settings(ctx))
+    except HomeNotPrivate as e:
+        fail(str(e))
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -81,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every way out is an exit status and, on error, one line on stderr —
     usage errors (bad or missing option) exit 2, ``typer.Exit`` keeps its code, and anything
     unexpected is caught here; never a traceback."""
+    set_private_umask()  # whatever this process writes into the home is its owner's only
     try:
         rc = app(args=argv, prog_name="openjpki", standalone_mode=False)
     except CliError as e:

@@ -11,7 +11,9 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
+from openjpki.cli.app import (
+    app, authority_service, console, fail, print_json, require_private_home, settings,
+)
 from openjpki.rules.revocation import Reason
 
 REASON_NAMES = [r.value for r in Reason]
@@ -83,6 +85,7 @@ def init_cmd(
     if ocsp_url is not None:
         kwargs["ocsp_url"] = ocsp_url
     s = settings(ctx)
+    require_private_home(ctx, claim=True)
     try:
         roots = initialise_home(s, now=_now(), environment=environment, **kwargs)
     except (AuthorityError, SetupError, ValueError) as e:
@@ -288,11 +291,13 @@ def serve_cmd(
     from openjpki.web.serving import OCSP_FRONT, serve_app
 
     s = settings(ctx)
+    require_private_home(ctx, claim=True)
     try:
         mode = resolve_mode(s, production=production)
         initialise_home(s, now=_now())
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
+    require_private_home(ctx)  # again: what the first start made is checked too
     if production:
         os.environ[MODE_ENV] = "production"  # for any worker process started from here
     _say(f"{mode.name} mode ({mode.source})")

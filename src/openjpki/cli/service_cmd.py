@@ -21,7 +21,9 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
+from openjpki.cli.app import (
+    app, authority_service, console, fail, print_json, require_private_home, settings,
+)
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
@@ -125,6 +127,7 @@ def worker_cmd(
     本人限定郵便."""
     from openjpki.services.deferred_worker import DeferredWorker
 
+    require_private_home(ctx)
     counter, health = _counter(ctx)
     worker = DeferredWorker(counter, health, clock=_now, lease=lease_seconds)
     stop = threading.Event()

@@ -19,6 +19,8 @@ from sqlalchemy.types import TypeDecorator
 
 from datetime import datetime, timezone
 
+from openjpki.private_home import create_private_file, sqlite_file
+
 metadata = MetaData()
 
 
@@ -84,7 +86,10 @@ sessions = Table(
 
 
 def open_database(url: str) -> Engine:
-    """The relying party's engine, tables created when missing."""
+    """The relying party's engine, tables created when missing (a SQLite file 0600)."""
+    path = sqlite_file(url)
+    if path is not None:
+        create_private_file(path)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")

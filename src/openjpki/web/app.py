@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from openjpki import __version__
 from openjpki.config import Settings
+from openjpki.private_home import set_private_umask
 from openjpki.web import crl, health
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
@@ -91,4 +92,5 @@ def _tell_when_sandbox_is_idle(app: FastAPI, ctx: WebContext) -> None:
 def app_from_environment() -> FastAPI:
     """The app for ``uvicorn --factory`` and worker processes: the home and database named by
     ``$OPENJPKI_HOME`` and ``$OPENJPKI_DATABASE_URL`` (``openjpki serve --workers`` sets them)."""
+    set_private_umask()
     return create_app(Settings.resolve())
