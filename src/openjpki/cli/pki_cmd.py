@@ -288,12 +288,14 @@ def serve_cmd(
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
     from openjpki.services.sandbox_mode import MODE_ENV, resolve_mode
+    from openjpki.web.body_limit import load_max_body
     from openjpki.web.serving import OCSP_FRONT, serve_app
 
     s = settings(ctx)
     require_private_home(ctx, claim=True)
     try:
         mode = resolve_mode(s, production=production)
+        load_max_body(s.config_file)  # [http] max_body checked before the server starts
         initialise_home(s, now=_now())
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
