@@ -203,7 +203,7 @@ def _one(ctx: typer.Context, call, as_json: bool) -> None:
 
 
 @queue_app.command("show")
-def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1, max=2 ** 31 - 1),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """One deferred item (never its PINs)."""
     from openjpki.services.deferred import get_item
@@ -212,7 +212,7 @@ def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
 
 
 @queue_app.command("requeue")
-def queue_requeue(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+def queue_requeue(ctx: typer.Context, item_id: int = typer.Argument(..., min=1, max=2 ** 31 - 1),
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Put a failed item back in the queue."""
     from openjpki.services.deferred import requeue

@@ -6,7 +6,8 @@ passes through :func:`limit_body` before routing, authentication or parsing: a
 body; a body sent without a length (chunked) is counted as it arrives and answered 413 as
 soon as it passes the limit. Both answers close the connection (``Connection: close``), so
 nothing more is read from it. A body within the limit is held (at most the limit) and handed
-to the app as if it had just arrived.
+to the app as if it had just arrived — unless it is JSON naming a member twice, which is
+answered 400 (:mod:`openjpki.web.json_keys`).
 
 The limit is ``[http] max_body`` (bytes) in the home's ``openjpki.toml``; 1 MiB by default.
 """
@@ -19,6 +20,7 @@ from typing import Optional
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openjpki.config import config_value
+from openjpki.web.json_keys import DUPLICATE_KEY, duplicate_key, is_json
 from openjpki.web.problems import problem_response
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -116,7 +118,25 @@ async def limit_body(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    await app(scope, _replay(b"".join(chunks), receive), send)
+    body = b"".join(chunks)
+    refusal = _duplicate_member(scope, body)
+    if refusal is not None:
+        await refusal(scope, _no_receive, send)
+        return
+    await app(scope, _replay(body, receive), send)
+
+
+def _duplicate_member(scope: Scope, body: bytes):
+    """The 400 answer for a JSON body naming a member twice (:mod:`web.json_keys`)."""
+    content_type = next((v for k, v in scope.get("headers", ()) if k == b"content-type"), b"")
+    if not body or (content_type and not is_json(content_type)):
+        return None  # FastAPI reads a body without a content type as JSON too
+    key = duplicate_key(body)
+    if key is None:
+        return None
+    return problem_response(400, "Duplicate member", f"the JSON body names {key!r} more than "
+                            "once; each member may appear once", type=DUPLICATE_KEY,
+                            instance=scope.get("path"), member=key)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
