@@ -15,6 +15,9 @@ import typer
 from rich.console import Console
 
 from openjpki.config import Settings
+from openjpki.private_home import (
+    HomeNotPrivate, check_private_home, claim_new_home, set_private_umask,
+)
 
 app = typer.Typer(
     name="openjpki",
@@ -64,6 +67,18 @@ def authority_service(ctx: typer.Context):
         fail(str(e))
 
 
+def require_private_home(ctx: typer.Context, *, claim: bool = False) -> None:
+    """``init``, ``serve`` and the worker start only on a home others cannot read: exit 2
+    with one line naming the path and the ``chmod`` to run (see openjpki.private_home).
+    With ``claim`` (the commands that make the home) a home not made yet is made 0700."""
+    try:
+        if claim:
+            claim_new_home(settings(ctx))
+        check_private_home(settings(ctx))
+    except HomeNotPrivate as e:
+        fail(str(e))
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -77,12 +92,32 @@ def _one_line(message: str) -> None:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
+def undecodable_argument(args: list[str]) -> str | None:
+    """A one-line message for the first argument that is not UTF-8 text (Python keeps such
+    bytes as lone surrogates, which no later step could encode), else None."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as e:
+            byte = ord(arg[e.start]) - 0xDC00 if 0xDC80 <= ord(arg[e.start]) <= 0xDCFF else None
+            what = f"byte 0x{byte:02X}" if byte is not None else f"U+{ord(arg[e.start]):04X}"
+            return (f"argument {number} is not UTF-8 text ({what} at position {e.start + 1}); "
+                    "give every argument in UTF-8")
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every way out is an exit status and, on error, one line on stderr —
     usage errors (bad or missing option) exit 2, ``typer.Exit`` keeps its code, and anything
     unexpected is caught here; never a traceback."""
+    set_private_umask()  # whatever this process writes into the home is its owner's only
+    args = list(sys.argv[1:] if argv is None else argv)
+    problem = undecodable_argument(args)
+    if problem is not None:
+        _one_line(problem)
+        sys.exit(2)
     try:
-        rc = app(args=argv, prog_name="openjpki", standalone_mode=False)
+        rc = app(args=args, prog_name="openjpki", standalone_mode=False)
     except CliError as e:
         _one_line(str(e))
         sys.exit(2)
@@ -103,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(e.exit_code if isinstance(e.exit_code, int) and e.exit_code else 2)
         if type(e).__name__ == "Abort":
             _one_line("aborted")
+            sys.exit(2)
+        if isinstance(e, OverflowError):  # a number past what a date or the store can hold
+            _one_line("a number given is too large for what it counts")
             sys.exit(2)
         _one_line(f"{type(e).__name__}: {e}")
         sys.exit(2)

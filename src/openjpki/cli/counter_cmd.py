@@ -28,7 +28,10 @@ KINDS = ("sign", "auth")
 APPLICANTS = ("holder", "legal_representative", "voluntary_proxy")
 REASONS = ("voluntary", "lost_card", "key_compromise", "destroyed_before_use")
 
-# Options shared by the procedures.
+# Options shared by the procedures. Ids are what the store holds (32-bit): a larger number
+# is a one-line usage error, never a database overflow.
+MAX_ID = 2 ** 31 - 1
+RESIDENT = typer.Argument(..., min=1, max=MAX_ID, metavar="RESIDENT", help="Resident id.")
 JSON = typer.Option(False, "--json", help="Print the answer as JSON.")
 AT = typer.Option(None, "--at", help="The moment, ISO 8601 (default now; naive = Japan time).")
 OFFICE = typer.Option(None, "--office", help="Office id from the calendar (default: the "
@@ -39,8 +42,9 @@ PHOTO_ID = typer.Option(None, "--photo-id", help="KIND[:VALID_UNTIL] of a photo 
                         "e.g. drivers_licence:2030-01-01 (R5.7); repeatable.")
 PROOF = typer.Option(None, "--proof", help="family_register_certificate or "
                      "guardianship_registry_certificate (R5.3); repeatable.")
-REPRESENTATIVE = typer.Option(None, "--representative", help="Resident id of the "
-                              "representative or proxy, when on this register.")
+REPRESENTATIVE = typer.Option(None, "--representative", min=1, max=MAX_ID,
+                              help="Resident id of the representative or proxy, when on "
+                              "this register.")
 HOLDER_PRESENT = typer.Option(False, "--holder-present", help="The holder came too (R5.6).")
 ATTORNEY = typer.Option(False, "--letter-of-attorney", help="委任状 brought (R5.5 b).")
 INQUIRY = typer.Option(None, "--inquiry", help="Reference of the inquiry form brought back "
@@ -221,7 +225,7 @@ def resident_add(
 
 
 @resident_app.command("show")
-def resident_show(ctx: typer.Context, resident: int = typer.Argument(...),
+def resident_show(ctx: typer.Context, resident: int = RESIDENT,
                   as_json: bool = JSON) -> None:
     """A resident with their cards and certificates."""
     from openjpki.services.counter import show_resident
@@ -279,7 +283,7 @@ def _pins(card_pin=None, sign_pin=None, auth_pin=None, **kw):
 
 @counter_app.command("issue")
 def counter_issue(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     new_card: bool = typer.Option(False, "--new-card", help="Hand over a new card (R5.10)."),
     kind: Optional[List[str]] = KIND_OPT,
     decline: Optional[List[str]] = typer.Option(None, "--decline", help="Certificate "
@@ -318,7 +322,7 @@ def counter_issue(
 
 @counter_app.command("renew")
 def counter_renew(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     kind: Optional[List[str]] = KIND_OPT, card_pin: Optional[str] = CARD_PIN,
     sign_pin: Optional[str] = SIGN_PIN, auth_pin: Optional[str] = AUTH_PIN,
     applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
@@ -341,7 +345,7 @@ def counter_renew(
 
 @counter_app.command("reissue-sign")
 def counter_reissue_sign(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     card_pin: Optional[str] = CARD_PIN, sign_pin: Optional[str] = SIGN_PIN,
     applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
     proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
@@ -360,7 +364,7 @@ def counter_reissue_sign(
 
 @counter_app.command("pin-change")
 def counter_pin_change(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
     current: str = typer.Option(..., "--current", help="The PIN in force (R1.7)."),
     new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
@@ -377,7 +381,7 @@ def counter_pin_change(
 
 @counter_app.command("pin-reset")
 def counter_pin_reset(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
     card_pin: str = typer.Option(..., "--card-pin", help="住民基本台帳用暗証番号 (R1.6)."),
     new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
@@ -398,7 +402,7 @@ def counter_pin_reset(
 
 @counter_app.command("revoke")
 def counter_revoke(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     kind: Optional[List[str]] = KIND_OPT,
     reason: str = typer.Option("voluntary", "--reason", help=", ".join(REASONS) + " (R4.3)."),
     without_card: bool = WITHOUT_CARD, applicant: str = APPLICANT,
@@ -419,7 +423,7 @@ def counter_revoke(
 
 @counter_app.command("hold")
 def counter_hold(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     kind: Optional[List[str]] = KIND_OPT, without_card: bool = WITHOUT_CARD,
     photo_id: Optional[List[str]] = PHOTO_ID, office: Optional[str] = OFFICE,
     at: Optional[str] = AT, as_json: bool = JSON,
@@ -437,7 +441,7 @@ def counter_hold(
 
 @counter_app.command("card-end")
 def counter_card_end(
-    ctx: typer.Context, resident: int = typer.Argument(...),
+    ctx: typer.Context, resident: int = RESIDENT,
     end: str = typer.Option(..., "--end", help="returned, voided, lost or expired (R4.4)."),
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
 ) -> None:
@@ -467,7 +471,7 @@ def _register(ctx: typer.Context, call, as_json: bool) -> None:
 
 
 @register_app.command("move")
-def register_move(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_move(ctx: typer.Context, resident: int = RESIDENT,
                   address: str = typer.Option(..., "--address"),
                   household: Optional[str] = typer.Option(None, "--household"),
                   at: Optional[str] = AT, as_json: bool = JSON) -> None:
@@ -479,7 +483,7 @@ def register_move(ctx: typer.Context, resident: int = typer.Argument(...),
 
 
 @register_app.command("move-in")
-def register_move_in(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_move_in(ctx: typer.Context, resident: int = RESIDENT,
                      address: str = typer.Option(..., "--address"),
                      household: Optional[str] = typer.Option(None, "--household"),
                      at: Optional[str] = AT, as_json: bool = JSON) -> None:
@@ -492,7 +496,7 @@ def register_move_in(ctx: typer.Context, resident: int = typer.Argument(...),
 
 
 @register_app.command("name")
-def register_name(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_name(ctx: typer.Context, resident: int = RESIDENT,
                   name: Optional[str] = typer.Option(None, "--name"),
                   former_surname: Optional[str] = typer.Option(
                       None, "--former-surname", help="旧氏 ('' removes it)."),
@@ -508,7 +512,7 @@ def register_name(ctx: typer.Context, resident: int = typer.Argument(...),
 
 
 @register_app.command("birth-date")
-def register_birth_date(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_birth_date(ctx: typer.Context, resident: int = RESIDENT,
                         birth: str = typer.Option(..., "--birth"),
                         at: Optional[str] = AT, as_json: bool = JSON) -> None:
     """Correction of the date of birth (SIGN revoked, R4.1)."""
@@ -519,7 +523,7 @@ def register_birth_date(ctx: typer.Context, resident: int = typer.Argument(...),
 
 
 @register_app.command("sex")
-def register_sex(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_sex(ctx: typer.Context, resident: int = RESIDENT,
                  sex: str = typer.Option(..., "--sex"),
                  at: Optional[str] = AT, as_json: bool = JSON) -> None:
     """Correction of sex (SIGN revoked, R4.1)."""
@@ -530,7 +534,7 @@ def register_sex(ctx: typer.Context, resident: int = typer.Argument(...),
 
 
 @register_app.command("card-particulars")
-def register_card_particulars(ctx: typer.Context, resident: int = typer.Argument(...),
+def register_card_particulars(ctx: typer.Context, resident: int = RESIDENT,
                               at: Optional[str] = AT, as_json: bool = JSON) -> None:
     """記載事項変更: the card face rewritten to match the register (R5.2)."""
     from openjpki.services.register import change_card_particulars

@@ -268,7 +268,7 @@ def token_list(
 @token_app.command("revoke")
 def token_revoke(
     ctx: typer.Context,
-    token_id: int = typer.Argument(..., min=1, metavar="ID", help="The token's id (see list)."),
+    token_id: int = typer.Argument(..., min=1, max=2 ** 31 - 1, metavar="ID", help="The token's id (see list)."),
     as_json: bool = typer.Option(False, "--json", help="Print the token as JSON."),
 ) -> None:
     """Revoke an API token at once (revoking one already revoked changes nothing)."""

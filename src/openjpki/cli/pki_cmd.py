@@ -11,7 +11,9 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
+from openjpki.cli.app import (
+    app, authority_service, console, fail, print_json, require_private_home, settings,
+)
 from openjpki.rules.revocation import Reason
 
 REASON_NAMES = [r.value for r in Reason]
@@ -83,6 +85,7 @@ def init_cmd(
     if ocsp_url is not None:
         kwargs["ocsp_url"] = ocsp_url
     s = settings(ctx)
+    require_private_home(ctx, claim=True)
     try:
         roots = initialise_home(s, now=_now(), environment=environment, **kwargs)
     except (AuthorityError, SetupError, ValueError) as e:
@@ -172,7 +175,7 @@ def cert_issue(
     name: str = typer.Option("試験　太郎", "--name", help="SIGN: surname U+3000 given name."),
     address: str = typer.Option("東京都千代田区霞が関一丁目１番１号", "--address"),
     birth_date: str = typer.Option("1990-01-01", "--birth-date", help="SIGN: YYYY-MM-DD."),
-    sex: int = typer.Option(1, "--sex", help="SIGN: 1 male, 2 female, 3 unknown."),
+    sex: int = typer.Option(1, "--sex", min=1, max=3, help="SIGN: 1 male, 2 female, 3 unknown."),
     key_out: Optional[Path] = typer.Option(
         None, "--key-out", help="Write the generated private key here (PEM, mode 0600)."),
     as_json: bool = typer.Option(False, "--json"),
@@ -183,6 +186,7 @@ def cert_issue(
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from openjpki.pki import SignFacts
+    from openjpki.rules import check_register_text
 
     _choice(kind, KINDS, "--kind")
     now = _now()
@@ -191,6 +195,9 @@ def cert_issue(
     service = authority_service(ctx)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
+        if kind == "sign":
+            check_register_text("--name", name)  # R1.2, as at the counter
+            check_register_text("--address", address)
         facts = SignFacts(name, address, born, sex) if kind == "sign" else None
         record = service.issue(kind, key.public_key(), last_valid_day=last, now=now,
                                subject_id=subject_id, resident_id=resident,
@@ -216,7 +223,7 @@ def crl_generate(
         "<home>/crl/sign.crl, auth.crl and sign/<partition>.crl; a later root generation N "
         "under <home>/crl/gN/)."),
     generation: Optional[int] = typer.Option(
-        None, "--generation", min=1, help="Only this root generation (default: every "
+        None, "--generation", min=1, max=2 ** 31 - 1, help="Only this root generation (default: every "
         "generation; with --out, the newest)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -285,14 +292,18 @@ def serve_cmd(
     from openjpki.services.authority_home import initialise_home
     from openjpki.services.authority_setup import SetupError
     from openjpki.services.sandbox_mode import MODE_ENV, resolve_mode
+    from openjpki.web.body_limit import load_max_body
     from openjpki.web.serving import OCSP_FRONT, serve_app
 
     s = settings(ctx)
+    require_private_home(ctx, claim=True)
     try:
         mode = resolve_mode(s, production=production)
+        load_max_body(s.config_file)  # [http] max_body checked before the server starts
         initialise_home(s, now=_now())
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
+    require_private_home(ctx)  # again: what the first start made is checked too
     if production:
         os.environ[MODE_ENV] = "production"  # for any worker process started from here
     _say(f"{mode.name} mode ({mode.source})")

@@ -429,7 +429,7 @@ def resident_create(ctx: typer.Context,
 
 @resident_app.command("change")
 def resident_change(ctx: typer.Context,
-                    resident_id: int = typer.Argument(..., metavar="ID"),
+                    resident_id: int = typer.Argument(..., metavar="ID", min=1, max=2 ** 31 - 1),
                     address: Optional[str] = typer.Option(None, "--address"),
                     name: Optional[str] = typer.Option(None, "--name"),
                     birth_date: Optional[str] = typer.Option(None, "--birth-date",

@@ -21,7 +21,9 @@ from typing import Optional
 
 import typer
 
-from openjpki.cli.app import app, authority_service, console, fail, print_json, settings
+from openjpki.cli.app import (
+    app, authority_service, console, fail, print_json, require_private_home, settings,
+)
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
@@ -147,6 +149,7 @@ def worker_cmd(
     本人限定郵便."""
     from openjpki.services.deferred_worker import DeferredWorker
 
+    require_private_home(ctx)
     counter, health = _counter(ctx)
     # The work at the home's now (the sandbox clock in a sandbox); the queue itself is on
     # the real clock (CounterContext.queue_clock), as in `serve`.
@@ -225,7 +228,7 @@ def _one(ctx: typer.Context, call, as_json: bool) -> None:
 
 
 @queue_app.command("show")
-def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1, max=2 ** 31 - 1),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """One deferred item (never its PINs)."""
     from openjpki.services.deferred import get_item
@@ -234,7 +237,7 @@ def queue_show(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
 
 
 @queue_app.command("requeue")
-def queue_requeue(ctx: typer.Context, item_id: int = typer.Argument(..., min=1),
+def queue_requeue(ctx: typer.Context, item_id: int = typer.Argument(..., min=1, max=2 ** 31 - 1),
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Put a failed item back in the queue."""
     from openjpki.services.deferred import requeue

@@ -9,7 +9,8 @@ Modules: ``decision`` (Allowed / Refused / SecondVisit), ``kinds`` (R1.1, R1.2),
 (R1.3, R1.4, R1.6, R1.7), ``dates`` (birthdays, ages, business days), ``expiry`` (R2),
 ``renewal`` (R3.1–R3.6), ``revocation`` (R3.7, R4), ``documents`` and ``eligibility`` (R1.5,
 R5), ``holdings`` (what the certificates already on a card allow: R3.3, R3.7, R4.3, R4.5),
-``calendars`` (R5.8, R6.4, R7.2; hours from ``offices.toml``), ``kiosk`` (R6, R7).
+``calendars`` (R5.8, R6.4, R7.2; hours from ``offices.toml``), ``kiosk`` (R6, R7),
+``text`` (what a register entry's name or address may hold, R1.2).
 Everything public is re-exported here.
 """
 
@@ -17,6 +18,10 @@ from openjpki.rules.decision import (
     Allowed, Decision, LabelledEnum, Refused, SecondVisit, decision_to_dict,
 )
 from openjpki.rules.kinds import CertKind, PinKind
+from openjpki.rules.text import (
+    RegisterTextError, TextFault, check_register_text, register_text_fault,
+    register_text_problem,
+)
 from openjpki.rules.pins import (
     AUTH_PIN_LENGTH, AUTH_PIN_RETRY_LIMIT, CARD_PIN_LENGTH, CARD_PIN_RETRY_LIMIT,
     SIGN_PIN_MAX_LENGTH, SIGN_PIN_MIN_LENGTH, SIGN_PIN_RETRY_LIMIT, PinCounter, PinTry,
@@ -72,6 +77,8 @@ from openjpki.rules.kiosk import (
 )
 
 __all__ = [
+    "RegisterTextError", "TextFault", "check_register_text", "register_text_fault",
+    "register_text_problem",
     "ACTIVATION_BUSINESS_DAYS", "add_business_days", "after_face_match", "after_pin_change",
     "after_pin_reset", "after_pin_try", "age_on", "Allowed", "Applicant", "ApplicantType",
     "Application", "auth_certificate_expiry", "AUTH_PIN_LENGTH", "AUTH_PIN_RETRY_LIMIT",

@@ -10,6 +10,7 @@ from typing import Optional
 from sqlalchemy.engine import make_url
 
 from openjpki.config import Settings
+from openjpki.private_home import claim_new_home
 from openjpki.services.authority import AuthorityService, NotInitialised, Roots, initialise
 from openjpki.services.authority_setup import (
     PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
@@ -35,7 +36,7 @@ def initialise_home(settings: Settings, *, now: datetime, environment: Optional[
         changes["ocsp_url"] = ocsp_url or None
     if changes:
         config = config.with_options(**changes)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    claim_new_home(settings)  # the home is made 0700: see openjpki.private_home
     passphrase = ca_passphrase(settings.keys_dir, create=True)
     store = Store.open(settings.effective_database_url)
     try:

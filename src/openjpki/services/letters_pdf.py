@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from openjpki.private_home import make_private_dir
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -258,9 +259,9 @@ def _char_width(ch: str, font: str, size: float) -> float:
 
 def write_pdf(path: Path, data: bytes) -> None:
     """Write atomically (a half-written letter is never left under the final name)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)  # letters carry a resident's facts: the owner's only
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

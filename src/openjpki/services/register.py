@@ -19,6 +19,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openjpki.rules import register_text_problem
 from openjpki.rules.revocation import FactChange, revocations_for_fact_change
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
@@ -58,9 +59,12 @@ class RegisterResult:
 
 
 def _text(what: str, value: str | None, bound: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > bound \
-            or any(ord(c) < 0x20 for c in value):
+    """A register text (R1.2, :func:`openjpki.rules.register_text_problem`)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > bound:
         raise InputError(f"{what} must be a non-empty text of at most {bound} characters")
+    problem = register_text_problem(what, value)
+    if problem is not None:
+        raise InputError(problem)
     return value
 
 

@@ -86,8 +86,9 @@ sessions = Table(
 
 def open_database(url: str) -> Engine:
     """The relying party's engine, tables created when missing."""
-    # The store's engine maker: on SQLite write-ahead logging, a busy timeout and writing
-    # transactions that take the write lock first (openjpki.store.engine).
+    # The store's engine maker: on SQLite write-ahead logging, a busy timeout, writing
+    # transactions that take the write lock first, and the file made 0600 before it is
+    # opened (openjpki.store.engine).
     engine = make_engine(url)
     metadata.create_all(engine)
     return engine

@@ -25,7 +25,8 @@ from openjpki.store.sandbox import bump_revision, read_settings, settings_row
 
 ACTOR = "sandbox"
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([wdhms])")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_MAX_SECONDS = 365 * 100 * 86_400
 # Beyond this the certificates' time encodings and the rules' calendars stop making sense.
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2999, 12, 31, tzinfo=timezone.utc)
@@ -64,13 +65,18 @@ def parse_duration(text: str) -> timedelta:
         value = value[1:]
     parts = _DURATION.findall(value)
     if not value or "".join(n + u for n, u in parts) != value:
-        raise ValueError(f"not a duration: {text!r} (use d, h, m, e.g. 90d, 12h, 30m, 1d12h)")
-    delta = timedelta()
+        raise ValueError(f"not a duration: {_short(text)} (use d, h, m, e.g. 90d, 12h, 30m, 1d12h)")
+    seconds = 0.0
     for number, unit in parts:
-        delta += timedelta(**{_UNITS[unit]: float(number)})
-    if delta > timedelta(days=365 * 100):
-        raise ValueError(f"{text!r} is more than a hundred years")
-    return sign * delta
+        seconds += float(number) * _SECONDS[unit]
+        if seconds > _MAX_SECONDS:  # bounded before timedelta, which overflows on 1e11 days
+            raise ValueError(f"{_short(text)} is more than a hundred years")
+    return sign * timedelta(seconds=seconds)
+
+
+def _short(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 40 else shown[:37] + "…'"
 
 
 def _check_range(moment: datetime) -> None:

@@ -26,6 +26,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from openjpki.private_home import create_private_file
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -63,7 +65,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # The file made 0600 before SQLite opens it: its -wal and -shm take its mode.
+            create_private_file(Path(u.database).expanduser())
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         connect_args.update(kwargs.pop("connect_args", {}))
         engine = create_engine(u, connect_args=connect_args, **kwargs)

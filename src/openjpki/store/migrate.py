@@ -12,6 +12,7 @@ A new migration for a model change (developers only)::
 from __future__ import annotations
 
 import fcntl
+import os
 import importlib
 import pkgutil
 import sys
@@ -68,7 +69,8 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(db).expanduser().with_name(Path(db).name + ".migrate-lock")
-    with open(lock_path, "a+b") as fh:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -17,7 +17,9 @@ from starlette.types import Receive, Scope, Send
 
 from openjpki import __version__
 from openjpki.config import Settings
+from openjpki.private_home import set_private_umask
 from openjpki.web import crl, health
+from openjpki.web.body_limit import DEFAULT_MAX_BODY, limit_body, load_max_body
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
 from openjpki.web.pages import pages_extension
@@ -35,10 +37,14 @@ class OpenJpkiApp(FastAPI):
     under uvicorn), and routing, dependencies and validation have nothing to do for OCSP."""
 
     ocsp: OcspEndpoint
+    max_body: int = DEFAULT_MAX_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/ocsp") \
-                and await self.ocsp.handle(scope, receive, send):
+        if scope["type"] == "http":
+            if scope["path"].startswith("/ocsp") and await self.ocsp.handle(scope, receive, send):
+                return
+            # Every other request: the body bounded before routing, tokens or parsing.
+            await limit_body(super().__call__, scope, receive, send, self.max_body)
             return
         await super().__call__(scope, receive, send)
 
@@ -61,6 +67,7 @@ def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = Non
     app.state.openjpki = ctx
     install_problem_handlers(app)
     app.ocsp = OcspEndpoint(ctx)
+    app.max_body = ctx.max_body = load_max_body(settings.config_file)
     app.include_router(crl.router)
     app.include_router(health.router)
     for extend in (*APP_EXTENSIONS, *extensions):
@@ -91,4 +98,5 @@ def _tell_when_sandbox_is_idle(app: FastAPI, ctx: WebContext) -> None:
 def app_from_environment() -> FastAPI:
     """The app for ``uvicorn --factory`` and worker processes: the home and database named by
     ``$OPENJPKI_HOME`` and ``$OPENJPKI_DATABASE_URL`` (``openjpki serve --workers`` sets them)."""
+    set_private_umask()
     return create_app(Settings.resolve())

@@ -17,7 +17,8 @@ uvicorn, which answers 400, 405 through the app, and so on). Requests are answer
 sandbox fault) runs in a task while reading pauses. Keep-alive as uvicorn does it (HTTP/1.1
 unless ``Connection: close``; HTTP/1.0 closes), idle connections closed after
 ``timeout_keep_alive`` (swept every second), a POST body over 64 KiB answered
-malformedRequest and its bytes skipped; uvicorn's default headers (``date``, ``server``),
+malformedRequest and its bytes skipped (over the server's body limit, ``web.body_limit``:
+answered 413 without reading it, and the connection closed); uvicorn's default headers (``date``, ``server``),
 graceful shutdown and request count are kept.
 """
 
@@ -33,6 +34,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from openjpki.services.authority_ocsp import OcspAnswer
+from openjpki.web.body_limit import DEFAULT_MAX_BODY, too_large_bytes
 from openjpki.web.context import WebContext
 from openjpki.web.ocsp import MAX_REQUEST, answer_at_once, answer_for, max_age_of, raw_headers
 from openjpki.web.ocsp_head import HEAD, POST, Request, parse_head
@@ -54,6 +56,7 @@ class _Front:
         if config.root_path or config.limit_concurrency is not None:
             self.ctx = None  # paths under a root, or 503s by count: all uvicorn's
         self.keep_alive = max(1, round(config.timeout_keep_alive))
+        self.max_body: int = getattr(self.ctx, "max_body", DEFAULT_MAX_BODY)
         self.fallback: Any = OcspFront.fallback
         # The parse of a head is a function of its bytes, and a client asks again with the
         # same bytes: parsed heads are kept, with their empty line (short heads only;
@@ -243,6 +246,12 @@ class OcspFront(asyncio.Protocol):
                 return
             if request.method == POST:
                 n = request.length
+                if n > front.max_body:  # not read at all: 413 and the connection closed
+                    self.buffer = b""
+                    self.server_state.total_requests += 1
+                    self.transport.write(too_large_bytes(front.max_body))
+                    self._close()
+                    return
                 if n > MAX_REQUEST:
                     body = None
                     skip = min(n, len(buffer) - start)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+INVALID_INPUT = "https://openjpki.github.io/problems/invalid-input"
 log = logging.getLogger("openjpki.web")
 
 
@@ -68,6 +69,12 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
                             "form; see errors.", instance=request.url.path, errors=errors)
 
 
+async def _overflow(request: Request, exc: Exception) -> JSONResponse:
+    """A number too large for a date, a duration or the store: the request's fault (400)."""
+    return problem_response(400, "Invalid input", "a number in the request is too large for "
+                            "what it counts", type=INVALID_INPUT, instance=request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "Internal Server Error",
@@ -79,4 +86,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

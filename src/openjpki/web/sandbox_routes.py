@@ -16,7 +16,6 @@ mode (services.sandbox_mode). Bad input: 400/422; unknown ids 404; refusals by a
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, Request
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from openjpki.services.sandbox_mode import MESSAGE_EN, MESSAGE_JA
 from openjpki.web.api.errors import guarded, problem_responses
+from openjpki.web.api.models import Day
 from openjpki.web.problems import Problem
 
 SANDBOX_ONLY = "https://openjpki.github.io/problems/sandbox-mode-only"
@@ -46,7 +46,7 @@ router = APIRouter(prefix="/api/sandbox", tags=["sandbox"], dependencies=[Depend
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no coercion: 1 is not true
 
 
 class TimeIn(_In):
@@ -96,7 +96,7 @@ class ResidentIn(_In):
 class FactsIn(_In):
     address: Optional[str] = Field(None, max_length=200)
     name: Optional[str] = Field(None, max_length=200)
-    birth_date: Optional[date] = None
+    birth_date: Optional[Day] = None
     sex: Optional[str] = Field(None, max_length=10)
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 from fastapi import FastAPI
 
 from openjpki.config import Settings
+from openjpki.private_home import set_private_umask
 from openjpki.services.sandbox_mode import resolve_mode
 from openjpki.web.api import serve_extensions
 from openjpki.web.app import create_app
@@ -32,4 +33,5 @@ def serve_app(settings: Optional[Settings] = None, *, production: bool = False) 
 
 
 def serve_app_from_environment() -> FastAPI:
+    set_private_umask()  # a worker process writes into the home as `serve` does
     return serve_app()

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from openjpki.rules import register_text_problem
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.store.counter_models import Card
@@ -72,8 +73,9 @@ def _check_text(what: str, value: str | None, bound: int, required: bool = True)
         raise InputError(f"{what} must be a non-empty text")
     if len(value) > bound:
         raise InputError(f"{what} is longer than {bound} characters")
-    if any(ord(c) < 0x20 for c in value):
-        raise InputError(f"{what} contains a control character")
+    problem = register_text_problem(what, value)
+    if problem is not None:
+        raise InputError(problem)
 
 
 def validate_resident_input(data: ResidentInput, today: date) -> int:

@@ -101,6 +101,9 @@ def guarded(call: Callable[[], T]) -> T:
                       "same moment; try again", type=INVALID_INPUT) from None
     except ValueError as e:  # the services' "not a question at all" (dates, serials …)
         raise Problem(400, "Invalid input", str(e), type=INVALID_INPUT) from None
+    except OverflowError:  # a number past what a date, a duration or the store can hold
+        raise Problem(400, "Invalid input", "a number in the request is too large for what "
+                      "it counts", type=INVALID_INPUT) from None
 
 
 def answer(outcome: Any) -> tuple[int, dict]:

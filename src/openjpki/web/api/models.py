@@ -1,22 +1,45 @@
 """The JSON API's request and response bodies (pydantic), so that ``/openapi.json`` says
 exactly what each endpoint takes and answers.
 
-Requests forbid unknown members and bound every string and number (what the store can hold:
-32-bit ids, no control characters), so bad input is answered 422 naming the field before any
-service runs. Rules are not checked here: a PIN of the wrong form is a refusal with its rule
+Requests forbid unknown members, take no coerced values (strict: ``"1"`` or ``true`` is not
+an id), and bound every string and number (what the store can hold: 32-bit ids, no control
+characters; names and addresses as :mod:`openjpki.rules.text` allows), so bad input is
+answered 422 naming the field before any service runs. Rules are not checked here: a PIN of the wrong form is a refusal with its rule
 (R1.3), decided by the rules package like at the counter.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+    ValidationInfo,
+)
+
+from openjpki.rules import check_register_text
 
 MAX_ID = 2 ** 31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _register_text(value: str, info: ValidationInfo) -> str:
+    """R1.2: what a register entry may hold (:func:`openjpki.rules.check_register_text`)."""
+    return check_register_text(info.field_name or "text", value)
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number or a name is meant here, not true/false")
+    return value
+
+
+def _date_text(value: object) -> object:
+    if not isinstance(value, (str, date)) or isinstance(value, datetime):
+        raise ValueError("a date is written as text, YYYY-MM-DD")
+    return value
 
 
 def Text(max_length: int, min_length: int = 1):  # noqa: N802 — a type factory
@@ -24,10 +47,18 @@ def Text(max_length: int, min_length: int = 1):  # noqa: N802 — a type factory
                                             pattern=_NO_CONTROL)]
 
 
+def RegisterText(max_length: int, min_length: int = 1):  # noqa: N802 — a type factory
+    """A name, address, 旧氏 or 通称: :func:`Text` and the register's own rule (R1.2)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     AfterValidator(_register_text)]
+
+
 Pin = Annotated[str, StringConstraints(max_length=32, pattern=_NO_CONTROL)]
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+# Dates come as text in JSON: lax parsing of that text only (never a number of seconds).
+Day = Annotated[date, BeforeValidator(_date_text),
+                Field(strict=False, ge=date(1900, 1, 1), le=date(2199, 12, 31))]
 Kind = Literal["sign", "auth"]
-Sex = Literal["male", "female", "unknown", 1, 2, 3]
+Sex = Annotated[Literal["male", "female", "unknown", 1, 2, 3], BeforeValidator(_not_bool)]
 ApplicantTypeName = Literal["holder", "legal_representative", "voluntary_proxy"]
 ProofName = Literal["family_register_certificate", "guardianship_registry_certificate"]
 RevocationReason = Literal["voluntary", "lost_card", "key_compromise", "destroyed_before_use"]
@@ -36,7 +67,10 @@ ProcedureName = Literal["new_issuance", "renewal", "reissue_after_change", "pin_
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: no unknown members, and no coercion — an id is a JSON number, never
+    ``true`` or ``"1"``; a flag is ``true``/``false``, never ``1``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Open(BaseModel):
@@ -48,14 +82,14 @@ class Open(BaseModel):
 # --- requests -------------------------------------------------------------------------------
 
 class ResidentCreate(Strict):
-    name: Text(200) = Field(description="Surname, U+3000, given name (氏名).",
+    name: RegisterText(200) = Field(description="Surname, U+3000, given name (氏名).",
                             examples=["山田　太郎"])
-    address: Text(200) = Field(examples=["埼玉県川口市青木二丁目1番1号"])
+    address: RegisterText(200) = Field(examples=["埼玉県川口市青木二丁目1番1号"])
     birth_date: Day
     sex: Sex = Field(description="male/female/unknown or 1/2/3 as SIGN encodes it.")
-    name_kana: Optional[Text(200)] = None
-    former_surname: Optional[Text(100)] = Field(None, description="旧氏 (R1.2).")
-    alias: Optional[Text(200)] = Field(None, description="通称 of a foreign resident (R1.2).")
+    name_kana: Optional[RegisterText(200)] = None
+    former_surname: Optional[RegisterText(100)] = Field(None, description="旧氏 (R1.2).")
+    alias: Optional[RegisterText(200)] = Field(None, description="通称 of a foreign resident (R1.2).")
     household_id: Optional[Text(32)] = None
     relationship: Text(32) = Field("head", description="続柄 to the household head.")
     honseki_here: bool = False
@@ -185,15 +219,15 @@ class ProxyVisit2In(_Procedure):
 
 
 class AddressEventIn(Strict):
-    address: Text(200)
+    address: RegisterText(200)
     household_id: Optional[Text(32)] = None
     relationship: Optional[Text(32)] = None
 
 
 class NameEventIn(Strict):
-    name: Optional[Text(200)] = None
-    former_surname: Optional[Text(100, 0)] = Field(None, description="'' removes it.")
-    alias: Optional[Text(200, 0)] = Field(None, description="'' removes it.")
+    name: Optional[RegisterText(200)] = None
+    former_surname: Optional[RegisterText(100, 0)] = Field(None, description="'' removes it.")
+    alias: Optional[RegisterText(200, 0)] = Field(None, description="'' removes it.")
 
 
 class BirthDateEventIn(Strict):

@@ -65,9 +65,9 @@ async def new_resident(request: Request) -> Response:
     st = request.app.state.openjpki_pages
     today = to_jst(st.now()).date()
     form = Form(data)
-    name = form.text("name")
-    kana = form.text("name_kana", required=False)
-    address = form.text("address")
+    name = form.text("name", register=True)
+    kana = form.text("name_kana", required=False, register=True)
+    address = form.text("address", register=True)
     birth = form.date("birth_date", not_after=today)
     sex = form.choice("sex", [v for v, _ in SEXES])
     household = form.text("household_id", required=False, max_len=40)
@@ -166,7 +166,7 @@ def _event_call(form: Form, slug: str, resident_id: int, today) -> Optional[Call
     from openjpki.services import register
 
     if slug in ("move", "move_in"):
-        address = form.text("address")
+        address = form.text("address", register=True)
         household = form.text("household_id", required=False, max_len=40)
         relationship = form.choice("relationship", [v for v, _ in RELATIONSHIPS],
                                    required=False)
@@ -176,7 +176,7 @@ def _event_call(form: Form, slug: str, resident_id: int, today) -> Optional[Call
         return lambda ctx, now: fn(ctx, resident_id, address, now, household_id=household,
                                    relationship=relationship)
     if slug == "name_change":
-        name = form.text("name", required=False)
+        name = form.text("name", required=False, register=True)
         former = form.raw("former_surname").strip() if "former_surname" in form.data else None
         alias = form.raw("alias").strip() if "alias" in form.data else None
         for field, value in (("former_surname", former), ("alias", alias)):

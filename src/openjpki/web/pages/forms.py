@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Iterable, Optional
 
-from openjpki.rules import Refused, validate_pin
+from openjpki.rules import Refused, register_text_fault, validate_pin
 
 MAX_TEXT = 200
 
@@ -47,7 +47,9 @@ class Form:
 
     # --- typed fields ---------------------------------------------------------------------------
     def text(self, name: str, *, required: bool = True, max_len: int = MAX_TEXT,
-             label: tuple[str, str] = ("", "")) -> Optional[str]:
+             label: tuple[str, str] = ("", ""), register: bool = False) -> Optional[str]:
+        """A text field; with ``register`` a name or address, held to what a register entry
+        may hold (R1.2, :func:`openjpki.rules.register_text_fault`)."""
         v = self.raw(name).strip()
         if not v:
             if required:
@@ -59,6 +61,10 @@ class Form:
             return None
         if any(ord(c) < 0x20 for c in v):
             self.error(name, "制御文字は使えません。", "Control characters are not allowed.")
+            return None
+        fault = register_text_fault(v) if register else None
+        if fault is not None:
+            self.error(name, fault.message_ja(), fault.message_en(name))
             return None
         return v
 
