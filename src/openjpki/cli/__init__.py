@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "notices": ("citizen_cmd",), "kiosk": ("citizen_cmd",), "konbini": ("citizen_cmd",),
     "clerk": ("pages_cmd",),
     "sandbox": ("sandbox_cmd",),
+    "platform": ("platform_cmd",),
 }
 ALL_MODULES: tuple[str, ...] = tuple(dict.fromkeys(m for ms in COMMAND_MODULES.values() for m in ms))
 _VALUED_ROOT_OPTIONS = ("--home", "--database-url")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from openjpki.config import Settings
 from openjpki.private_home import claim_new_home
 from openjpki.services.authority import AuthorityService, NotInitialised, Roots, initialise
+from openjpki.services.platform.keys import ensure_key
 from openjpki.services.authority_setup import (
     PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
 )
@@ -44,6 +45,7 @@ def initialise_home(settings: Settings, *, now: datetime, environment: Optional[
                            environment=config.options.environment)
     finally:
         store.dispose()
+    ensure_key(settings.keys_dir, now)  # the platform API's encryption key, beside the CA keys
     if changes or not settings.config_file.exists() or not _has_pki_table(settings):
         save_pki_config(settings.config_file, config)
     return roots

@@ -29,8 +29,9 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from openjpki.pki.verify import VerificationResult, Verifier
+from openjpki.pki.verify import Verifier
 from openjpki.pki.verify_cms import looks_like_cms
+from openjpki.services.relying_party_core import Checked, Outcome, VerificationCore, find_linked
 from openjpki.services.relying_party_db import certificates, challenges, registrations, sessions, utc
 from openjpki.services.relying_party_links import LinkResolver
 from openjpki.store.engine import immediate
@@ -58,9 +59,14 @@ class RpError(Exception):
         return out
 
 
-def _refusal(result: VerificationResult) -> RpError:
+def _refusal(checked: Checked) -> RpError:
     """401 for a signature that does not verify or a certificate that is not trusted for this
-    purpose; 410 for a certificate that was valid and no longer is."""
+    purpose; 410 for a certificate that was valid and no longer is; 503 while the revocation
+    source cannot answer."""
+    result = checked.result
+    if checked.outcome is Outcome.UNAVAILABLE:
+        return RpError(503, "Revocation status unavailable", result.reason,
+                       "失効情報を確認できません。しばらくしてから再度お試しください。", verdict=result.status)
     if result.status in ("revoked", "hold", "expired"):
         ja = {"revoked": "電子証明書は失効しています。", "hold": "電子証明書は一時保留（失効）中です。",
               "expired": "電子証明書の有効期間外です。"}[result.status]
@@ -81,7 +87,7 @@ class RelyingParty:
         self.engine = engine
         # Writes hold SQLite's write lock from their start (single-use challenges, sessions).
         self._writer = immediate(engine)
-        self._verifier = verifier
+        self.core = VerificationCore(verifier, links)  # shared with the platform API
         self.links = links
         self.name = name
         self.challenge_ttl = challenge_ttl
@@ -89,7 +95,7 @@ class RelyingParty:
 
     @property
     def verifier(self) -> Verifier:
-        return self._verifier()
+        return self.core.verifier
 
     # --- challenges -------------------------------------------------------------------------
 
@@ -121,11 +127,11 @@ class RelyingParty:
             raise RpError(401, "Challenge not valid", "the challenge has expired", "チャレンジの有効期限が切れています。")
         return row.text.encode("utf-8")
 
-    def _verified(self, data: bytes, signature: bytes, certificate, purpose: str, now: datetime) -> VerificationResult:
-        result = self.verifier.verify(data, signature, certificate, at=now, purpose=purpose)  # type: ignore[arg-type]
-        if not result.valid:
-            raise _refusal(result)
-        return result
+    def _verified(self, data: bytes, signature: bytes, certificate, purpose: str, now: datetime) -> Checked:
+        checked = self.core.check(data, signature, certificate, purpose, now)  # type: ignore[arg-type]
+        if not checked.good:
+            raise _refusal(checked)
+        return checked
 
     # --- registration -----------------------------------------------------------------------
 
@@ -134,16 +140,17 @@ class RelyingParty:
         """Registration with SIGN (and optionally the AUTH of the same card for log-in)."""
         with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "register", now)
-        result = self._verified(data, signature, certificate, "sign", now)
-        auth = None
+        checked = self._verified(data, signature, certificate, "sign", now)
+        result, holder = checked.result, checked.holder
+        auth = auth_holder = None
         if auth_signature is not None:
             if auth_certificate is None and not looks_like_cms(auth_signature):
                 raise RpError(422, "AUTH certificate missing", "auth_signature needs auth_certificate",
                               "利用者証明用電子証明書が必要です。")
-            auth = self._verified(data, auth_signature, auth_certificate, "auth", now)
-        holder = self.links.holder_of(result.serial) if self.links else None  # type: ignore[arg-type]
-        if auth is not None and holder is not None and self.links is not None:
-            if self.links.holder_of(auth.serial) not in (None, holder):  # type: ignore[arg-type]
+            auth_checked = self._verified(data, auth_signature, auth_certificate, "auth", now)
+            auth, auth_holder = auth_checked.result, auth_checked.holder
+        if auth is not None and holder is not None:
+            if auth_holder not in (None, holder):
                 raise RpError(409, "Certificates of two holders", "the SIGN and AUTH certificates belong to "
                               "different holders", "署名用と利用者証明用の電子証明書の保有者が異なります。")
         facts = result.facts_dict()
@@ -184,29 +191,26 @@ class RelyingParty:
         """Log-in with AUTH: a session token and the registration (404 when none)."""
         with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "login", now)
-        result = self._verified(data, signature, certificate, "auth", now)
-        serial = result.serial
+        checked = self._verified(data, signature, certificate, "auth", now)
+        result, serial = checked.result, checked.serial
         with self._writer.begin() as conn:
             row = conn.execute(select(certificates).where(certificates.c.serial == serial)).first()
             if row is not None and not row.current:
                 raise RpError(410, "Certificate replaced", f"this AUTH certificate was replaced by {row.replaced_by}",
                               "この電子証明書は置き換えられています。", rule="R3.7")
-            rid = row.registration_id if row is not None else None
-            if rid is None and self.links is not None:
-                holder = self.links.holder_of(serial)  # type: ignore[arg-type]
-                found = conn.execute(select(registrations.c.id).where(registrations.c.holder_key == holder)
-                                     ).first() if holder else None
-                if found is not None:
-                    rid = found.id
-                    # the AUTH of this holder's card: its predecessor (renewed, R3.7) is replaced
-                    old = conn.execute(select(certificates.c.serial).where(and_(
-                        certificates.c.registration_id == rid, certificates.c.kind == "auth",
-                        certificates.c.current.is_(True)))).scalars().all()
-                    conn.execute(update(certificates).where(certificates.c.serial.in_(old))
-                                 .values(current=False, replaced_at=utc(now), replaced_by=serial))
-                    conn.execute(insert(certificates).values(serial=serial, registration_id=rid, kind="auth",
-                                                             der=_der(result.certificate), current=True,
-                                                             added_at=utc(now)))
+            rid, linked = find_linked(
+                serial, checked.holder, lambda _s: row.registration_id if row is not None else None,
+                lambda h: conn.execute(select(registrations.c.id).where(registrations.c.holder_key == h)).scalar())
+            if linked:
+                # the AUTH of this holder's card: its predecessor (renewed, R3.7) is replaced
+                old = conn.execute(select(certificates.c.serial).where(and_(
+                    certificates.c.registration_id == rid, certificates.c.kind == "auth",
+                    certificates.c.current.is_(True)))).scalars().all()
+                conn.execute(update(certificates).where(certificates.c.serial.in_(old))
+                             .values(current=False, replaced_at=utc(now), replaced_by=serial))
+                conn.execute(insert(certificates).values(serial=serial, registration_id=rid, kind="auth",
+                                                         der=_der(result.certificate), current=True,
+                                                         added_at=utc(now)))
             if rid is None:
                 raise RpError(404, "Not registered", "no registration for the holder of this AUTH certificate",
                               "この利用者は登録されていません。先に署名用電子証明書で登録してください。")
@@ -217,7 +221,7 @@ class RelyingParty:
             view = self._view(conn, rid)
             sign_der = self._current_der(conn, rid, "sign")
         # after a move the registered SIGN is revoked (R4.1): the holder is told to replace it
-        view["sign_status"] = (self.verifier.check_certificate(sign_der, at=now, purpose="sign").status
+        view["sign_status"] = (self.core.status_of(sign_der, "sign", now).result.status
                                if sign_der is not None else None)
         return {"token": token, "token_type": "Bearer", "expires_at": expires.isoformat(), "registration": view}
 
@@ -228,8 +232,8 @@ class RelyingParty:
         which must have ended (revoked after a move, R4.1; renewed, R3.7; expired)."""
         with self._writer.begin() as conn:
             data = self._consume(conn, challenge_id, "replace", now)
-        result = self._verified(data, signature, certificate, "sign", now)
-        holder = self.links.holder_of(result.serial) if self.links else None  # type: ignore[arg-type]
+        checked = self._verified(data, signature, certificate, "sign", now)
+        result, holder = checked.result, checked.holder
         with self._writer.begin() as conn:
             self._refuse_known(conn, result.serial, "SIGN")  # type: ignore[arg-type]
             found = conn.execute(select(registrations.c.id).where(registrations.c.holder_key == holder)
@@ -242,7 +246,7 @@ class RelyingParty:
                 certificates.c.registration_id == rid, certificates.c.kind == "sign",
                 certificates.c.current.is_(True)))).all()
             for old in olds:
-                status = self.verifier.check_certificate(old.der, at=now, purpose="sign").status
+                status = self.core.status_of(old.der, "sign", now).result.status
                 if status == "good":
                     raise RpError(409, "Nothing to replace", f"the registered SIGN certificate {old.serial} is "
                                   "still valid", "登録済みの署名用電子証明書はまだ有効です。", rule="R3.7")

@@ -24,11 +24,13 @@ from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
 from openjpki.web.pages import pages_extension
 from openjpki.web.problems import install_problem_handlers
+from openjpki.web.platform import platform_extension
 from openjpki.web.rp import rp_extension
 
 Extension = Callable[[FastAPI], None]
-# /counter, /kiosk, /portal; the relying party's /api/rp/… and its sample page /rp/sample
-APP_EXTENSIONS: list[Extension] = [pages_extension, rp_extension]
+# /counter, /kiosk, /portal; the relying party's /api/rp/… and its sample page /rp/sample;
+# the platform API /verify/… and /key/jwks.json
+APP_EXTENSIONS: list[Extension] = [pages_extension, rp_extension, platform_extension]
 
 
 class OpenJpkiApp(FastAPI):

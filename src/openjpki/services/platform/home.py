@@ -1,0 +1,33 @@
+"""The platform service of an OpenJPKI home: the home's verifier (every root generation in the
+store; revocation from the authorities' records, gated by the sandbox's responder faults), the
+register's links, the platform keys beside the CA keys, and the mode (sandbox or production).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from openjpki.pki.verify import Verifier
+from openjpki.services.authority import AuthorityService
+from openjpki.services.platform.keys import KeyStore
+from openjpki.services.platform.revocation import FaultGatedRevocation
+from openjpki.services.platform.service import PlatformService
+from openjpki.services.relying_party import StoreRevocation, store_roots
+from openjpki.services.relying_party_core import VerificationCore
+from openjpki.services.relying_party_links import RegisterLinks
+from openjpki.services.sandbox_faults import FaultSet
+
+
+def platform_verifier(service: AuthorityService, faults: Callable[[], Optional[FaultSet]] = lambda: None
+                      ) -> Verifier:
+    return Verifier(store_roots(service), revocation=[FaultGatedRevocation(StoreRevocation(service), faults)])
+
+
+def open_platform(service: AuthorityService, keys_dir, *, sandbox: bool,
+                  faults: Callable[[], Optional[FaultSet]] = lambda: None) -> PlatformService:
+    verifier = platform_verifier(service, faults)
+    core = VerificationCore(lambda: verifier, RegisterLinks(service.store))
+    return PlatformService(service.store, core, KeyStore(keys_dir), sandbox=sandbox)
+
+
+__all__ = ["open_platform", "platform_verifier"]

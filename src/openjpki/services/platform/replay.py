@@ -1,0 +1,52 @@
+"""The replay window: a signed nonce is accepted once per provider and call within the window.
+
+One atomic INSERT under the unique constraint (provider, call, digest of the nonce) decides,
+so of two requests racing with the same nonce exactly one wins, on SQLite and on PostgreSQL
+alike; a row whose window ended is deleted first (the nonce may be used again after it).
+The call is part of the key: the contract sends the nonce of a login that was answered 410
+again in the replacement call, signed with the new SIGN key, and that reuse is allowed; the
+same nonce in a second login (or registration, or replacement) is not.
+Rows past their window are purged now and then, by whichever call comes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from openjpki.services.platform.answers import Call
+from openjpki.store import Store
+from openjpki.store.platform import PlatformNonce
+
+DEFAULT_WINDOW = timedelta(minutes=10)
+PURGE_EVERY = 500
+_calls = itertools.count()
+
+
+def digest(nonce: bytes) -> str:
+    return hashlib.sha256(nonce).hexdigest()
+
+
+def accept_nonce(store: Store, provider_id: int, call: Call, nonce: bytes, now: datetime,
+                 window: timedelta = DEFAULT_WINDOW) -> bool:
+    """True the first time within the window; False for a replay."""
+    table = PlatformNonce.__table__
+    key = and_(table.c.provider_id == provider_id, table.c.call == call.value, table.c.digest == digest(nonce))
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(delete(table).where(key, table.c.expires_at <= now))
+            conn.execute(insert(table).values(provider_id=provider_id, call=call.value, digest=digest(nonce),
+                                              used_at=now, expires_at=now + window))
+    except IntegrityError:
+        return False
+    if next(_calls) % PURGE_EVERY == PURGE_EVERY - 1:
+        with store.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at <= now))
+    return True
+
+
+__all__ = ["DEFAULT_WINDOW", "accept_nonce", "digest"]

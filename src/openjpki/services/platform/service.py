@@ -1,0 +1,158 @@
+"""The platform API's three calls, as one function each of a body's bytes to an answer.
+
+    service = PlatformService(store, core, KeyStore(keys_dir), sandbox=True)
+    answer = service.handle(Call.LOGIN, raw_body, now)   # answer.status, answer.body
+
+The steps of every call, and the status each refusal gives (the contract's table):
+
+1. the body: JSON, the call's fields, ``recipient`` JPKI, a nonce of 1 to 1024 bytes, a
+   base64 signature — else **400**;
+2. the provider (``sender``): known and enabled, or any in the sandbox — else **401**;
+3. the certificate: a JWE to one of the platform's keys (current or previous) or a bare
+   PEM — else **400**;
+4. the card's signature over exactly the nonce's bytes, the certificate's path to our roots,
+   its validity, its purpose (R1.1: SIGN to register and replace, AUTH to log in) and its
+   revocation — a bad signature, a certificate not ours or for the other purpose, revoked,
+   on hold or expired: **401**; the revocation source unavailable: **503**;
+5. the nonce not seen in this call of this provider within the replay window — else **401**;
+6. registration: **409** when this holder is registered with the provider already;
+   log-in: **404** when no registration is linked to the AUTH certificate or its holder,
+   **410** when the registration's SIGN certificate has ended (after a move, R4.1) — the
+   caller then asks for a replacement with the same nonce; replacement: **404** when no
+   registration is linked to the new SIGN certificate's holder.
+
+Anything else (a store fault) is a **500** in the same shape. Every call, answered or refused,
+is in the audit log (``platform.<call>``: provider, transaction id, status and outcome).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from openjpki.services.audit import record
+from openjpki.services.platform import registry
+from openjpki.services.platform.answers import (
+    Call, PlatformError, RequestInfo, checked_status, failure, success,
+)
+from openjpki.services.platform.certificate import read_certificate
+from openjpki.services.platform.keys import KeySet, KeyStore, PlatformKeyError
+from openjpki.services.platform.providers import admit
+from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce
+from openjpki.services.platform.requests import PlatformRequest, decode_body, parse_request, request_info_of
+from openjpki.services.relying_party_core import Checked, Outcome, VerificationCore
+from openjpki.store import Store
+
+log = logging.getLogger("openjpki.platform")
+ACTOR = "platform"
+UNAVAILABLE = "システム利用不可: the revocation status cannot be learnt now; try again later"
+
+
+@dataclass(frozen=True)
+class PlatformAnswer:
+    status: int
+    body: dict
+
+
+def refusal(checked: Checked, call: Call) -> Optional[PlatformError]:
+    """The answer to a verdict that is not good (None when it is)."""
+    if checked.outcome is Outcome.GOOD:
+        return None
+    if checked.outcome is Outcome.UNAVAILABLE:
+        return PlatformError(503, UNAVAILABLE, outcome="revocation-unavailable")
+    what = "利用者証明用電子証明書" if call is Call.LOGIN else "署名用電子証明書"
+    why = {Outcome.BAD_SIGNATURE: "署名検証失敗", Outcome.ENDED: f"{what}が失効または有効期間外"}.get(
+        checked.outcome, f"{what}を確認できません")
+    return PlatformError(401, f"クライアント認証失敗 ({why}): {checked.result.reason}",
+                         outcome=checked.result.status)
+
+
+class PlatformService:
+    def __init__(self, store: Store, core: VerificationCore, keys: Optional[KeyStore], *, sandbox: bool,
+                 window: timedelta = DEFAULT_WINDOW) -> None:
+        self.store = store
+        self.core = core
+        self.keys = keys
+        self.sandbox = sandbox
+        self.window = window
+
+    def key_set(self, now: datetime) -> Optional[KeySet]:
+        if self.keys is None:
+            return None
+        try:
+            return self.keys.keys(now)
+        except PlatformKeyError as e:
+            log.error("platform keys: %s", e)
+            return None
+
+    def jwks(self, now: datetime) -> Optional[dict]:
+        keys = self.key_set(now)
+        return keys.jwks() if keys is not None else None
+
+    def handle(self, call: Call, raw: bytes, now: datetime) -> PlatformAnswer:
+        info = RequestInfo()
+        detail: dict = {}
+        try:
+            body = decode_body(raw)
+            info = request_info_of(body)
+            request = parse_request(call, body)
+            status, answer = 200, self._answer(request, now, detail)
+            outcome = "success"
+        except PlatformError as e:
+            error = checked_status(call, e)
+            status, answer, outcome = error.status, failure(info, now, error), error.outcome
+        except Exception:  # noqa: BLE001 — a store fault: the contract's 500, never a traceback
+            log.exception("platform %s failed", call.value)
+            error = PlatformError(500, "システム異常 (internal error)", outcome="internal-error")
+            status, answer, outcome = 500, failure(info, now, error), error.outcome
+        self._audit(call, info, status, outcome, now, detail)
+        return PlatformAnswer(status, answer)
+
+    def _answer(self, request: PlatformRequest, now: datetime, detail: dict) -> dict:
+        call = request.call
+        provider = admit(self.store, request.info.sender, now, sandbox=self.sandbox)
+        der = read_certificate(request.certificate, self.key_set(now))
+        checked = self.core.check(request.nonce, request.signature, der,
+                                  "auth" if call is Call.LOGIN else "sign", now)
+        detail["serial"] = checked.serial or None
+        error = refusal(checked, call)
+        if error is not None:
+            raise error
+        if not accept_nonce(self.store, provider, call, request.nonce, now, self.window):
+            raise PlatformError(401, "クライアント認証失敗: this signed nonce was used already (replay)",
+                                outcome="replayed-nonce")
+        if call is Call.REGISTRATION:
+            reg = registry.register(self.store, provider, checked, now)
+        elif call is Call.REPLACEMENT:
+            reg = registry.replace(self.store, provider, checked, now)
+        else:
+            reg = self._login(provider, checked, now)
+        detail["tis_user_id"] = reg.identity.tis_user_id
+        return success(request.info, now, reg.applicant_id, reg.identity)
+
+    def _login(self, provider: int, checked: Checked, now: datetime) -> registry.Registered:
+        reg = registry.for_login(self.store, provider, checked, now)
+        if reg is None:
+            raise PlatformError(404, "ユーザ未登録: no registration is linked to this AUTH certificate",
+                                outcome="not-registered")
+        sign = self.core.status_of(reg.sign_der, "sign", now) if reg.sign_der is not None else None
+        if sign is not None and sign.outcome is Outcome.UNAVAILABLE:
+            raise PlatformError(503, UNAVAILABLE, outcome="revocation-unavailable")
+        if sign is None or not sign.good:
+            reason = sign.result.reason if sign is not None else "none on record"
+            raise PlatformError(410, f"署名用電子証明書が失効している: {reason}", outcome="sign-ended")
+        return reg
+
+    def _audit(self, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime, detail: dict) -> None:
+        try:
+            with self.store.transaction() as s:
+                record(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
+                       transaction_id=info.transaction_id, status=status, outcome=outcome,
+                       **{k: v for k, v in detail.items() if v})
+        except Exception:  # noqa: BLE001 — the answer is given even if the log cannot be written
+            log.exception("platform audit entry not written")
+
+
+__all__ = ["PlatformAnswer", "PlatformService", "refusal"]

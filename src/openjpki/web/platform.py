@@ -1,0 +1,115 @@
+"""The platform API on ``openjpki serve`` (a web extension: ``install(app)``).
+
+    POST /verify/registration   SIGN certificate + the caller's nonce signed with it
+    POST /verify/login          AUTH certificate + the caller's nonce signed with it
+    POST /verify/replacement    the new SIGN certificate, after a login answered 410
+    GET  /key/jwks.json         the keys to encrypt the certificate to (current first)
+
+Every answer of the three calls, success or failure, is the contract's one JSON shape
+(services.platform.answers) with one of the statuses of its table; the body is read here
+as bytes (at most ``MAX_BODY``) and judged by the service, so malformed JSON or a missing
+field is the contract's 400, not a validation problem response. The routes are not in the
+app's own OpenAPI description (whose 4xx answers are problem responses); their description
+is ``docs/platform-openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from openjpki.services.authority import NotInitialised
+from openjpki.services.platform import Call, PlatformError, PlatformService, RequestInfo, open_platform
+from openjpki.services.platform.answers import failure
+from openjpki.services.platform.requests import MAX_BODY, bad
+from openjpki.services.sandbox_mode import resolve_mode
+
+router = APIRouter(tags=["platform"], include_in_schema=False)
+_lock = threading.Lock()
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _platform(request: Request) -> PlatformService:
+    app = request.app
+    platform = getattr(app.state, "platform", None)
+    if platform is None:
+        with _lock:
+            platform = getattr(app.state, "platform", None)
+            if platform is None:
+                ctx = app.state.openjpki
+                service = ctx.open()  # NotInitialised until init has run
+                sandbox = getattr(app.state, "openjpki_sandbox", None)
+                mode = sandbox.mode if sandbox is not None else resolve_mode(ctx.settings)
+                live = getattr(sandbox, "live", None)
+                faults = (lambda: live.faults) if live is not None else (lambda: None)
+                platform = open_platform(service, ctx.settings.keys_dir, sandbox=mode.sandbox, faults=faults)
+                app.state.platform = platform
+    return platform
+
+
+async def _body(request: Request) -> Optional[bytes]:
+    """The body, or None when it is larger than MAX_BODY (read no further)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, body: dict) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+
+async def _call(call: Call, request: Request) -> JSONResponse:
+    now = request.app.state.openjpki.clock()
+    raw = await _body(request)
+    if raw is None:
+        return _answer(400, failure(RequestInfo(), now, bad(f"the body is larger than {MAX_BODY} bytes")))
+    try:
+        platform = _platform(request)
+    except NotInitialised:
+        return _answer(503, failure(RequestInfo(), now, PlatformError(503, "システム利用不可: not initialised")))
+    answer = await run_in_threadpool(platform.handle, call, raw, now)
+    return _answer(answer.status, answer.body)
+
+
+@router.post("/verify/registration")
+async def registration(request: Request) -> JSONResponse:
+    return await _call(Call.REGISTRATION, request)
+
+
+@router.post("/verify/login")
+async def login(request: Request) -> JSONResponse:
+    return await _call(Call.LOGIN, request)
+
+
+@router.post("/verify/replacement")
+async def replacement(request: Request) -> JSONResponse:
+    return await _call(Call.REPLACEMENT, request)
+
+
+@router.get("/key/jwks.json")
+async def jwks(request: Request) -> JSONResponse:
+    now = request.app.state.openjpki.clock()
+    try:
+        keys = _platform(request).jwks(now)
+    except NotInitialised:
+        keys = None
+    if keys is None:
+        return JSONResponse({"keys": []}, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+
+platform_extension = install
+
+__all__ = ["install", "platform_extension", "router"]
