@@ -92,5 +92,33 @@ def make_card(cards_dir: Path, card_id: str = "TESTCARD1", **pins: str) -> Issue
     store = CardStore(cards_dir)
     secret = store.create(card_id)
     with store.open(card_id) as card:
-        certs = issue(IssuingTerminal(card, secret), card_id, **pins)
+        terminal = IssuingTerminal(card, secret)
+        certs = issue(terminal, card_id, **pins)
+        personalise(terminal)
     return IssuedCard(card_id, secret, certs)
+
+
+# --- the particulars (券面事項入力補助AP, 券面事項確認AP, 住基AP) ---------------------------------
+INPUT_PIN = "4321"
+CARD_PIN = "2468"
+
+
+@lru_cache(maxsize=None)
+def issuer_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def sample_facts():
+    from openjpki.card.personal import CardFacts
+    return CardFacts(individual_number="900000000005", name="山田　花子",
+                     address="埼玉県川口市青木二丁目１番１号", birth_date=dt.date(1990, 4, 1),
+                     sex=2, card_expiry=dt.date(2035, 4, 1), security_code="5678")
+
+
+def personalise(terminal: IssuingTerminal, facts=None, *, input_pin: str = INPUT_PIN,
+                card_pin: str = CARD_PIN) -> None:
+    from openjpki.card.personal import card_files
+    from openjpki.card.pins import PinId
+    facts = facts or sample_facts()
+    pins = {**facts.derived_pins(), PinId.INPUT: input_pin, PinId.CARD: card_pin}
+    terminal.personalise(card_files(facts, issuer_key()), pins)

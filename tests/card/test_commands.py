@@ -21,6 +21,7 @@ VERIFY_SIGN = "0020008006" + SIGN_PIN.encode().hex()
 DI = (SHA256_DIGESTINFO_PREFIX + hashlib.sha256(b"x").digest()).hex()
 SIGN_DI = f"802A0080{len(DI) // 2:02X}{DI}00"
 OTHER = [aid.hex() for aid in L.OTHER_AIDS]
+COMMON = "00A4040C0AD3921000310001010100"
 
 
 def _sel_aid(aid_hex: str, p2: str = "0C") -> str:
@@ -71,9 +72,12 @@ CASES = [
     ("read SIGN cert after the AUTH PIN only -> 6982",
      [(JPKI, 0x9000), (SEL[0x0018], 0x9000), (VERIFY_AUTH, 0x9000), (SEL[0x0001], 0x9000),
       ("00B0000004", 0x6982)], None),
-    ("re-selecting the AP clears the verified SIGN PIN",
+    ("re-selecting the same AP keeps the verified SIGN PIN",
      [(JPKI, 0x9000), (SEL[0x001B], 0x9000), (VERIFY_SIGN, 0x9000), (JPKI, 0x9000),
-      (SEL[0x0001], 0x9000), ("00B0000004", 0x6982)], None),
+      (SEL[0x0001], 0x9000), ("00B0000004", 0x9000)], "sign[:4]"),
+    ("selecting another AP and back clears the verified SIGN PIN",
+     [(JPKI, 0x9000), (SEL[0x001B], 0x9000), (VERIFY_SIGN, 0x9000), (COMMON, 0x9000),
+      (JPKI, 0x9000), (SEL[0x0001], 0x9000), ("00B0000004", 0x6982)], None),
     ("read token info: 160 bytes, label JPKIAPICCTOKEN2",
      [(JPKI, 0x9000), (SEL[0x0006], 0x9000), ("00B00000A0", 0x9000)], "token"),
     ("read token info past 160 -> 6B00",
@@ -86,8 +90,12 @@ CASES = [
                                ("00B0000004", 0x6985)], None),
     ("read a PIN EF -> 6985", [(JPKI, 0x9000), (SEL[0x0018], 0x9000),
                                ("00B0000004", 0x6985)], None),
-    ("read with a short EF id (P1 bit 8) -> 6A86",
-     [(JPKI, 0x9000), (SEL[0x000A], 0x9000), ("00B0810004", 0x6A86)], None),
+    ("read SFI 01 (the SIGN certificate) without the SIGN PIN -> 6982",
+     [(JPKI, 0x9000), (SEL[0x000A], 0x9000), ("00B0810004", 0x6982)], None),
+    ("read SFI 0A (the AUTH certificate), short Le", [(JPKI, 0x9000), ("00B08A0004", 0x9000)],
+     "auth[:4]"),
+    ("read with SFI bits 6-7 set -> 6A86", [(JPKI, 0x9000), ("00B0CA0004", 0x6A86)], None),
+    ("read an SFI naming no EF -> 6A82", [(JPKI, 0x9000), ("00B0830004", 0x6A82)], None),
     ("read without Le -> 6700", [(JPKI, 0x9000), (SEL[0x000A], 0x9000), ("00B00000", 0x6700)],
      None),
     ("read with data -> 6700", [(JPKI, 0x9000), (SEL[0x000A], 0x9000),
@@ -107,8 +115,14 @@ CASES = [
                                 ("002000800430303030", 0x63C2)], None),
     ("wrong SIGN PIN -> 63C4", [(JPKI, 0x9000), (SEL[0x001B], 0x9000),
                                 ("0020008006414243313234", 0x63C4)], None),
-    ("verify with P2 81 -> 6A86", [(JPKI, 0x9000), (SEL[0x0018], 0x9000),
-                                   ("002000810431323334", 0x6A86)], None),
+    ("verify with P2 81 (SFI of a certificate EF) -> 6985",
+     [(JPKI, 0x9000), (SEL[0x0018], 0x9000), ("002000810431323334", 0x6985)], None),
+    ("verify with P2 98 (SFI of the AUTH PIN), no EF selected -> 9000",
+     [(JPKI, 0x9000), ("00200098" + VERIFY_AUTH[8:], 0x9000)], b""),
+    ("tries query with P2 9B (SIGN PIN by SFI) -> 63C5", [(JPKI, 0x9000), ("0020009B", 0x63C5)],
+     None),
+    ("verify with P2 01 -> 6A86", [(JPKI, 0x9000), (SEL[0x0018], 0x9000),
+                                   ("002000010431323334", 0x6A86)], None),
     ("verify with no PIN EF selected -> 6985", [(JPKI, 0x9000), (SEL[0x000A], 0x9000),
                                                 (VERIFY_AUTH, 0x6985)], None),
     ("verify a 17-byte PIN -> 6700, no try used",
@@ -147,9 +161,12 @@ CASES = [
     ("sign with the SIGN key after only the AUTH PIN -> 6982",
      [(JPKI, 0x9000), (SEL[0x0018], 0x9000), (VERIFY_AUTH, 0x9000), (SEL[0x001A], 0x9000),
       (SIGN_DI, 0x6982)], None),
-    ("sign after re-selecting the AP -> 6982",
+    ("sign after re-selecting the same AP -> 256 bytes",
      [(JPKI, 0x9000), (SEL[0x0018], 0x9000), (VERIFY_AUTH, 0x9000), (JPKI, 0x9000),
-      (SEL[0x0017], 0x9000), (SIGN_DI, 0x6982)], None),
+      (SEL[0x0017], 0x9000), (SIGN_DI, 0x9000)], "sig256"),
+    ("sign after another AP and back -> 6982",
+     [(JPKI, 0x9000), (SEL[0x0018], 0x9000), (VERIFY_AUTH, 0x9000), (COMMON, 0x9000),
+      (JPKI, 0x9000), (SEL[0x0017], 0x9000), (SIGN_DI, 0x6982)], None),
     ("sign with no key EF selected -> 6985",
      [(JPKI, 0x9000), (SEL[0x0018], 0x9000), (VERIFY_AUTH, 0x9000), (SIGN_DI, 0x6985)], None),
     ("sign mode P1 06 -> 6A86",
@@ -183,7 +200,22 @@ CASES = [
     ("3-byte command -> 6700", [("00A404", 0x6700)], None),
     ("empty command -> 6700", [("", 0x6700)], None),
     ("Lc larger than the data -> 6700", [("00A4040C0AD392F0", 0x6700)], None),
-    ("extended length -> 6700", [("00B0000000010000", 0x6700)], None),
+    # --- extended length, GET CHALLENGE, READ RECORD ------------------------------------------
+    ("extended read of the AUTH certificate, Le 0000 = the whole EF",
+     [(JPKI, 0x9000), (SEL[0x000A], 0x9000), ("00B00000000000", 0x9000)], "auth_ef"),
+    ("extended read 046B bytes by SFI", [(JPKI, 0x9000), ("00B08A0000046B", 0x9000)],
+     "auth_ef[:0x46B]"),
+    ("GET CHALLENGE 8 bytes, no AP selected", [("0084000008", 0x9000)], "len8"),
+    ("GET CHALLENGE 10 bytes in the JPKI AP", [(JPKI, 0x9000), ("008400000A", 0x9000)], "len10"),
+    ("GET CHALLENGE with P1 01 -> 6A86", [("0084010008", 0x6A86)], None),
+    ("GET CHALLENGE without Le -> 6700", [("00840000", 0x6700)], None),
+    ("READ RECORD of the manufacture number in the 共通AP",
+     [(COMMON, 0x9000), ("00B2010C00", 0x9000)], "record"),
+    ("READ RECORD in the JPKI AP -> 6A82", [(JPKI, 0x9000), ("00B2010C00", 0x6A82)], None),
+    ("READ RECORD record 2 -> 6A82", [(COMMON, 0x9000), ("00B2020C00", 0x6A82)], None),
+    ("READ RECORD P2 08 -> 6A86", [(COMMON, 0x9000), ("00B2010800", 0x6A86)], None),
+    ("extended READ BINARY carrying data -> 6700", [("00B0000000010000", 0x6700)], None),
+    ("extended Lc not matching -> 6700", [("00B00000000005AA", 0x6700)], None),
 ]
 
 
@@ -209,7 +241,13 @@ def test_command(card, issued, name, steps, expect):
         assert len(data) == 160 and data[:32] == b"JPKIAPICCTOKEN2".ljust(32)
     elif expect == "sig256":
         assert len(data) == 256
+    elif expect.startswith("len"):
+        assert len(data) == int(expect[3:]) and data != bytes(len(data))
+    elif expect == "record":  # a BER OCTET STRING, parsed by asn1crypto
+        from asn1crypto.core import OctetString
+        assert OctetString.load(data).native.decode().startswith("OJ") and len(data) == 17
     else:
         ref, _, rng = expect.partition("[")
-        stop = int(rng.strip(":]"))
+        refs["auth_ef"] = refs["auth"] + bytes(L.CERT_EF_SIZE - len(refs["auth"]))
+        stop = int(rng.strip(":]"), 0) if rng else None
         assert data == refs[ref][:stop]

@@ -33,7 +33,7 @@ ALLOWED = {0x9000, 0x6700, 0x6982, 0x6984, 0x6985, 0x6A80, 0x6A82, 0x6A86, 0x6B0
 
 
 def check(rapdu: bytes) -> int:
-    assert isinstance(rapdu, bytes) and 2 <= len(rapdu) <= 258, rapdu.hex()
+    assert isinstance(rapdu, bytes) and 2 <= len(rapdu) <= 65538, rapdu[-2:].hex()
     sw = int.from_bytes(rapdu[-2:], "big")
     assert sw in ALLOWED, f"{sw:04X}"
     if sw != 0x9000:

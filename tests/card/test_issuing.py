@@ -135,7 +135,8 @@ def test_erase_and_wipe(card, issued):
     st = card.status()
     assert not any(st["keys"].values()) and not any(st["certificates"].values())
     assert not any(st["ca_certificates"].values())
-    assert all(p["blocked"] and not p["set"] for p in st["pins"].values())
+    assert all(st["pins"][k]["blocked"] and not st["pins"][k]["set"] for k in ("auth", "sign"))
+    assert st["pins"]["input"]["set"]  # WIPE in the JPKI AP leaves the other applications
 
 
 def test_reset_pin_unblocks_and_sets_the_full_count(card, issued):

@@ -1,7 +1,10 @@
-"""Short APDUs (ISO/IEC 7816-4): parsing commands, building responses, the status words.
+"""APDUs (ISO/IEC 7816-4): parsing commands, building responses, the status words.
 
-Only short APDUs are used by JPKI clients (CARD.md: 255 bytes out, 256 back; no extended
-length, no GET RESPONSE). A command that is not a well-formed short APDU is answered 6700.
+Short and extended lengths are both taken: the card's ATR announces extended Lc/Le (its
+card-capabilities bytes ``73 C6 01 C0``), and open clients read whole EFs at once with
+``00 B0 P1 P2 00 HH LL`` (Le 0000 = 65536). A command that is neither a well-formed short
+nor a well-formed extended APDU is answered 6700. No GET RESPONSE: an answer of any length
+goes back in one response APDU.
 """
 
 from __future__ import annotations
@@ -48,12 +51,13 @@ def sw_name(sw: int) -> str:
 
 
 class WrongLength(Exception):
-    """The bytes are not a short APDU (answered 6700)."""
+    """The bytes are not a short or extended APDU (answered 6700)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A parsed short command APDU. ``le`` is None when absent, else 1–256 (00 means 256)."""
+    """A parsed command APDU. ``le`` is None when absent, else 1–256 for a short Le (00 means
+    256) or 1–65536 for an extended one (0000 means 65536); ``extended`` tells which."""
 
     cla: int
     ins: int
@@ -61,6 +65,7 @@ class Command:
     p2: int
     data: bytes
     le: int | None
+    extended: bool = False
 
     @property
     def p1p2(self) -> int:
@@ -68,7 +73,7 @@ class Command:
 
     @classmethod
     def parse(cls, apdu: bytes) -> "Command":
-        """Cases 1–4 of ISO 7816-4 §5.1, short form only."""
+        """Cases 1–4 of ISO 7816-4 §5.1, short and extended forms."""
         n = len(apdu)
         if n < 4:
             raise WrongLength("shorter than a header")
@@ -78,17 +83,40 @@ class Command:
         p3 = apdu[4]
         if n == 5:  # case 2: Le only
             return cls(cla, ins, p1, p2, b"", p3 or 256)
-        if p3 == 0:  # would be an extended-length APDU: not supported
-            raise WrongLength("extended length")
+        if p3 == 0:  # extended length: 00 then two length bytes
+            return cls._parse_extended(apdu)
         if n == 5 + p3:  # case 3
             return cls(cla, ins, p1, p2, bytes(apdu[5:]), None)
         if n == 6 + p3:  # case 4
             return cls(cla, ins, p1, p2, bytes(apdu[5:5 + p3]), apdu[-1] or 256)
         raise WrongLength("Lc does not match the length")
 
+    @classmethod
+    def _parse_extended(cls, apdu: bytes) -> "Command":
+        """Cases 2E (``00 Le Le``), 3E (``00 Lc Lc data``), 4E (``00 Lc Lc data Le Le``)."""
+        n = len(apdu)
+        cla, ins, p1, p2 = apdu[0], apdu[1], apdu[2], apdu[3]
+        if n < 7:
+            raise WrongLength("extended length field cut short")
+        first = int.from_bytes(apdu[5:7], "big")
+        if n == 7:  # case 2E
+            return cls(cla, ins, p1, p2, b"", first or 65536, True)
+        if first == 0:
+            raise WrongLength("extended Lc of 0")
+        if n == 7 + first:  # case 3E
+            return cls(cla, ins, p1, p2, bytes(apdu[7:]), None, True)
+        if n == 9 + first:  # case 4E
+            le = int.from_bytes(apdu[-2:], "big") or 65536
+            return cls(cla, ins, p1, p2, bytes(apdu[7:7 + first]), le, True)
+        raise WrongLength("extended Lc does not match the length")
 
-def build(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> bytes:
-    """Encode a short command APDU (used by the host-side client and issuing terminal)."""
+
+def build(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None,
+          *, extended: bool = False) -> bytes:
+    """Encode a command APDU (used by the host-side client and issuing terminal); short
+    unless ``extended`` (Le up to 65536, data up to 65535 bytes)."""
+    if extended:
+        return _build_extended(cla, ins, p1, p2, data, le)
     if len(data) > 255:
         raise ValueError("short APDUs carry at most 255 bytes of data")
     out = bytearray((cla, ins, p1, p2))
@@ -98,6 +126,20 @@ def build(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | Non
         if not 1 <= le <= 256:
             raise ValueError("Le must be 1..256")
         out.append(le & 0xFF)
+    return bytes(out)
+
+
+def _build_extended(cla: int, ins: int, p1: int, p2: int, data: bytes,
+                    le: int | None) -> bytes:
+    if len(data) > 65535:
+        raise ValueError("extended APDUs carry at most 65535 bytes of data")
+    out = bytearray((cla, ins, p1, p2))
+    if data:
+        out += b"\x00" + len(data).to_bytes(2, "big") + data
+    if le is not None:
+        if not 1 <= le <= 65536:
+            raise ValueError("Le must be 1..65536")
+        out += (b"" if data else b"\x00") + (le & 0xFFFF).to_bytes(2, "big")
     return bytes(out)
 
 

@@ -1,4 +1,4 @@
-"""The virtual My Number Card: the JPKI application answering APDUs (CARD.md).
+"""The virtual My Number Card: its applications answering APDUs (CARD.md).
 
 ``VirtualCard.transmit(apdu) -> response`` is the whole interface a reader sees; the vpcd
 bridge, the unit tests and an in-process issuing terminal all use it. Every answer is a
@@ -6,16 +6,14 @@ well-formed response APDU ending in a status word; nothing a client sends raises
 
 Command checks run in this order: class (6E00), instruction (6D00), then P1/P2 (6A86) and
 lengths (6700), then state (6985 no suitable file selected, 6982 PIN not verified, 6984
-blocked).
+blocked). The commands of every application are in ``commands.py``.
 Choices where CARD.md leaves the exact answer open:
 - SELECT takes P2 0C (no response data) and also P2 00, answered the same way (no FCI);
   other P2 values 6A86. P1 other than 02/04 6A86. Unknown AID or FID 6A82 whatever P2.
-  The four other applications answer SELECT 9000 and hold no files (SELECT FID 6A82).
-- READ BINARY: no Le (case 1/3) 6700; P1 bit 8 (short EF id) 6A86; no file selected, or a
-  key or PIN EF selected, 6985.
-- VERIFY / CHANGE with no PIN EF selected 6985; a PIN longer than 16 bytes 6700 (it cannot
-  be right and costs no try); CHANGE without data 6700.
-- Sign: Le must be absent or 00; no key EF selected or no key in it 6985.
+- Re-SELECT: selecting the application that is already selected keeps the PINs verified in
+  it (a client may select the application again between VERIFY and READ or SIGN, as some
+  open clients do); selecting another application, a reset or a power cut forgets every
+  verified PIN. Selecting an application always ends an issuing session.
 - Standard instructions are class 00 and ours class 80: SELECT with CLA 80 is 6D00, any
   class other than 00 and 80 is 6E00.
 
@@ -38,15 +36,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from openjpki.card import apdu as A
+from openjpki.card import commands as C
 from openjpki.card import layout as L
 from openjpki.card import rsaops
+from openjpki.card.apps import APP_OF_AID, App, EfKind
+from openjpki.card.apps import ef as ef_of
 from openjpki.card.issuer import ISSUER_COMMANDS
-from openjpki.card.pins import MAX_TRIES, KeyKind, pin_form_ok
+from openjpki.card.pins import PIN_TRIES, KeyKind, PinId
 from openjpki.card.state import CardState, StateSaver
 
 log = logging.getLogger("openjpki.card")
-
-JPKI = "jpki"
 
 
 class PowerCut(BaseException):
@@ -57,9 +56,9 @@ class PowerCut(BaseException):
 class Session:
     """What a card forgets when it loses power (or the application is selected again)."""
 
-    app: str | bytes | None = None  # JPKI, another AID, or nothing selected
+    app: App | None = None  # the selected application, or nothing selected
     ef: int | None = None
-    verified: set[KeyKind] = field(default_factory=set)
+    verified: set[PinId] = field(default_factory=set)
     issuer: bool = False
     challenge: bytes | None = None
     staging: tuple[int, bytearray] | None = None
@@ -133,7 +132,7 @@ class VirtualCard:
             "card_id": s.card_id,
             "atr": s.atr.hex().upper(),
             "pins": {k.value: {"set": p.ref is not None, "tries_left": p.tries,
-                               "max_tries": MAX_TRIES[k], "blocked": not p.usable}
+                               "max_tries": PIN_TRIES[k], "blocked": not p.usable}
                      for k, p in s.pins.items()},
             "keys": {k.value: s.keys[k] is not None for k in KeyKind},
             "certificates": {k.value: L.CERT_EF[k] in s.files for k in KeyKind},
@@ -159,21 +158,18 @@ class VirtualCard:
 
     def _dispatch(self, c: A.Command) -> Result:
         if c.cla == 0x00:
-            handler = {0xA4: self._select, 0xB0: self._read_binary, 0x20: self._verify,
-                       0x24: self._change_pin}.get(c.ins)
+            if c.ins == 0xA4:
+                return self._select(c)
+            command = C.STANDARD.get(c.ins)
         elif c.cla == 0x80:
             if c.ins == 0x2A:
-                handler = self._sign
-            else:
-                issuing = ISSUER_COMMANDS.get(c.ins)
-                if issuing is not None:
-                    return issuing(self, c)
-                handler = None
+                return self._sign(c)
+            command = ISSUER_COMMANDS.get(c.ins)
         else:
             return err(A.SW_CLA_NOT_SUPPORTED)
-        if handler is None:
+        if command is None:
             return err(A.SW_INS_NOT_SUPPORTED)
-        return handler(c)
+        return command(self, c)
 
     # --- state helpers (package-internal: card.py and issuer.py only) -------------------
     # The lasting state (``_state``) and the keys never leave through a public attribute:
@@ -200,116 +196,51 @@ class VirtualCard:
             self._keys[kind] = cached
         return cached[1]
 
-    def ef_content(self, fid: int) -> bytes | None:
-        """The bytes a READ BINARY sees, or None for a file that is not readable."""
+    def ef_content(self, fid: int, app: App | None = App.JPKI) -> bytes | None:
+        """The bytes a READ BINARY sees, or None for a file that is not readable (a key or
+        PIN EF, an unknown FID, or a data EF the issuer has not written)."""
         s = self._state
-        if fid in L.CERT_EFS:
+        spec = ef_of(app, fid)
+        if spec is None or not spec.readable:
+            return None
+        if spec.kind is EfKind.CERT:
             der = s.files.get(fid, b"")
             return der + bytes([L.FILLER]) * (L.CERT_EF_SIZE - len(der))
-        if fid == L.EF_TOKEN_INFO:
+        if fid == L.EF_TOKEN_INFO and app is App.JPKI:
             return L.token_info(s.card_id)
-        if fid == L.EF_PRESENCE:
+        if fid == L.EF_PRESENCE and app is App.JPKI:
             return L.presence(L.EF_SIGN_CERT in s.files, L.EF_AUTH_CERT in s.files)
-        return None
+        return s.data.get((app, fid))  # type: ignore[arg-type]
 
     @property
     def in_jpki(self) -> bool:
-        return self.session.app == JPKI
+        return self.session.app is App.JPKI
 
     # --- SELECT ------------------------------------------------------------------------
     def _select(self, c: A.Command) -> Result:
         if c.p1 == 0x04:
-            if c.data == L.AID_JPKI:
-                app: str | bytes = JPKI
-            elif c.data in L.OTHER_AIDS:
-                app = c.data
-            else:
+            app = APP_OF_AID.get(c.data)
+            if app is None:
                 return err(A.SW_NOT_FOUND)
             if c.p2 not in (0x00, 0x0C):
                 return err(A.SW_WRONG_P1P2)
-            # Selecting an application (again) forgets verified PINs: how OpenSC logs out.
-            self.session = Session(app=app)
+            # Re-selecting the selected application keeps its verified PINs; another
+            # application starts afresh (see the module docstring). The issuing session
+            # ends either way.
+            kept = self.session.verified if app is self.session.app else set()
+            self.session = Session(app=app, verified=kept)
             return ok()
         if c.p1 == 0x02:
             if len(c.data) != 2:
                 return err(A.SW_WRONG_LENGTH)
             fid = int.from_bytes(c.data, "big")
-            if not self.in_jpki or fid not in L.ALL_EFS:
+            if ef_of(self.session.app, fid) is None:
                 return err(A.SW_NOT_FOUND)
             if c.p2 not in (0x00, 0x0C):
                 return err(A.SW_WRONG_P1P2)
             self.session.ef = fid
             return ok()
         return err(A.SW_WRONG_P1P2)
-
-    # --- READ BINARY ---------------------------------------------------------------------
-    def _read_binary(self, c: A.Command) -> Result:
-        if c.data or c.le is None:
-            return err(A.SW_WRONG_LENGTH)
-        if c.p1 & 0x80:
-            return err(A.SW_WRONG_P1P2)
-        fid = self.session.ef
-        content = self.ef_content(fid) if (self.in_jpki and fid is not None) else None
-        if content is None:
-            return err(A.SW_CONDITIONS_NOT_SATISFIED)
-        need = L.READ_NEEDS.get(fid)
-        if need is not None and need not in self.session.verified:
-            return err(A.SW_SECURITY_NOT_SATISFIED)
-        offset = c.p1p2
-        if offset >= len(content):
-            return err(A.SW_OFFSET_PAST_END)
-        return ok(content[offset:offset + c.le])
-
-    # --- PINs ------------------------------------------------------------------------------
-    def _selected_pin(self) -> KeyKind | None:
-        if not self.in_jpki:
-            return None
-        return L.PIN_EF_KIND.get(self.session.ef)  # type: ignore[arg-type]
-
-    def _verify(self, c: A.Command) -> Result:
-        if c.p1 != 0x00 or c.p2 != 0x80:
-            return err(A.SW_WRONG_P1P2)
-        kind = self._selected_pin()
-        if kind is None:
-            return err(A.SW_CONDITIONS_NOT_SATISFIED)
-        record = self._state.pins[kind]
-        if not c.data:  # tries query: always 63Cx, 63C0 when blocked (OpenSC needs SW1 63)
-            return err(A.tries_left_sw(record.tries if record.usable else 0))
-        if len(c.data) > 16:
-            return err(A.SW_WRONG_LENGTH)
-        if not record.usable:
-            return err(A.SW_PIN_BLOCKED)
-        # Anti-tearing: the try is used (durably) before the PIN is even compared.
-        used = self._state.clone()
-        used.pins[kind].tries -= 1
-        self._commit(used)
-        if self._state.pin_matches(kind, c.data):
-            restored = self._state.clone()
-            restored.pins[kind].tries = MAX_TRIES[kind]  # R1.7: a correct PIN resets the count
-            self._commit(restored)
-            self.session.verified.add(kind)
-            return ok()
-        self.session.verified.discard(kind)
-        return err(A.tries_left_sw(self._state.pins[kind].tries))
-
-    def _change_pin(self, c: A.Command) -> Result:
-        if c.p1 != 0x01 or c.p2 != 0x80:
-            return err(A.SW_WRONG_P1P2)
-        kind = self._selected_pin()
-        if kind is None:
-            return err(A.SW_CONDITIONS_NOT_SATISFIED)
-        if not c.data:
-            return err(A.SW_WRONG_LENGTH)
-        if not self._state.pins[kind].usable:
-            return err(A.SW_PIN_BLOCKED)
-        if kind not in self.session.verified:  # R1.7: a change needs the current PIN
-            return err(A.SW_SECURITY_NOT_SATISFIED)
-        if not pin_form_ok(kind, c.data):  # R1.3, checked by the card itself
-            return err(A.SW_WRONG_DATA)
-        new = self._state.clone()
-        new.set_pin(kind, c.data)
-        self._commit(new)
-        return ok()
 
     # --- signing ---------------------------------------------------------------------------
     def _sign(self, c: A.Command) -> Result:
@@ -323,7 +254,7 @@ class VirtualCard:
         key = self._private_key(kind)
         if key is None:
             return err(A.SW_CONDITIONS_NOT_SATISFIED)
-        if kind not in self.session.verified:
+        if PinId.of(kind) not in self.session.verified:
             return err(A.SW_SECURITY_NOT_SATISFIED)
         try:
             return ok(rsaops.sign(key, c.p1, c.data))

@@ -3,8 +3,9 @@
 Design ([open] in CARD.md). Each card has a random 32-byte issuing secret, made when the card
 is created and handed to the issuer only (``CardStore.create``); clients never see it.
 The issuing terminal proves it knows the secret by challenge–response, and only then may it
-use the other issuing commands, until the application is selected again or the card loses
-power. All are class 80 (proprietary), in the JPKI application:
+use the other issuing commands, until an application is selected again or the card loses
+power. All are class 80 (proprietary), in the selected application (key generation and
+certificates in the JPKI AP only; data EFs and PINs in every application):
 
 | APDU | does | answer |
 |---|---|---|
@@ -12,12 +13,12 @@ power. All are class 80 (proprietary), in the JPKI application:
 | ``80 82 00 00 20 mac`` | EXTERNAL AUTHENTICATE: mac = HMAC-SHA256(secret, "OpenJPKI issuing v1" ‖ challenge) | 9000; wrong 6982; no challenge 6985 |
 | ``80 46 00 00 00`` (key EF selected) | GENERATE a new RSA-2048 key pair on the card; the certificate of that key is erased | modulus (256 bytes, e = 65537) + 9000 |
 | ``80 46 01 00 00`` (key EF selected) | read the public key | modulus + 9000; no key 6985 |
-| ``80 D6 off off Lc data`` (certificate EF selected) | WRITE a chunk of a certificate being loaded (offset 0 starts anew; chunks are contiguous) | 9000; gap 6A86; past the EF 6700 |
-| ``80 D8 00 00`` (same EF) | COMMIT the loaded certificate: one DER certificate; in 0001/000A it must certify that key | 9000; not so 6A80; no key 6985 |
-| ``80 0E 00 00`` | ERASE the selected certificate, key (and its certificate) or PIN | 9000 |
-| ``80 2C 00 80 Lc PIN`` (PIN EF selected) | RESET the PIN (初期化, R1.7): new PIN, full tries, unblocked | 9000; form 6A80 (R1.3) |
+| ``80 D6 off off Lc data`` (certificate or data EF selected) | WRITE a chunk of a file being loaded (offset 0 starts anew; chunks are contiguous; short or extended Lc) | 9000; gap 6A86; past the EF 6700 |
+| ``80 D8 00 00`` (same EF) | COMMIT the loaded file: a certificate EF takes one DER certificate (in 0001/000A it must certify that key); a data EF takes any non-empty bytes | 9000; not so 6A80; no key 6985 |
+| ``80 0E 00 00`` | ERASE the selected certificate, key (and its certificate), data EF or PIN | 9000 |
+| ``80 2C 00 80 Lc PIN`` (PIN EF selected) | RESET the PIN (初期化, R1.7): new PIN, full tries, unblocked | 9000; form 6A80 (R1.3, R1.6) |
 | ``80 2C 01 80 01 n`` (PIN EF selected) | SET TRIES left to n (0 blocks, the maximum unblocks), the PIN unchanged: for sandboxes and test cards | 9000; n too big 6A80; no PIN set 6985 |
-| ``80 E6 00 00`` | WIPE the JPKI application: no keys, certificates or PINs | 9000 |
+| ``80 E6 00 00`` | WIPE the selected application: no keys, certificates, data or PINs in it | 9000 |
 
 Without a successful EXTERNAL AUTHENTICATE every command but the first two answers 6982,
 before any other check, so a client learns nothing from them. The secret is 256 bits, so
@@ -38,7 +39,8 @@ from cryptography.hazmat.primitives import serialization
 from openjpki.card import apdu as A
 from openjpki.card import layout as L
 from openjpki.card import rsaops
-from openjpki.card.pins import MAX_TRIES, KeyKind, pin_form_ok
+from openjpki.card.apps import DATA_EF_MAX, FILES, App, EfKind, ef
+from openjpki.card.pins import PIN_TRIES, KeyKind, PinId, pin_form_ok
 from openjpki.card.state import PinRecord
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def _get_challenge(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_P1P2)
     if c.data or c.le not in (CHALLENGE_SIZE, 256):
         return A.err(A.SW_WRONG_LENGTH)
-    if not card.in_jpki:
+    if card.session.app is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     card.session.challenge = os.urandom(CHALLENGE_SIZE)
     card.session.issuer = False
@@ -79,7 +81,7 @@ def _external_auth(card: "VirtualCard", c: A.Command) -> A.Result:
     if len(c.data) != 32:
         return A.err(A.SW_WRONG_LENGTH)
     challenge, card.session.challenge = card.session.challenge, None  # one try per challenge
-    if not card.in_jpki or challenge is None:
+    if card.session.app is None or challenge is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if not hmac.compare_digest(c.data, issuing_mac(card._state.issuing_secret, challenge)):
         card.session.issuer = False
@@ -99,7 +101,7 @@ def _generate(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_P1P2)
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
-    kind = L.KEY_EF_KIND.get(card.session.ef)  # type: ignore[arg-type]
+    kind = L.KEY_EF_KIND.get(card.session.ef) if card.in_jpki else None  # type: ignore[arg-type]
     if kind is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if c.p1 == 0x01:
@@ -117,9 +119,18 @@ def _generate(card: "VirtualCard", c: A.Command) -> A.Result:
     return A.ok(_modulus(card, kind))
 
 
+def _loadable(card: "VirtualCard") -> int | None:
+    """The size limit of the selected EF when the issuer may load it, else None."""
+    spec = ef(card.session.app, card.session.ef)
+    if spec is None:
+        return None
+    return {EfKind.CERT: L.CERT_EF_SIZE, EfKind.DATA: DATA_EF_MAX}.get(spec.kind)
+
+
 def _write(card: "VirtualCard", c: A.Command) -> A.Result:
     fid = card.session.ef
-    if fid not in L.CERT_EFS:
+    limit = _loadable(card)
+    if limit is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if not c.data:
         return A.err(A.SW_WRONG_LENGTH)
@@ -131,7 +142,7 @@ def _write(card: "VirtualCard", c: A.Command) -> A.Result:
     staging = card.session.staging
     if staging is None or staging[0] != fid or len(staging[1]) != offset:
         return A.err(A.SW_WRONG_P1P2)
-    if offset + len(c.data) > L.CERT_EF_SIZE:
+    if offset + len(c.data) > limit:
         return A.err(A.SW_WRONG_LENGTH)
     staging[1].extend(c.data)
     return A.ok()
@@ -143,10 +154,15 @@ def _commit_certificate(card: "VirtualCard", c: A.Command) -> A.Result:
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
     fid, staging = card.session.ef, card.session.staging
-    if fid not in L.CERT_EFS or staging is None or staging[0] != fid:
+    if _loadable(card) is None or staging is None or staging[0] != fid:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     der = bytes(staging[1])
     card.session.staging = None
+    if not card.in_jpki:  # a data EF of another application: the bytes as loaded
+        new = card._state.clone()
+        new.data[(card.session.app, fid)] = der  # type: ignore[index]
+        card._commit(new)
+        return A.ok()
     if L.der_length(der) != len(der):
         return A.err(A.SW_WRONG_DATA)
     try:
@@ -176,20 +192,21 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_P1P2)
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
-    fid = card.session.ef
+    app, fid = card.session.app, card.session.ef
+    spec = ef(app, fid)
     new = card._state.clone()
-    if fid in L.CERT_EFS:
-        new.files.pop(fid, None)
-    elif fid in L.KEY_EF_KIND:
-        kind = L.KEY_EF_KIND[fid]
-        new.keys[kind] = None
-        new.files.pop(L.CERT_EF[kind], None)
-    elif fid in L.PIN_EF_KIND:
-        kind = L.PIN_EF_KIND[fid]
-        new.pins[kind] = PinRecord(None, 0)
-        card.session.verified.discard(kind)
-    else:
+    if spec is None or spec.kind is EfKind.INFO:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    if spec.kind is EfKind.CERT:
+        new.files.pop(fid, None)  # type: ignore[arg-type]
+    elif spec.kind is EfKind.DATA:
+        new.data.pop((app, fid), None)  # type: ignore[arg-type]
+    elif spec.key is not None:
+        new.keys[spec.key] = None
+        new.files.pop(L.CERT_EF[spec.key], None)
+    elif spec.pin is not None:
+        new.pins[spec.pin] = PinRecord(None, 0)
+        card.session.verified.discard(spec.pin)
     card._commit(new)
     return A.ok()
 
@@ -197,7 +214,8 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
 def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
     if c.p1 not in (0x00, 0x01) or c.p2 != 0x80:
         return A.err(A.SW_WRONG_P1P2)
-    kind = L.PIN_EF_KIND.get(card.session.ef)  # type: ignore[arg-type]
+    spec = ef(card.session.app, card.session.ef)
+    kind = spec.pin if spec is not None else None
     if kind is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
     if not c.data:
@@ -213,12 +231,12 @@ def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
     return A.ok()
 
 
-def _set_tries(card: "VirtualCard", kind: KeyKind, data: bytes) -> A.Result:
+def _set_tries(card: "VirtualCard", kind: PinId, data: bytes) -> A.Result:
     """SET TRIES: the PIN's tries left become ``data[0]`` (0 blocks it, R1.4), the PIN
     itself unchanged."""
     if len(data) != 1:
         return A.err(A.SW_WRONG_LENGTH)
-    if data[0] > MAX_TRIES[kind]:
+    if data[0] > PIN_TRIES[kind]:
         return A.err(A.SW_WRONG_DATA)
     if card._state.pins[kind].ref is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
@@ -234,10 +252,15 @@ def _wipe(card: "VirtualCard", c: A.Command) -> A.Result:
         return A.err(A.SW_WRONG_P1P2)
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
+    app = card.session.app
     new = card._state.clone()
-    new.keys = {k: None for k in KeyKind}
-    new.files = {}
-    new.pins = {k: PinRecord(None, 0) for k in KeyKind}
+    if app is App.JPKI:
+        new.keys = {k: None for k in KeyKind}
+        new.files = {}
+    new.data = {k: v for k, v in new.data.items() if k[0] is not app}
+    for spec in FILES[app].values():  # type: ignore[index]
+        if spec.pin is not None:
+            new.pins[spec.pin] = PinRecord(None, 0)
     card._commit(new)
     card.session.verified.clear()
     card.session.staging = None
@@ -246,7 +269,7 @@ def _wipe(card: "VirtualCard", c: A.Command) -> A.Result:
 
 def _needs_issuer(handler: Callable[["VirtualCard", A.Command], A.Result]):
     def guarded(card: "VirtualCard", c: A.Command) -> A.Result:
-        if not (card.in_jpki and card.session.issuer):
+        if not (card.session.app is not None and card.session.issuer):
             return A.err(A.SW_SECURITY_NOT_SATISFIED)
         return handler(card, c)
     return guarded

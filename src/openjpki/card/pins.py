@@ -28,30 +28,95 @@ class KeyKind(str, Enum):
 # R1.4: consecutive wrong PINs before the PIN locks.
 MAX_TRIES = {KeyKind.AUTH: 3, KeyKind.SIGN: 5}
 
+
+class PinId(str, Enum):
+    """Every PIN the card holds, in whichever application (see ``apps.py`` for the EFs)."""
+
+    AUTH = "auth"        # JPKI AP EF 0018, 利用者証明用電子証明書の暗証番号
+    SIGN = "sign"        # JPKI AP EF 001B, 署名用電子証明書の暗証番号
+    INPUT = "input"      # 券面事項入力補助AP EF 0011, 券面事項入力補助用暗証番号
+    INPUT_A = "input_a"  # 券面事項入力補助AP EF 0014, 照合番号A (the individual number)
+    INPUT_B = "input_b"  # 券面事項入力補助AP EF 0015, 照合番号B
+    FACE_A = "face_a"    # 券面事項確認AP EF 0013, 照合番号A
+    FACE_B = "face_b"    # 券面事項確認AP EF 0012, 照合番号B
+    CARD = "card"        # 住基AP EF 0011, 住民基本台帳用暗証番号 (R1.6)
+
+    @classmethod
+    def of(cls, value: "PinId | KeyKind | str") -> "PinId":
+        raw = value.value if isinstance(value, Enum) else str(value).lower()
+        try:
+            return cls(raw)
+        except ValueError:
+            names = ", ".join(p.value for p in cls)
+            raise ValueError(f"unknown PIN {value!r} (one of {names})") from None
+
+    @property
+    def key_kind(self) -> KeyKind | None:
+        """The key this PIN unlocks (JPKI PINs only)."""
+        return {PinId.AUTH: KeyKind.AUTH, PinId.SIGN: KeyKind.SIGN}.get(self)
+
+    @property
+    def holder_chosen(self) -> bool:
+        """A PIN the holder chooses and may change (CHANGE REFERENCE DATA). 照合番号A/B are
+        the card's printed data, not a secret the holder picks: the card refuses to change
+        them (6985); only the issuer rewrites them with the data."""
+        return self in (PinId.AUTH, PinId.SIGN, PinId.INPUT, PinId.CARD)
+
+
+# Retry limits of every PIN. The JPKI PINs follow R1.4; the 4-digit 券面事項入力補助用暗証番号
+# and 住民基本台帳用暗証番号 have 3 tries (R1.6). [open] The tries of 照合番号A/B are not
+# published; 10 is chosen here.
+PIN_TRIES = {PinId.AUTH: 3, PinId.SIGN: 5, PinId.INPUT: 3, PinId.INPUT_A: 10,
+             PinId.INPUT_B: 10, PinId.FACE_A: 10, PinId.FACE_B: 10, PinId.CARD: 3}
+
 _DIGITS = frozenset(b"0123456789")
 _UPPER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def pin_form_ok(kind: KeyKind | str, pin: bytes | str) -> bool:
+# Digits of each numeric PIN: 照合番号A is the 12-digit individual number, 照合番号B the
+# birth date YYMMDD, the card's expiry year YYYY and the 4-digit security code.
+_NUMERIC = {PinId.AUTH: 4, PinId.INPUT: 4, PinId.CARD: 4, PinId.INPUT_A: 12,
+            PinId.FACE_A: 12, PinId.INPUT_B: 14, PinId.FACE_B: 14}
+
+
+def pin_form_ok(kind: KeyKind | PinId | str, pin: bytes | str) -> bool:
     """R1.3: AUTH PIN exactly 4 digits; SIGN PIN 6–16 characters of A–Z and 0–9 with at least
-    one letter and one digit. ``pin`` is the ASCII the card receives."""
-    kind = KeyKind.of(kind)
+    one letter and one digit; the other 4-digit PINs (R1.6) 4 digits; 照合番号A 12 digits,
+    照合番号B 14. ``pin`` is the ASCII the card receives."""
+    pid = PinId.of(kind)
     if isinstance(pin, str):
         try:
             pin = pin.encode("ascii")
         except UnicodeEncodeError:
             return False
-    if kind is KeyKind.AUTH:
-        return len(pin) == 4 and all(b in _DIGITS for b in pin)
+    if pid in _NUMERIC:
+        return len(pin) == _NUMERIC[pid] and all(b in _DIGITS for b in pin)
     return (6 <= len(pin) <= 16
             and all(b in _DIGITS or b in _UPPER for b in pin)
             and any(b in _DIGITS for b in pin)
             and any(b in _UPPER for b in pin))
 
 
-def pin_form_message(kind: KeyKind | str) -> tuple[str, str]:
-    """(Japanese, English) description of the form R1.3 requires."""
-    if KeyKind.of(kind) is KeyKind.AUTH:
+_OTHER_FORMS = {
+    PinId.INPUT: ("券面事項入力補助用暗証番号は数字4桁です",
+                  "the form-filling PIN is exactly 4 digits"),
+    PinId.CARD: ("住民基本台帳用暗証番号は数字4桁です (R1.6)",
+                 "the resident-registry PIN is exactly 4 digits (R1.6)"),
+    PinId.INPUT_A: ("照合番号Aは個人番号12桁です", "PIN A is the 12-digit individual number"),
+    PinId.FACE_A: ("照合番号Aは個人番号12桁です", "PIN A is the 12-digit individual number"),
+    PinId.INPUT_B: ("照合番号Bは生年月日6桁・有効期限の西暦年4桁・セキュリティコード4桁です",
+                    "PIN B is the birth date YYMMDD, the card's expiry year and its "
+                    "4-digit security code"),
+}
+_OTHER_FORMS[PinId.FACE_B] = _OTHER_FORMS[PinId.INPUT_B]
+
+
+def pin_form_message(kind: KeyKind | PinId | str) -> tuple[str, str]:
+    """(Japanese, English) description of the form R1.3 (or R1.6) requires."""
+    pid = PinId.of(kind)
+    if pid in _OTHER_FORMS:
+        return _OTHER_FORMS[pid]
+    if pid is PinId.AUTH:
         return ("利用者証明用電子証明書の暗証番号は数字4桁です (R1.3)",
                 "the AUTH PIN is exactly 4 digits (R1.3)")
     return ("署名用電子証明書の暗証番号は英大文字と数字を各1文字以上含む6〜16文字です (R1.3)",

@@ -2,7 +2,8 @@
 
 Kept per card, as ONE file, ``<cards>/<card_id>/state.bin``, replaced atomically:
 write a temporary file, fsync it, rename it over the old one, fsync the directory. The
-state is small (a few KB: two keys, four certificates, two PIN records) and always changes
+state is small (tens of KB: two keys, four certificates, eight PIN records, the other
+applications' data and face images) and always changes
 as a unit, so an atomic whole-file replace gives all-or-nothing updates with nothing to
 recover after a crash; SQLite (synchronous=FULL) would give the same guarantee with a
 journal we do not need. One process at a time holds a card (an exclusive lock, see
@@ -33,10 +34,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from openjpki.card.apps import App
 from openjpki.card.layout import DEFAULT_ATR
-from openjpki.card.pins import MAX_TRIES, KeyKind
+from openjpki.card.pins import PIN_TRIES, KeyKind, PinId
 
-FORMAT = "openjpki-card/1"
+FORMAT = "openjpki-card/2"
+_OLD_FORMATS = ("openjpki-card/1",)  # read, and written back as /2 on the next change
 _MAGIC = b"OJC1"
 
 
@@ -59,10 +62,13 @@ class CardState:
     issuing_secret: bytes
     pin_salt: bytes
     atr: bytes = DEFAULT_ATR
-    pins: dict[KeyKind, PinRecord] = field(default_factory=lambda: {
-        k: PinRecord(None, 0) for k in KeyKind})
+    pins: dict[PinId, PinRecord] = field(default_factory=lambda: {
+        k: PinRecord(None, 0) for k in PinId})
     keys: dict[KeyKind, bytes | None] = field(default_factory=lambda: {k: None for k in KeyKind})
-    files: dict[int, bytes] = field(default_factory=dict)  # certificate EFs: DER only
+    files: dict[int, bytes] = field(default_factory=dict)  # JPKI certificate EFs: DER only
+    # The other applications' data EFs, as the issuer wrote them.
+    data: dict[tuple[App, int], bytes] = field(default_factory=dict)
+    manufacture_number: str = ""
 
     def __repr__(self) -> str:  # never the secrets
         return f"CardState(card_id={self.card_id!r})"
@@ -73,24 +79,26 @@ class CardState:
     @classmethod
     def blank(cls, card_id: str, atr: bytes = DEFAULT_ATR) -> "CardState":
         return cls(card_id=card_id, issuing_secret=os.urandom(32), pin_salt=os.urandom(32),
-                   atr=atr)
+                   atr=atr, manufacture_number=_manufacture_number())
 
     def clone(self) -> "CardState":
         return CardState(card_id=self.card_id, issuing_secret=self.issuing_secret,
                          pin_salt=self.pin_salt, atr=self.atr,
                          pins={k: PinRecord(v.ref, v.tries) for k, v in self.pins.items()},
-                         keys=dict(self.keys), files=dict(self.files))
+                         keys=dict(self.keys), files=dict(self.files), data=dict(self.data),
+                         manufacture_number=self.manufacture_number)
 
     def pin_ref(self, pin: bytes) -> bytes:
         return hmac.new(self.pin_salt, pin, hashlib.sha256).digest()
 
-    def pin_matches(self, kind: KeyKind, pin: bytes) -> bool:
-        ref = self.pins[kind].ref
+    def pin_matches(self, kind: PinId | KeyKind, pin: bytes) -> bool:
+        ref = self.pins[PinId.of(kind)].ref
         return ref is not None and hmac.compare_digest(ref, self.pin_ref(pin))
 
-    def set_pin(self, kind: KeyKind, pin: bytes) -> None:
+    def set_pin(self, kind: PinId | KeyKind, pin: bytes) -> None:
         """A new PIN with a full retry count (R1.4, R1.7)."""
-        self.pins[kind] = PinRecord(self.pin_ref(pin), MAX_TRIES[kind])
+        pid = PinId.of(kind)
+        self.pins[pid] = PinRecord(self.pin_ref(pin), PIN_TRIES[pid])
 
     # --- serialisation -------------------------------------------------------------
     def to_json(self) -> bytes:
@@ -104,25 +112,47 @@ class CardState:
             "pins": {k.value: {"ref": b64(v.ref), "tries": v.tries} for k, v in self.pins.items()},
             "keys": {k.value: b64(v) for k, v in self.keys.items()},
             "files": {f"{fid:04X}": b64(v) for fid, v in sorted(self.files.items())},
+            "data": {f"{app.value}/{fid:04X}": b64(v) for (app, fid), v in self.data.items()},
+            "manufacture_number": self.manufacture_number,
         }
         return json.dumps(doc, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "CardState":
         doc = json.loads(raw)
-        if doc.get("format") != FORMAT:
+        if doc.get("format") != FORMAT and doc.get("format") not in _OLD_FORMATS:
             raise ValueError(f"unknown card state format {doc.get('format')!r}")
         unb64 = lambda s: None if s is None else base64.b64decode(s)  # noqa: E731
+        pins = {k: PinRecord(None, 0) for k in PinId}  # a /1 card: only the JPKI PINs
+        pins.update({PinId(k): PinRecord(unb64(v["ref"]), int(v["tries"]))
+                     for k, v in doc["pins"].items()})
+        data = {}
+        for key, v in doc.get("data", {}).items():
+            app, fid = key.split("/")
+            data[(App(app), int(fid, 16))] = unb64(v)
         return cls(
             card_id=doc["card_id"],
             issuing_secret=unb64(doc["issuing_secret"]),
             pin_salt=unb64(doc["pin_salt"]),
             atr=bytes.fromhex(doc["atr"]),
-            pins={KeyKind(k): PinRecord(unb64(v["ref"]), int(v["tries"]))
-                  for k, v in doc["pins"].items()},
+            pins=pins,
             keys={KeyKind(k): unb64(v) for k, v in doc["keys"].items()},
             files={int(k, 16): unb64(v) for k, v in doc["files"].items()},
+            data=data,
+            manufacture_number=doc.get("manufacture_number") or _manufacture_number(
+                doc["card_id"]),
         )
+
+
+def _manufacture_number(card_id: str | None = None) -> str:
+    """The chip's manufacture number (製造番号), read in the 共通AP: 15 characters, ``OJ``
+    then 13 digits (random for a new card; for a card made before the field existed, derived
+    from its id so that it stays the same)."""
+    if card_id is None:
+        digits = int.from_bytes(os.urandom(8), "big") % 10 ** 13
+    else:
+        digits = int.from_bytes(hashlib.sha256(card_id.encode()).digest()[:8], "big") % 10 ** 13
+    return f"OJ{digits:013d}"
 
 
 class StateSaver(Protocol):

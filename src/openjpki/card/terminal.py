@@ -17,10 +17,12 @@ from openjpki.card import apdu as A
 from openjpki.card import issuer as I
 from openjpki.card import layout as L
 from openjpki.card import rsaops
+from openjpki.card.apps import AIDS, PIN_EF, App
 from openjpki.card.client import JpkiClient, Transport
-from openjpki.card.pins import KeyKind, pin_form_message
+from openjpki.card.pins import KeyKind, PinId, pin_form_message
 
 WRITE_CHUNK = 255
+DATA_CHUNK = 4096  # data EFs are written with extended-length WRITEs
 
 
 class IssuingError(Exception):
@@ -46,9 +48,14 @@ class IssuingTerminal:
         if sw != A.SW_OK:
             raise IssuingError(f"{what}: card answered {sw:04X} ({A.sw_name(sw)})", sw)
 
-    def authenticate(self) -> None:
-        """Select the JPKI AP and prove knowledge of the issuing secret."""
-        self._client.select_jpki()
+    def authenticate(self, app: App = App.JPKI) -> None:
+        """Select ``app`` (the JPKI AP by default) and prove knowledge of the issuing
+        secret."""
+        if app is App.JPKI:
+            self._client.select_jpki()
+        else:
+            _, sw = self._tx(A.build(0x00, 0xA4, 0x04, 0x0C, AIDS[app]))
+            self._check(sw, f"SELECT {app.ja}")
         challenge, sw = self._tx(A.build(0x80, I.INS_GET_CHALLENGE, 0, 0, le=I.CHALLENGE_SIZE))
         self._check(sw, "GET CHALLENGE")
         _, sw = self._tx(A.build(0x80, I.INS_EXTERNAL_AUTH, 0, 0,
@@ -57,8 +64,8 @@ class IssuingTerminal:
             raise IssuingError("the card refused the issuing secret", sw)
         self._check(sw, "EXTERNAL AUTHENTICATE")
 
-    def _select(self, fid: int) -> None:
-        self.authenticate()
+    def _select(self, fid: int, app: App = App.JPKI) -> None:
+        self.authenticate(app)
         _, sw = self._tx(A.build(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
         self._check(sw, f"SELECT EF {fid:04X}")
 
@@ -103,6 +110,27 @@ class IssuingTerminal:
                                "DER certificate, or not for the card's key)", sw)
         self._check(sw, f"COMMIT EF {fid:04X}")
 
+    def write_data(self, app: App, fid: int, data: bytes) -> None:
+        """Load a data EF of another application (the particulars, their signature)."""
+        if not data:
+            raise IssuingError(f"{app.ja} EF {fid:04X}: nothing to write")
+        self._select(fid, app)
+        for offset in range(0, len(data), DATA_CHUNK):
+            _, sw = self._tx(A.build(0x80, I.INS_WRITE, offset >> 8, offset & 0xFF,
+                                     data[offset:offset + DATA_CHUNK], extended=True))
+            self._check(sw, f"WRITE {app.ja} EF {fid:04X} at {offset}")
+        _, sw = self._tx(A.build(0x80, I.INS_COMMIT, 0, 0))
+        self._check(sw, f"COMMIT {app.ja} EF {fid:04X}")
+
+    def personalise(self, files: dict[tuple[App, int], bytes],
+                    pins: dict[PinId, str]) -> None:
+        """Write the particulars' files and set the PINs derived from them (照合番号A/B)
+        or chosen with them (R1.6)."""
+        for (app, fid), data in files.items():
+            self.write_data(app, fid, data)
+        for pid, pin in pins.items():
+            self.reset_pin(pid, pin)
+
     def write_certificate(self, kind: KeyKind | str, der: bytes) -> None:
         """Write the holder's certificate of ``kind``; it must certify the card's key."""
         self._write(L.CERT_EF[KeyKind.of(kind)], der)
@@ -124,27 +152,27 @@ class IssuingTerminal:
         self._erase(L.KEY_EF[KeyKind.of(kind)])
 
     # --- PINs -----------------------------------------------------------------------------
-    def reset_pin(self, kind: KeyKind | str, new_pin: str | bytes) -> None:
+    def reset_pin(self, kind: PinId | KeyKind | str, new_pin: str | bytes) -> None:
         """初期化 (R1.7): set a new PIN with the full retry count, unblocking it. The card
         refuses a PIN of the wrong form (R1.3) with ValueError carrying both messages."""
-        kind = KeyKind.of(kind)
+        kind = PinId.of(kind)
         pin = new_pin.encode("ascii", "replace") if isinstance(new_pin, str) else bytes(new_pin)
         if not pin or len(pin) > 255:
             raise ValueError(" / ".join(pin_form_message(kind)))
-        self._select(L.PIN_EF[kind])
+        self._select(PIN_EF[kind][1], PIN_EF[kind][0])
         _, sw = self._tx(A.build(0x80, I.INS_RESET_PIN, 0x00, 0x80, pin))
         if sw == A.SW_WRONG_DATA:
             raise ValueError(" / ".join(pin_form_message(kind)))
         self._check(sw, "RESET PIN")
 
-    def set_tries(self, kind: KeyKind | str, tries: int) -> None:
+    def set_tries(self, kind: PinId | KeyKind | str, tries: int) -> None:
         """Set the tries left of the PIN of ``kind`` (0 blocks it, R1.4; the maximum
         unblocks it), keeping the PIN: the state a sandbox or a test needs at once, without
         wrong PINs typed. IssuingError when the card has no such PIN set."""
-        kind = KeyKind.of(kind)
+        kind = PinId.of(kind)
         if not isinstance(tries, int) or not 0 <= tries <= 255:
             raise ValueError("tries must be an integer 0-255")
-        self._select(L.PIN_EF[kind])
+        self._select(PIN_EF[kind][1], PIN_EF[kind][0])
         _, sw = self._tx(A.build(0x80, I.INS_RESET_PIN, 0x01, 0x80, bytes([tries])))
         if sw == A.SW_WRONG_DATA:
             raise ValueError(f"the {kind.value} PIN allows at most its retry limit (R1.4)")
