@@ -78,7 +78,7 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
             roots[kind.value] = x509.load_der_x509_certificate(existing.root_der)
             continue
         try:
-            root = _add_generation(store, keys, kind, 1, environment, now)
+            root = add_generation(store, keys, kind, 1, environment, now)
         except IntegrityError:
             with store.sessions() as s:
                 existing = q.current_authority(s, kind.value)
@@ -88,11 +88,13 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
     return Roots(sign=roots["sign"], auth=roots["auth"])
 
 
-def _add_generation(store: Store, keys: HomeKeys, kind: Kind, generation: int,
-                    environment: str, now: datetime) -> x509.Certificate:
+def add_generation(store: Store, keys: HomeKeys, kind: Kind, generation: int,
+                   environment: str, now: datetime,
+                   also: Optional[Callable[[Session, Authority, x509.Certificate], None]] = None,
+                   ) -> x509.Certificate:
     """One authority generation: its key (a file, made or read when it exists; or a new key
-    pair in the token), its self-signed root, its row and its CRL counter. IntegrityError
-    when the row exists already."""
+    pair in the token), its self-signed root, its row and its CRL counter — and ``also``
+    (an audit record) in the same transaction. IntegrityError when the row exists already."""
     key_file, signer = keys.create(kind.value, generation)
     root = make_root(kind, signer, not_before=now,
                      options=ProfileOptions(environment=environment))  # type: ignore[arg-type]
@@ -103,6 +105,8 @@ def _add_generation(store: Store, keys: HomeKeys, kind: Kind, generation: int,
         s.add(row)
         s.flush()
         q.ensure_crl_series(s, row.id, "")
+        if also is not None:
+            also(s, row, root)
     return root
 
 
@@ -200,7 +204,7 @@ class AuthorityService:
         newest = self.current(kind)
         generation = newest.generation + 1
         try:
-            _add_generation(self.store, self.keys, kind, generation, newest.environment, now)
+            add_generation(self.store, self.keys, kind, generation, newest.environment, now)
         except IntegrityError:
             raise AuthorityError(f"generation {generation} of the {kind.value} authority was made "
                                  "at the same moment by another process") from None
