@@ -326,6 +326,9 @@ def serve_cmd(
     pin_stdin: bool = typer.Option(
         False, "--pin-stdin", help="Read the PKCS#11 token PIN from standard input (else "
         "$OPENJPKI_PKCS11_PIN or <home>/keys/pkcs11-pin)."),
+    node: Optional[str] = typer.Option(
+        None, "--node", help="This node's name in /healthz (else $OPENJPKI_NODE, [service] "
+        "node in openjpki.toml, or the host name)."),
 ) -> None:
     """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
     first start)."""
@@ -339,6 +342,10 @@ def serve_cmd(
 
     if pin_stdin:
         read_pin_stdin()
+    if node:
+        from openjpki.config import NODE_ENV
+
+        os.environ[NODE_ENV] = node  # the worker processes started from here too
     s = settings(ctx)
     try:
         mode = resolve_mode(s, production=production)
