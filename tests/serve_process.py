@@ -15,14 +15,20 @@ class Serve:
     """``python -m openjpki --home H serve --port P [extra]``, up when /healthz answers;
     stopped with SIGINT (Ctrl-C). Its output goes to ``log`` (unbuffered)."""
 
-    def __init__(self, home, port: int, *extra: str) -> None:
+    def __init__(self, home, port: int, *extra: str, host: str = "127.0.0.1",
+                 env: dict | None = None, stdin: str | None = None) -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = home.parent / f"serve-{port}.log"
+        self.url = f"http://{host}:{port}"
+        self.log = home.parent / f"serve-{host}-{port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openjpki", "--home", str(home), "serve", "--port", str(port), *extra],
+            [sys.executable, "-m", "openjpki", "--home", str(home), "serve", "--host", host,
+             "--port", str(port), *extra],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdin=subprocess.PIPE if stdin is not None else None,
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"})
+        if stdin is not None:
+            self.proc.stdin.write(stdin.encode())  # type: ignore[union-attr]
+            self.proc.stdin.close()  # type: ignore[union-attr]
         deadline = time.monotonic() + 60
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -62,3 +62,24 @@ def config_value(path: Path, table: str, key: str, error: type[Exception]) -> An
     if not isinstance(found, dict):
         raise error(f"[{table}] in {path} must be a table")
     return found.get(key)
+
+
+NODE_ENV = "OPENJPKI_NODE"
+
+
+def node_name(settings: Settings) -> str:
+    """The name of this node (``serve`` process) in a deployment of several:
+    ``$OPENJPKI_NODE``, else ``[service] node`` in the home's openjpki.toml, else the host
+    name. It appears in /healthz so a load balancer and an operator can tell nodes apart."""
+    env = os.environ.get(NODE_ENV)
+    if env:
+        return env
+    try:
+        value = config_value(settings.config_file, "service", "node", ValueError)
+    except ValueError:
+        value = None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    import socket  # only here: the host name is the last resort
+
+    return socket.gethostname()

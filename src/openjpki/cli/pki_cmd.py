@@ -5,6 +5,7 @@ here (``_now``), never below."""
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
@@ -71,6 +72,16 @@ def init_cmd(
     ocsp_url: Optional[str] = typer.Option(
         None, "--ocsp-url", help="OCSP URL put into certificates (AIA), e.g. "
         "http://127.0.0.1:8000/ocsp ('' removes it)."),
+    key_store: Optional[str] = typer.Option(
+        None, "--key-store", help="Where the authorities' keys are made: file (encrypted "
+        "files in <home>/keys, the default) or pkcs11 (a token: --module, --token)."),
+    module: Optional[str] = typer.Option(
+        None, "--module", help="pkcs11: the PKCS#11 library, e.g. "
+        "/usr/lib/softhsm/libsofthsm2.so."),
+    token: Optional[str] = typer.Option(None, "--token", help="pkcs11: the token label."),
+    pin_stdin: bool = typer.Option(
+        False, "--pin-stdin", help="pkcs11: read the token PIN from the first line of "
+        "standard input (else $OPENJPKI_PKCS11_PIN)."),
     as_json: bool = typer.Option(False, "--json", help="Print the two roots as JSON."),
 ) -> None:
     """Create the store and the two authorities (SIGN, AUTH); safe to run twice."""
@@ -80,6 +91,9 @@ def init_cmd(
 
     _choice(environment, ("test", "production"), "--environment")
     kwargs: dict = {}
+    store_choice = key_store_option(key_store, module, token, pin_stdin)
+    if store_choice is not None:
+        kwargs["key_store"] = store_choice
     if crl_url_base is not None:
         kwargs["crl_url_base"] = crl_url_base
     if ocsp_url is not None:
@@ -96,6 +110,39 @@ def init_cmd(
     for label, root in (("SIGN", roots.sign), ("AUTH", roots.auth)):
         _say(f"{label} root: {root.subject.rfc4514_string()} (serial {root.serial_number:x})")
     _say(f"home: {s.home}")
+
+
+def read_pin_stdin() -> None:
+    """``--pin-stdin``: the first line of standard input becomes the token PIN of this
+    process (and of the worker processes it starts), never an argument."""
+    from openjpki.services.keystore import PIN_ENV
+
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        fail("--pin-stdin: standard input gave no PIN")
+    os.environ[PIN_ENV] = line
+
+
+def key_store_option(key_store: Optional[str], module: Optional[str], token: Optional[str],
+                     pin_stdin: bool) -> Optional[tuple[str, Optional[str], Optional[str]]]:
+    """The (store, module, token) of ``--key-store/--module/--token``, checked; None when
+    none was given (keep the configured store)."""
+    _choice(key_store, ("file", "pkcs11"), "--key-store")
+    if pin_stdin:
+        read_pin_stdin()
+    if key_store is None and module is None and token is None:
+        return None
+    if key_store is None:
+        key_store = "pkcs11"
+    if key_store == "pkcs11":
+        if not module or not token:
+            fail("--key-store pkcs11 needs --module PATH and --token LABEL")
+        if not Path(module).is_file():
+            fail(f"--module: no PKCS#11 library at {module}")
+        return ("pkcs11", str(Path(module).resolve()), token)
+    if module or token:
+        fail("--module and --token go with --key-store pkcs11")
+    return ("file", None, None)
 
 
 @cert_app.command("list")
@@ -283,6 +330,12 @@ def serve_cmd(
         False, "--production", help="Production mode: sandbox controls refused, the sandbox "
         "clock and faults ignored. Default: sandbox on the embedded SQLite store, production "
         "on another database, unless [service] mode in openjpki.toml says otherwise."),
+    pin_stdin: bool = typer.Option(
+        False, "--pin-stdin", help="Read the PKCS#11 token PIN from standard input (else "
+        "$OPENJPKI_PKCS11_PIN or <home>/keys/pkcs11-pin)."),
+    node: Optional[str] = typer.Option(
+        None, "--node", help="This node's name in /healthz (else $OPENJPKI_NODE, [service] "
+        "node in openjpki.toml, or the host name)."),
 ) -> None:
     """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
     first start)."""
@@ -295,6 +348,12 @@ def serve_cmd(
     from openjpki.web.body_limit import load_max_body
     from openjpki.web.serving import OCSP_FRONT, serve_app
 
+    if pin_stdin:
+        read_pin_stdin()
+    if node:
+        from openjpki.config import NODE_ENV
+
+        os.environ[NODE_ENV] = node  # the worker processes started from here too
     s = settings(ctx)
     require_private_home(ctx, claim=True)
     try:

@@ -36,9 +36,8 @@ from openjpki.services.authority_types import (  # re-exported
     AuthorityError, CertificateRecord, GeneratedCrl, LoadedAuthority, NotInitialised, Roots,
     TransitionRefused, UnknownCertificate, UnknownGeneration, UnknownPartition, WrittenCrlFile,
 )
-from openjpki.services.authority_setup import (
-    SetupError, create_or_load_key, key_file_name, load_key,
-)
+from openjpki.services.authority_setup import SetupError
+from openjpki.services.keystore import FileKeys, HomeKeys
 from openjpki.store import Authority, Certificate, Store, serial_hex
 from openjpki.store import queries as q
 
@@ -60,10 +59,12 @@ __all__ = [
 
 
 def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime,
-               environment: str = "test") -> Roots:
-    """Create the schema and the two authorities (SIGN, AUTH) with their key files; when they
-    exist already, change nothing and return the same roots (safe to run twice, also from two
-    processes at once: the loser of a race reads the winner's rows)."""
+               environment: str = "test", keys: Optional[HomeKeys] = None) -> Roots:
+    """Create the schema and the two authorities (SIGN, AUTH) with their keys (files in
+    ``keys_dir``, or where ``keys`` puts new keys: a PKCS#11 token); when they exist already,
+    change nothing and return the same roots (safe to run twice, also from two processes at
+    once: the loser of a race reads the winner's rows)."""
+    keys = keys or HomeKeys(FileKeys(keys_dir, passphrase))
     store.migrate()
     roots: dict[str, x509.Certificate] = {}
     for kind in Kind:
@@ -77,7 +78,7 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
             roots[kind.value] = x509.load_der_x509_certificate(existing.root_der)
             continue
         try:
-            root = _add_generation(store, keys_dir, passphrase, kind, 1, environment, now)
+            root = add_generation(store, keys, kind, 1, environment, now)
         except IntegrityError:
             with store.sessions() as s:
                 existing = q.current_authority(s, kind.value)
@@ -87,12 +88,14 @@ def initialise(store: Store, keys_dir: Path, passphrase: bytes, *, now: datetime
     return Roots(sign=roots["sign"], auth=roots["auth"])
 
 
-def _add_generation(store: Store, keys_dir: Path, passphrase: bytes, kind: Kind, generation: int,
-                    environment: str, now: datetime) -> x509.Certificate:
-    """One authority generation: its key file (made, or read when it exists), its self-signed
-    root, its row and its CRL counter. IntegrityError when the row exists already."""
-    key_file = key_file_name(kind.value, generation)
-    signer = create_or_load_key(keys_dir / key_file, passphrase)
+def add_generation(store: Store, keys: HomeKeys, kind: Kind, generation: int,
+                   environment: str, now: datetime,
+                   also: Optional[Callable[[Session, Authority, x509.Certificate], None]] = None,
+                   ) -> x509.Certificate:
+    """One authority generation: its key (a file, made or read when it exists; or a new key
+    pair in the token), its self-signed root, its row and its CRL counter — and ``also``
+    (an audit record) in the same transaction. IntegrityError when the row exists already."""
+    key_file, signer = keys.create(kind.value, generation)
     root = make_root(kind, signer, not_before=now,
                      options=ProfileOptions(environment=environment))  # type: ignore[arg-type]
     with store.transaction() as s:
@@ -102,6 +105,8 @@ def _add_generation(store: Store, keys_dir: Path, passphrase: bytes, kind: Kind,
         s.add(row)
         s.flush()
         q.ensure_crl_series(s, row.id, "")
+        if also is not None:
+            also(s, row, root)
     return root
 
 
@@ -110,10 +115,11 @@ class AuthorityService:
 
     def __init__(self, store: Store, *, keys_dir: Path, passphrase: bytes | Callable[[], bytes],
                  options: ProfileOptions = ProfileOptions(),
-                 crl_validity: timedelta = DEFAULT_CRL_VALIDITY) -> None:
+                 crl_validity: timedelta = DEFAULT_CRL_VALIDITY,
+                 keys: Optional[HomeKeys] = None) -> None:
         self.store = store
         self.keys_dir = Path(keys_dir)
-        self._passphrase = passphrase
+        self.keys = keys or HomeKeys(FileKeys(self.keys_dir, passphrase))
         self.options = options
         self.crl_validity = crl_validity
         self._authorities: dict[int, LoadedAuthority] = {}
@@ -168,21 +174,18 @@ class AuthorityService:
         return self.current(kind).root
 
     def signer(self, authority_id: int) -> Signer:
-        """The authority's key, loaded from its file once (and checked against its root)."""
+        """The authority's key, opened once from its file or token (and checked against its
+        root). SetupError when it cannot be used."""
         signer = self._signers.get(authority_id)
         if signer is not None:
             return signer
         a = self.authority(authority_id)
-        path = self.keys_dir / a.key_file
-        if not path.exists():
-            raise SetupError(f"the key file of the {a.kind} authority is missing: {path}")
-        passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
         try:
-            signer = load_key(path, passphrase)
-        except ValueError as e:
-            raise SetupError(str(e)) from None
+            signer = self.keys.open(a.key_file)
+        except SetupError as e:
+            raise SetupError(f"the key of the {a.kind} authority: {e}") from None
         if signer.public_key().public_numbers() != a.root.public_key().public_numbers():
-            raise SetupError(f"{path} is not the key of the {a.kind} root in the store")
+            raise SetupError(f"{a.key_file} is not the key of the {a.kind} root in the store")
         self._signers[authority_id] = signer
         return signer
 
@@ -200,10 +203,8 @@ class AuthorityService:
         kind = Kind(kind)
         newest = self.current(kind)
         generation = newest.generation + 1
-        passphrase = self._passphrase() if callable(self._passphrase) else self._passphrase
         try:
-            _add_generation(self.store, self.keys_dir, passphrase, kind, generation,
-                            newest.environment, now)
+            add_generation(self.store, self.keys, kind, generation, newest.environment, now)
         except IntegrityError:
             raise AuthorityError(f"generation {generation} of the {kind.value} authority was made "
                                  "at the same moment by another process") from None

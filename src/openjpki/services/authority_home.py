@@ -16,19 +16,34 @@ from openjpki.services.platform.keys import ensure_key
 from openjpki.services.authority_setup import (
     PkiConfig, ca_passphrase, load_pki_config, save_pki_config,
 )
+from openjpki.services.keystore import FileKeys, HomeKeys, KeyStoreKind, TokenKeys
 from openjpki.store import Store
 from openjpki.store.schema import schema_version
 
 _UNSET = object()
 
 
+def home_keys(settings: Settings, config: PkiConfig, *, create: bool = False) -> HomeKeys:
+    """The key store of the home as ``[pki]`` describes it (files unless key_store = pkcs11).
+    The file passphrase and the token PIN are read only when a key is first used."""
+    files = FileKeys(settings.keys_dir, lambda: ca_passphrase(settings.keys_dir, create=create))
+    token = None
+    if config.pkcs11_module and config.pkcs11_token:
+        token = TokenKeys(config.pkcs11_module, config.pkcs11_token, settings.keys_dir)
+    return HomeKeys(files, token, KeyStoreKind(config.key_store))
+
+
 def initialise_home(settings: Settings, *, now: datetime, environment: Optional[str] = None,
-                    crl_url_base: object = _UNSET, ocsp_url: object = _UNSET) -> Roots:
-    """``openjpki init``: the store, the passphrase file, the two authorities, and the
-    ``[pki]`` options in the home's configuration. Options not given keep their configured
-    value; the environment is fixed once the roots exist."""
+                    crl_url_base: object = _UNSET, ocsp_url: object = _UNSET,
+                    key_store: Optional[tuple[str, Optional[str], Optional[str]]] = None) -> Roots:
+    """``openjpki init``: the store, the two authorities with their keys, and the ``[pki]``
+    options in the home's configuration. Options not given keep their configured value; the
+    environment is fixed once the roots exist. ``key_store``: (``"file"`` or ``"pkcs11"``,
+    module, token label) — where the keys are made (default: as configured, else files)."""
     config = load_pki_config(settings.config_file)
     changes: dict = {}
+    if key_store is not None:
+        config = config.with_keys(*key_store)
     if environment is not None:
         changes["environment"] = environment
     if crl_url_base is not _UNSET:
@@ -38,15 +53,16 @@ def initialise_home(settings: Settings, *, now: datetime, environment: Optional[
     if changes:
         config = config.with_options(**changes)
     claim_new_home(settings)  # the home is made 0700: see openjpki.private_home
-    passphrase = ca_passphrase(settings.keys_dir, create=True)
+    keys = home_keys(settings, config, create=True)
     store = Store.open(settings.effective_database_url)
     try:
-        roots = initialise(store, settings.keys_dir, passphrase, now=now,
-                           environment=config.options.environment)
+        roots = initialise(store, settings.keys_dir, b"", now=now,
+                           environment=config.options.environment, keys=keys)
     finally:
         store.dispose()
     ensure_key(settings.keys_dir, now)  # the platform API's encryption key, beside the CA keys
-    if changes or not settings.config_file.exists() or not _has_pki_table(settings):
+    if changes or key_store is not None or not settings.config_file.exists() \
+            or not _has_pki_table(settings):
         save_pki_config(settings.config_file, config)
     return roots
 
@@ -77,7 +93,8 @@ def open_authorities(settings: Settings, *, config: Optional[PkiConfig] = None) 
     service = AuthorityService(
         store, keys_dir=settings.keys_dir,
         passphrase=lambda: ca_passphrase(settings.keys_dir),
-        options=config.options, crl_validity=config.crl_validity)
+        options=config.options, crl_validity=config.crl_validity,
+        keys=home_keys(settings, config))
     try:
         service.authorities()  # NotInitialised early, not at the first request
     except NotInitialised:

@@ -9,7 +9,9 @@
 - ``<home>/openjpki.toml``, table ``[pki]``: the profile options ``init`` was given
   (``environment``, ``crl_url_base``, ``ocsp_url``) and the validity of CRLs and OCSP
   responses (``crl_validity_hours``, default 24; ``ocsp_validity_minutes``, default 60). The
-  operator may edit it; other tables of the file are left alone.
+  operator may edit it; other tables of the file are left alone. Where new keys are made:
+  ``key_store`` (``file``, the default, or ``pkcs11``) with ``pkcs11_module`` (the library's
+  path) and ``pkcs11_token`` (the token label) for a token (:mod:`openjpki.services.keystore`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,12 @@ class PkiConfig:
     options: ProfileOptions = ProfileOptions()
     crl_validity: timedelta = timedelta(hours=24)
     ocsp_validity: timedelta = timedelta(hours=1)
+    key_store: str = "file"
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+
+    def with_keys(self, key_store: str, module: str | None, token: str | None) -> "PkiConfig":
+        return replace(self, key_store=key_store, pkcs11_module=module, pkcs11_token=token)
 
     def with_options(self, **changes: Any) -> "PkiConfig":
         return replace(self, options=replace(self.options, **changes))
@@ -132,9 +140,17 @@ def load_pki_config(config_file: Path) -> PkiConfig:
         ocsp_minutes = float(table.get("ocsp_validity_minutes", 60))
         if not (0 < crl_hours <= 24 * 366 and 1 <= ocsp_minutes <= 60 * 24 * 31):
             raise ValueError("crl_validity_hours or ocsp_validity_minutes out of range")
+        key_store = str(table.get("key_store", "file"))
+        if key_store not in ("file", "pkcs11"):
+            raise ValueError(f"key_store must be file or pkcs11 (not {key_store!r})")
+        module = table.get("pkcs11_module") or None
+        token = table.get("pkcs11_token") or None
+        if key_store == "pkcs11" and not (module and token):
+            raise ValueError("key_store = pkcs11 needs pkcs11_module and pkcs11_token")
     except (TypeError, ValueError) as e:
         raise SetupError(f"[{CONFIG_TABLE}] in {config_file}: {e}") from None
-    return PkiConfig(options, timedelta(hours=crl_hours), timedelta(minutes=ocsp_minutes))
+    return PkiConfig(options, timedelta(hours=crl_hours), timedelta(minutes=ocsp_minutes),
+                     key_store, module, token)
 
 
 def _toml_string(value: str) -> str:
@@ -153,7 +169,12 @@ def render_pki_table(config: PkiConfig) -> str:
         f"ocsp_url = {_toml_string(o.ocsp_url or '')}",
         f"crl_validity_hours = {config.crl_validity / timedelta(hours=1):g}",
         f"ocsp_validity_minutes = {config.ocsp_validity / timedelta(minutes=1):g}",
+        "# where new authority keys are made: file (encrypted files in keys/) or pkcs11",
+        f"key_store = {_toml_string(config.key_store)}",
     ]
+    if config.pkcs11_module or config.pkcs11_token:
+        lines += [f"pkcs11_module = {_toml_string(config.pkcs11_module or '')}",
+                  f"pkcs11_token = {_toml_string(config.pkcs11_token or '')}"]
     return "\n".join(lines) + "\n"
 
 
