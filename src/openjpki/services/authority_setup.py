@@ -8,8 +8,9 @@
   operator who keeps the passphrase elsewhere sets the variable and deletes the file.
 - ``<home>/openjpki.toml``, table ``[pki]``: the profile options ``init`` was given
   (``environment``, ``crl_url_base``, ``ocsp_url``) and the validity of CRLs and OCSP
-  responses (``crl_validity_hours``, default 24; ``ocsp_validity_minutes``, default 60). The
-  operator may edit it; other tables of the file are left alone.
+  responses (``crl_validity_hours``, default 24; ``ocsp_validity_minutes``, default 60), and
+  what OCSP answers for a serial never issued (``ocsp_unknown``: ``unknown``, the default, or
+  ``unauthorized``). The operator may edit it; other tables of the file are left alone.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class PkiConfig:
     options: ProfileOptions = ProfileOptions()
     crl_validity: timedelta = timedelta(hours=24)
     ocsp_validity: timedelta = timedelta(hours=1)
+    # What a serial no authority of the store issued gets: a signed ``unknown`` (RFC 6960), or
+    # the unsigned ``unauthorized`` answer (RFC 5019 §2.2.3), as fast as a stored response.
+    ocsp_unknown: str = "unknown"
 
     def with_options(self, **changes: Any) -> "PkiConfig":
         return replace(self, options=replace(self.options, **changes))
@@ -132,9 +136,12 @@ def load_pki_config(config_file: Path) -> PkiConfig:
         ocsp_minutes = float(table.get("ocsp_validity_minutes", 60))
         if not (0 < crl_hours <= 24 * 366 and 1 <= ocsp_minutes <= 60 * 24 * 31):
             raise ValueError("crl_validity_hours or ocsp_validity_minutes out of range")
+        ocsp_unknown = table.get("ocsp_unknown", "unknown")
+        if ocsp_unknown not in ("unknown", "unauthorized"):
+            raise ValueError("ocsp_unknown must be \"unknown\" or \"unauthorized\"")
     except (TypeError, ValueError) as e:
         raise SetupError(f"[{CONFIG_TABLE}] in {config_file}: {e}") from None
-    return PkiConfig(options, timedelta(hours=crl_hours), timedelta(minutes=ocsp_minutes))
+    return PkiConfig(options, timedelta(hours=crl_hours), timedelta(minutes=ocsp_minutes), ocsp_unknown)
 
 
 def _toml_string(value: str) -> str:

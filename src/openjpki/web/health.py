@@ -1,5 +1,6 @@
 """``GET /healthz``: 200 when the store answers and both authorities' keys are usable;
-otherwise a 503 problem response saying what is missing."""
+otherwise a 503 problem response saying what is missing. ``ocsp.due`` says how many
+pre-produced OCSP responses are due (signed by the producer in the background)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import text
 
 from openjpki.services.authority import AuthorityError, NotInitialised
 from openjpki.services.authority_setup import SetupError
+from openjpki.store.ocsp_queries import count_due
 from openjpki.web.context import WebContext
 from openjpki.web.problems import Problem
 
@@ -33,4 +35,19 @@ def healthz(request: Request) -> dict:
         raise Problem(503, "Authorities unavailable", str(e)) from None
     except Exception as e:  # noqa: BLE001 — the store does not answer
         raise Problem(503, "Store unavailable", type(e).__name__) from None
-    return {"status": "ok", "time": ctx.clock().isoformat(), "authorities": authorities}
+    return {"status": "ok", "time": ctx.clock().isoformat(), "authorities": authorities,
+            "ocsp": _ocsp_due(ctx)}
+
+
+def _ocsp_due(ctx: WebContext) -> dict:
+    """Pre-produced OCSP (services.ocsp_producer): responses due now, per authority
+    generation and in all (0 when the producer keeps up)."""
+    service = ctx.service
+    assert service is not None
+    try:
+        with service.store.engine.connect() as conn:
+            counts = count_due(conn, int(ctx.clock().timestamp()))
+    except Exception:  # noqa: BLE001 — reported, not fatal: the responder signs on demand
+        return {"due": None}
+    per = {f"{a.kind}-{a.generation}": counts.get(a.id, 0) for a in service.authorities()}
+    return {"due": sum(per.values()), "due_by_authority": per}

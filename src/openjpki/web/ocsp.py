@@ -24,6 +24,7 @@ import binascii
 import hashlib
 import logging
 import weakref
+from collections import OrderedDict
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Awaitable, Callable, Optional, Union
@@ -83,7 +84,8 @@ class IdleAwareHook:
 
 def answer_at_once(ctx: WebContext, body: Optional[bytes]) -> Optional[tuple[OcspAnswer, datetime]]:
     """The answer and its time when they need no waiting: a malformed request, or a fresh
-    cached answer while no fault hook wants to act and no sync with other processes is due.
+    cached or (on SQLite) pre-produced answer while no fault hook wants to act and no sync
+    with other processes is due.
     None: ask :func:`answer_for`."""
     now = ctx.clock()
     if body is None:
@@ -97,6 +99,11 @@ def answer_at_once(ctx: WebContext, body: Optional[bytes]) -> Optional[tuple[Ocs
     if responder is None or ctx.sync_due():
         return None
     answer = responder.cached(body, now)
+    if answer is None and responder.inline:
+        try:
+            answer = responder.stored(body, now)  # pre-produced, one lookup in a local file
+        except Exception:  # noqa: BLE001 — the store hiccups: answer_for tries again, and logs
+            return None
     return None if answer is None else (answer, now)
 
 
@@ -182,9 +189,10 @@ class _Prepared:
 
 
 # Found by the answer's identity (the responder hands out the same object until it is
-# renewed): the hot path then only writes the seconds left. Bounded; dropped whole when full.
-_PREPARED: dict[int, _Prepared] = {}
-_PREPARED_MAX = 200_000
+# renewed): the hot path then only writes the seconds left. Bounded (the oldest dropped
+# first); about as many as the responder keeps answers (OcspResponder.max_entries).
+_PREPARED: "OrderedDict[int, _Prepared]" = OrderedDict()
+_PREPARED_MAX = 50_000
 _MAX_AGE = b"max-age=%d, public, no-transform, must-revalidate"
 _NO_CACHE = b"no-cache, no-store"
 
@@ -194,7 +202,7 @@ def _prepared(answer: OcspAnswer) -> _Prepared:
     if hit is not None and hit.answer is answer:
         return hit
     if len(_PREPARED) >= _PREPARED_MAX:
-        _PREPARED.clear()
+        _PREPARED.popitem(last=False)  # the oldest (a wide mix never empties it at once)
     hit = _PREPARED[id(answer)] = _Prepared(answer)
     return hit
 
