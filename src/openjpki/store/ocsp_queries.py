@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from openjpki.store.models import Certificate, OcspResponse
 
 _T = OcspResponse.__table__
+SQLITE_MMAP = 1 << 32  # at most 4 GiB of the file mapped (address space, not memory)
 
 
 def _insert(dialect: str):
@@ -141,6 +142,10 @@ class StoredResponses:
             raw.detach()  # ours for the thread's life: never back in the pool
             if self.dialect == "postgresql":
                 driver.autocommit = True
+            elif self.dialect == "sqlite":
+                # Pages read through a shared memory map instead of read() calls into a
+                # private cache: the OS's page cache serves every process on the machine.
+                driver.execute(f"PRAGMA mmap_size={SQLITE_MMAP}")
             with self._lock:
                 self._connections.append(driver)
             cursor = self._local.cursor = driver.cursor()

@@ -27,6 +27,7 @@ import weakref
 from collections import OrderedDict
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Awaitable, Callable, Optional, Union
 
 from starlette.concurrency import run_in_threadpool
@@ -163,6 +164,12 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
+@lru_cache(maxsize=4096)
+def _http_date_bytes(moment: datetime) -> bytes:
+    """The same, kept: pre-produced responses signed in one batch share their seconds."""
+    return _http_date(moment).encode()
+
+
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
@@ -180,8 +187,8 @@ class _Prepared:
         self.head: Headers = ((b"content-type", OCSP_RESPONSE),
                               (b"content-length", str(len(answer.der)).encode()))
         self.validators: Headers = (  # Last-Modified, Expires and ETag
-            (b"last-modified", _http_date(answer.this_update).encode()),  # type: ignore[arg-type]
-            (b"expires", _http_date(answer.next_update).encode()),  # type: ignore[arg-type]
+            (b"last-modified", _http_date_bytes(answer.this_update)),  # type: ignore[arg-type]
+            (b"expires", _http_date_bytes(answer.next_update)),  # type: ignore[arg-type]
             (b"etag", b'"' + hashlib.sha1(answer.der).hexdigest().encode() + b'"'),
         )
         self.raw_head = _raw(self.head)

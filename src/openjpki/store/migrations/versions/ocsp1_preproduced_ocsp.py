@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["authority_id"], ["authorities.id"],
                                 name="fk_ocsp_responses_authority_id_authorities"),
         sa.PrimaryKeyConstraint("serial", name="pk_ocsp_responses"),
+        sqlite_with_rowid=False,  # SQLite: the row in the key's B-tree, one search per lookup
     )
     op.create_index("ix_ocsp_responses_authority_id_refresh_at", "ocsp_responses",
                     ["authority_id", "refresh_at"], unique=False)
