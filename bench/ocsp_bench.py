@@ -1,36 +1,39 @@
 """The OCSP responder, side by side with ``openssl ocsp`` serving the same certificates.
 
-Setup (a child process, not timed): a home whose AUTH authority issues ``--certs``
-certificates through the authority service, a tenth of them revoked with various reasons;
-an ``index.txt`` with the same serials, dates and reasons for openssl; and one RFC 5019 GET
-path per certificate (``/ocsp/<url-encoded base64 OCSPRequest>``: SHA-1 CertID, no nonce,
-built with cryptography).
+Setup (a child process, not timed; ``bench/ocsp_population.py``): a home whose AUTH
+authority holds ``--certificates N`` certificates (bulk-inserted rows), 5 % of them revoked
+with various reasons; an ``index.txt`` with the same serials, dates and reasons for openssl;
+and two request mixes over the population (RFC 5019 GET paths, ``/ocsp/<url-encoded base64
+OCSPRequest>``, SHA-1 CertID, no nonce): ``uniform`` (each certificate once, shuffled) and
+``zipf`` (Zipf-distributed draws). Then the pre-production, timed: ``openjpki ocsp produce
+--json`` signs every certificate's response, beside ``openssl speed rsa2048`` run just
+before and after (signatures per CPU second on both sides).
 
-Then, for 1 and for ``--workers`` processes on each side:
+Then, per mix, for 1 and for ``--workers`` processes on each side, each server fresh (cold):
 * ours: ``openjpki serve`` and ``openjpki serve --workers N``, as users run it (uvicorn with
-  the OCSP front of ``openjpki.web.ocsp_front``: cached answers written on the connection,
-  every other request handed to uvicorn and the app);
+  the OCSP front of ``openjpki.web.ocsp_front``): the pre-produced responses found in the
+  store by one lookup each, kept in a bounded memory cache;
 * openssl: ``openssl ocsp -index index.txt -port P -rsigner root.pem -rkey <CA key>
-  -CA root.pem -ndays 1``, and the same with ``-multi N``.  It signs every response
-  afresh; ours serves signed responses from memory until they are due for renewal.
+  -CA root.pem -ndays 1``, and the same with ``-multi N``.  It signs every response.
 Each server is started on a free loopback port and loaded with Debian's ``wrk`` (one thread,
-``--connections``, a Lua script cycling through the request paths) for ``--duration``
-seconds; ours after a ``--warmup`` run that fills its response cache (openssl keeps nothing
-between requests: it gets a fresh process instead, see ``measure``).  Two client behaviours:
-``close`` (every request on its own connection, ``Connection: close``: how ``openssl ocsp``
-works as a client, and the only way its single-connection server serves several clients)
-and ``keep-alive`` (connections reused; ``openssl ocsp`` then serves one connection at a
-time per process while the others wait).  ``openssl ocsp`` takes no listen address: it
-listens on every interface during its run; the load is sent over loopback only.
+``--connections``, a Lua script cycling through the mix's paths) for ``--duration`` seconds.
+Two client behaviours: ``close`` (every request on its own connection, ``Connection:
+close``: how ``openssl ocsp`` works as a client, and the only way its single-connection
+server serves several clients) and ``keep-alive`` (connections reused; ``openssl ocsp`` then
+serves one connection at a time per process while the others wait).  ``openssl ocsp`` takes
+no listen address: it listens on every interface during its run; the load is sent over
+loopback only.  The resident memory of every server process is read at the end of its run.
 
 Before loading, one good and one revoked certificate are asked over GET from each server and
 the answers checked with ``openssl ocsp -respin`` (signature and status).
 
-    python bench/ocsp_bench.py                 # 10 s per run, 1 and 2 workers, both behaviours
-    python bench/ocsp_bench.py --quick         # 1 s, 1 worker, keep-alive: for tests
+    python bench/ocsp_bench.py --certificates 1000000 --mix zipf --workdir W   # then --reuse
+    python bench/ocsp_bench.py                 # 500 certificates, both mixes, 1 and 2 workers, both behaviours
+    python bench/ocsp_bench.py --quick         # 10 certificates, 1 s, 1 worker, keep-alive: for tests
 
-Machine-readable: ``RATIO ocsp workers=N rps=X p99=Y`` per configuration (requests/s ours /
-openssl; p99 latency ours / openssl), and with ``--json`` one JSON object.
+Machine-readable: ``RATIO ocsp certificates=N mix=M workers=W connection=C rps=X p99=Y`` per
+configuration (requests/s ours / openssl; p99 latency ours / openssl), and with ``--json``
+one JSON object.
 """
 
 from __future__ import annotations
@@ -47,12 +50,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ocsp_population  # noqa: E402
+from measure import run_measured  # noqa: E402
+
 TARGET = 5.0
-OPENSSL_REASONS = {"keyCompromise": "keyCompromise", "affiliationChanged": "affiliationChanged",
-                   "superseded": "superseded", "cessationOfOperation": "cessationOfOperation"}
+P99_TARGET_MS = 5.0
 LUA = """-- cycle through the request paths of $OCSP_PATHS, one per line
 -- No test connection before the run (wrk's default): openssl ocsp (3.0) spins on a
 -- connection that closes before sending a request, and would serve nothing after it.
@@ -73,63 +79,19 @@ end
 
 
 def child_setup(workdir: str, certs: str) -> None:
-    import base64
-    import urllib.parse
+    print(json.dumps(ocsp_population.populate(Path(workdir), int(certs))))
 
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509 import ocsp
 
-    from openjpki.config import Settings
-    from openjpki.services.authority_home import initialise_home, open_authorities
-
-    wd = Path(workdir)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    settings = Settings.resolve(home=wd / "home")
-    initialise_home(settings, now=now - timedelta(days=30))
-    service = open_authorities(settings)
-    root = service.root("auth")
-    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key() for _ in range(4)]
-    reasons = list(OPENSSL_REASONS)
-    index_lines, paths_ours, paths_openssl, known = [], [], [], {}
-    for i in range(int(certs)):
-        record = service.issue("auth", keys[i % len(keys)], now=now - timedelta(days=10),
-                               last_valid_day=(now + timedelta(days=5 * 365)).date())
-        cert = record.certificate
-        status = "good"
-        if i % 10 == 9:
-            reason = reasons[(i // 10) % len(reasons)]
-            record = service.revoke(record.serial, reason, at=now - timedelta(days=1, minutes=i))
-            status = "revoked"
-        expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
-        subject = f"/C=JP/CN={record.subject_id}"
-        serial = f"{cert.serial_number:X}"
-        serial = serial if len(serial) % 2 == 0 else "0" + serial
-        if status == "good":
-            index_lines.append(f"V\t{expiry}\t\t{serial}\tunknown\t{subject}\n")
-        else:
-            at = record.revoked_at.strftime("%y%m%d%H%M%SZ")
-            index_lines.append(f"R\t{expiry}\t{at},{OPENSSL_REASONS[record.reason]}\t{serial}\tunknown\t{subject}\n")
-        request = ocsp.OCSPRequestBuilder().add_certificate(cert, root, hashes.SHA1()).build()
-        encoded = urllib.parse.quote(base64.b64encode(request.public_bytes(serialization.Encoding.DER)).decode(),
-                                     safe="")
-        paths_ours.append(f"/ocsp/{encoded}\n")
-        paths_openssl.append(f"/{encoded}\n")
-        if status not in known:
-            known[status] = {"serial": f"0x{cert.serial_number:x}", "ours": paths_ours[-1].strip(),
-                             "openssl": paths_openssl[-1].strip()}
-    service.store.dispose()
-    osl = wd / "openssl"
-    osl.mkdir(parents=True, exist_ok=True)
-    (osl / "index.txt").write_text("".join(index_lines))
-    (osl / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    (wd / "paths-ours.txt").write_text("".join(paths_ours))
-    (wd / "paths-openssl.txt").write_text("".join(paths_openssl))
-    (wd / "rotate.lua").write_text(LUA)
-    print(json.dumps({"home": str(settings.home), "root": str(osl / "root.pem"), "index": str(osl / "index.txt"),
-                      "key": str(settings.keys_dir / "auth-1.key"),
-                      "passin": f"file:{settings.keys_dir / 'passphrase'}", "known": known,
-                      "certs": int(certs), "revoked": sum(1 for line in index_lines if line[0] == "R")}))
+def child_produce_rate(home: str, jobs: str) -> None:
+    """Pre-produce every due response with the command users run, timed from start to exit."""
+    argv = [sys.executable, "-m", "openjpki", "--home", home, "ocsp", "produce", "--json", "--jobs", jobs]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENJPKI_CA_PASSPHRASE", "OPENJPKI_DATABASE_URL")}
+    r = run_measured("produce", argv, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"ocsp produce failed:\n{r.stderr[-3000:]}")
+    report = json.loads(r.stdout)
+    report.update(wall_seconds=round(r.seconds, 2), peak_rss_mb=round(r.peak_rss_mb, 1))
+    print(json.dumps(report))
 
 
 # --- servers -----------------------------------------------------------------------------------
@@ -248,7 +210,7 @@ def me(*args: str) -> list[str]:
 
 
 def child_json(argv: list[str], what: str) -> dict:
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=6 * 3600)
     if p.returncode != 0:
         raise SystemExit(f"{what} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -266,11 +228,30 @@ def server_argv(side: str, workers: int, port: int, setup: dict) -> tuple[list[s
     return argv, Path(setup["root"]).parent
 
 
-def measure(side: str, workers: int, setup: dict, workdir: Path, *, duration: float, warmup: float,
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of a server process and of each of its worker processes."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    sizes = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+            sizes.append(round(kb / 1024, 1))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return sizes
+
+
+def measure(side: str, workers: int, setup: dict, workdir: Path, *, mix: str, duration: float, warmup: float,
             connections: int, close: bool) -> dict:
-    """One server, checked, warmed (ours: its response cache) and loaded.  openssl gets a
-    fresh server for the measured run and no warm-up: it keeps nothing between requests,
-    and after a run it may be stuck on a connection wrk closed (see LUA)."""
+    """One server, fresh (cold: nothing in its memory), checked and loaded. Ours answers from
+    the pre-produced responses of the store; openssl signs every answer. ``warmup`` > 0 runs
+    load before measuring ours (openssl keeps nothing between requests: no warm-up)."""
     port = free_port()
     env = dict(os.environ, OPENJPKI_HOME=setup["home"])
     env.pop("OPENJPKI_CA_PASSPHRASE", None)
@@ -283,100 +264,170 @@ def measure(side: str, workers: int, setup: dict, workdir: Path, *, duration: fl
         checks = [check_response(fetch(port, setup["known"][status][side]),
                                  workdir / f"{side}-{workers}-{status}.der", setup, status)
                   for status in ("good", "revoked") if status in setup["known"]]
-        paths = workdir / f"paths-{side}.txt"
+        paths = workdir / f"paths-{mix}-{side}.txt"
         lua = workdir / "rotate.lua"
         if warmup > 0 and side == "ours":
             wrk(port, paths, lua, warmup, connections, close)
         cpu = cpu_seconds(proc.pid)
         result = wrk(port, paths, lua, duration, connections, close)
         cpu = cpu_seconds(proc.pid) - cpu
+        result["rss_mb"] = rss_mb(proc.pid)
     finally:
         stop(proc)
     if result["requests"] and cpu > 0:
         result["server_cpu_us_per_request"] = round(cpu / result["requests"] * 1e6)
     result["checks"] = checks
     result["command"] = " ".join(argv)
-    print(f"  {side:8s} x{workers} {'close     ' if close else 'keep-alive'}: {result['rps']:9.1f} req/s  "
+    print(f"  {side:8s} x{workers} {mix:7s} {'close     ' if close else 'keep-alive'}: {result['rps']:9.1f} req/s  "
           f"p50 {result.get('p50_ms')} ms  p99 {result.get('p99_ms')} ms  non-2xx {result['non_2xx']}  "
-          f"socket errors {result['socket_errors']}  server CPU {result.get('server_cpu_us_per_request')} µs/request",
-          flush=True)
+          f"socket errors {result['socket_errors']}  server CPU {result.get('server_cpu_us_per_request')} µs/request"
+          f"  RSS {result['rss_mb']} MB", flush=True)
     return result
 
 
-def run(certs: int, workers: int, duration: float, warmup: float, connections: int, workdir: Path,
-        modes: list[bool]) -> dict:
-    setup = child_json(me("--child-setup", str(workdir), str(certs)), "setup")
-    print(f"setup: {setup['certs']} AUTH certificates ({setup['revoked']} revoked) in the store and index.txt",
+_R1 = re.compile(r"^\+R1:(\d+):2048:([0-9.]+)$", re.M)
+
+
+def openssl_speed(seconds: int = 3) -> dict:
+    """``openssl speed -mr -seconds N rsa2048``: RSA-2048 signatures per CPU (user) second."""
+    p = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), "rsa2048"], capture_output=True,
+                       text=True, timeout=seconds * 4 + 60)
+    m = _R1.search(p.stdout + p.stderr)
+    if p.returncode != 0 or m is None:
+        raise SystemExit(f"openssl speed failed:\n{(p.stdout + p.stderr)[-2000:]}")
+    ops, cpu = int(m.group(1)), float(m.group(2))
+    return {"signs": ops, "cpu_seconds": cpu, "per_cpu_second": round(ops / cpu, 1)}
+
+
+def prepare(certs: int, workdir: Path, reuse: bool, jobs: int) -> tuple[dict, dict]:
+    """The population (made, or reused from ``workdir``) and its pre-production: the
+    response of every certificate signed by ``openjpki ocsp produce`` (timed), beside
+    ``openssl speed rsa2048`` measured just before and after."""
+    saved = workdir / "setup.json"
+    if reuse and saved.exists():
+        setup = json.loads(saved.read_text())
+        if setup["certs"] != certs:
+            raise SystemExit(f"{saved} holds {setup['certs']:,} certificates, not {certs:,}")
+        print(f"setup: reusing {saved}", flush=True)
+    else:
+        started = time.perf_counter()
+        setup = child_json(me("--child-setup", str(workdir), str(certs)), "setup")
+        setup["setup_seconds"] = round(time.perf_counter() - started, 1)
+        saved.write_text(json.dumps(setup))
+    (workdir / "rotate.lua").write_text(LUA)
+    print(f"setup: {setup['certs']:,} AUTH certificates ({setup['revoked']:,} revoked) in the store and index.txt",
           flush=True)
+    before = openssl_speed()
+    produced = child_json(me("--child-produce", setup["home"], str(jobs)), "pre-production")
+    after = openssl_speed()
+    speed = round((before["per_cpu_second"] + after["per_cpu_second"]) / 2, 1)
+    production = {"report": produced, "openssl_speed_per_cpu_second": speed, "openssl_speed_runs": [before, after]}
+    if produced["signed"]:
+        production["ratio_to_openssl_speed"] = round(produced["signed_per_cpu_second"] / speed, 3)
+        (workdir / "production.json").write_text(json.dumps(production))
+    elif (workdir / "production.json").exists():
+        production["earlier"] = json.loads((workdir / "production.json").read_text())
+    print(f"pre-production: {produced['signed']:,} responses in {produced['wall_seconds']} s "
+          f"({produced['signed_per_cpu_second']} per CPU second, jobs {jobs}; openssl speed rsa2048 {speed} "
+          f"per CPU second: {production.get('ratio_to_openssl_speed')}); due after: {produced['due']}", flush=True)
+    return setup, production
+
+
+def run(certs: int, workers: int, duration: float, warmup: float, connections: int, workdir: Path,
+        modes: list[bool], mixes: list[str], reuse: bool = False, jobs: int = 1) -> dict:
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    setup, production = prepare(certs, workdir, reuse, jobs)
     result: dict = {"bench": "ocsp", "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
                     "cores": os.cpu_count(), "certs": certs, "duration_s": duration, "warmup_s": warmup,
-                    "connections": connections, "configs": [],
-                    "load_average_before": [round(x, 2) for x in os.getloadavg()]}
-    for close in modes:
-        for n in sorted({1, workers}):
-            kw = dict(duration=duration, warmup=warmup, connections=connections, close=close)
-            ours = measure("ours", n, setup, workdir, **kw)
-            theirs = measure("openssl", n, setup, workdir, **kw)
-            config = {"workers": n, "connection": "close" if close else "keep-alive", "ours": ours,
-                      "openssl": theirs, "rps_ratio": round(ours["rps"] / theirs["rps"], 2) if theirs["rps"] else None}
-            if ours.get("p99_ms") and theirs.get("p99_ms"):
-                config["p99_ratio"] = round(ours["p99_ms"] / theirs["p99_ms"], 3)
-            config["target_met"] = config["rps_ratio"] is not None and config["rps_ratio"] >= TARGET
-            result["configs"].append(config)
+                    "connections": connections, "configs": [], "production": production,
+                    "mixes": {m: json.loads((workdir / f"mix-{m}.json").read_text()) for m in mixes},
+                    "load_average_before": load_before}
+    for mix in mixes:
+        for close in modes:
+            for n in sorted({1, workers}):
+                kw = dict(mix=mix, duration=duration, warmup=warmup, connections=connections, close=close)
+                ours = measure("ours", n, setup, workdir, **kw)
+                theirs = measure("openssl", n, setup, workdir, **kw)
+                config = {"mix": mix, "workers": n, "connection": "close" if close else "keep-alive", "ours": ours,
+                          "openssl": theirs,
+                          "rps_ratio": round(ours["rps"] / theirs["rps"], 2) if theirs["rps"] else None,
+                          "load_average": [round(x, 2) for x in os.getloadavg()]}
+                if ours.get("p99_ms") and theirs.get("p99_ms"):
+                    config["p99_ratio"] = round(ours["p99_ms"] / theirs["p99_ms"], 3)
+                config["target_met"] = config["rps_ratio"] is not None and config["rps_ratio"] >= TARGET \
+                    and (ours.get("p99_ms") or 0) <= P99_TARGET_MS
+                result["configs"].append(config)
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return result
 
 
 def report(result: dict) -> None:
-    print(f"\nOCSP over HTTP GET (RFC 5019), {result['certs']} certificates, wrk 1 thread "
-          f"{result['connections']} connections, {result['duration_s']:g} s after {result['warmup_s']:g} s warm-up "
+    p = result["production"]
+    print(f"\nOCSP over HTTP GET (RFC 5019), {result['certs']:,} certificates, wrk 1 thread "
+          f"{result['connections']} connections, {result['duration_s']:g} s, cold servers "
           f"({result['cores']} cores, {result['date']}, load average {result['load_average_before'][0]} before, "
           f"{result['load_average'][0]} after)")
+    r = p["report"]
+    print(f"  pre-production: {r['signed']:,} signed, {r['wall_seconds']} s wall, {r['signed_per_cpu_second']} per "
+          f"CPU second against openssl speed rsa2048 {p['openssl_speed_per_cpu_second']}: "
+          f"{p.get('ratio_to_openssl_speed')} (target >= 0.8)")
     for c in result["configs"]:
         for side in ("ours", "openssl"):
             r = c[side]
             ok = all(ch["verified"] and ch["status_ok"] for ch in r["checks"])
-            print(f"  {side:8s} x{c['workers']} {c['connection']:10s} {r['rps']:9.1f} req/s  p50 {r.get('p50_ms')} ms  "
-                  f"p99 {r.get('p99_ms')} ms  server CPU {r.get('server_cpu_us_per_request')} µs/request  "
+            print(f"  {side:8s} x{c['workers']} {c['mix']:7s} {c['connection']:10s} {r['rps']:9.1f} req/s  "
+                  f"p50 {r.get('p50_ms')} ms  p99 {r.get('p99_ms')} ms  server CPU "
+                  f"{r.get('server_cpu_us_per_request')} µs/request  RSS {r.get('rss_mb')} MB  "
                   f"answers {'verified' if ok else 'NOT VERIFIED'}")
-        print(f"    -> ours {c['rps_ratio']}x openssl's requests/s (target >= {TARGET:g}x: "
-              f"{'met' if c['target_met'] else 'MISSED'}), p99 ours/openssl {c.get('p99_ratio')}")
+        print(f"    -> ours {c['rps_ratio']}x openssl's requests/s (target >= {TARGET:g}x and p99 <= "
+              f"{P99_TARGET_MS:g} ms: {'met' if c['target_met'] else 'MISSED'}), p99 ours/openssl {c.get('p99_ratio')}"
+              f", load average {c['load_average'][0]}")
     for c in result["configs"]:
-        print(f"RATIO ocsp workers={c['workers']} connection={c['connection']} rps={c['rps_ratio']} "
-              f"p99={c.get('p99_ratio')}")
+        print(f"RATIO ocsp certificates={result['certs']} mix={c['mix']} workers={c['workers']} "
+              f"connection={c['connection']} rps={c['rps_ratio']} p99={c.get('p99_ratio')}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--certs", type=int, default=None, help="certificates (default 500; quick 20)")
+    parser.add_argument("--certificates", "--certs", dest="certs", type=int, default=None,
+                        help="certificates in the store and the index (default 500; quick 10)")
+    parser.add_argument("--mix", choices=("uniform", "zipf", "both"), default=None,
+                        help="the request mix over the population (default both; quick: uniform)")
     parser.add_argument("--workers", dest="workers_given", type=int, default=None,
                         help="processes per side in the second configuration (default 2; quick: only 1)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds of load (default 10; quick 2)")
-    parser.add_argument("--warmup", type=float, default=None,
-                        help="seconds of load before measuring ours, to fill every worker's response cache "
-                        "(default 5; quick 1)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds of load (default 10; quick 1)")
+    parser.add_argument("--warmup", type=float, default=0.0,
+                        help="seconds of load before measuring ours (default 0: cold servers)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--connection", choices=("close", "keep-alive", "both"), default=None,
                         help="a new connection per request (Connection: close), kept-alive ones, or both "
                         "(default both; quick: keep-alive)")
+    parser.add_argument("--jobs", type=int, default=1, help="producer processes for the pre-production")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="measure on the population already in --workdir")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child-setup", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-produce", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_setup:
         child_setup(*args.child_setup)
         return 0
+    if args.child_produce:
+        child_produce_rate(*args.child_produce)
+        return 0
     certs = args.certs or (10 if args.quick else 500)
     duration = args.duration or (1.0 if args.quick else 10.0)
-    warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 5.0)
     workers = 1 if args.quick and args.workers_given is None else (args.workers_given or 2)
     connection = args.connection or ("keep-alive" if args.quick else "both")
+    mix = args.mix or ("uniform" if args.quick else "both")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="openjpki-ocsp-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         modes = {"close": [True], "keep-alive": [False], "both": [True, False]}[connection]
-        result = run(certs, workers, duration, warmup, args.connections, workdir, modes)
+        mixes = ["uniform", "zipf"] if mix == "both" else [mix]
+        result = run(certs, workers, duration, args.warmup, args.connections, workdir, modes, mixes,
+                     reuse=args.reuse, jobs=args.jobs)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

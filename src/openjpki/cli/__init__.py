@@ -24,7 +24,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "resident": ("counter_cmd",), "counter": ("counter_cmd",), "register": ("counter_cmd",),
     "audit": ("counter_cmd",),
     "demo": ("service_cmd",), "worker": ("service_cmd",), "queue": ("service_cmd",),
-    "authorities": ("service_cmd", "ceremony_cmd"),
+    "authorities": ("service_cmd", "ceremony_cmd"), "ocsp": ("ocsp_cmd",),
     "notices": ("citizen_cmd",), "kiosk": ("citizen_cmd",), "konbini": ("citizen_cmd",),
     "clerk": ("pages_cmd",),
     "sandbox": ("sandbox_cmd",),

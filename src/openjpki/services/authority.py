@@ -39,6 +39,7 @@ from openjpki.services.authority_types import (  # re-exported
 from openjpki.services.authority_setup import SetupError
 from openjpki.services.keystore import FileKeys, HomeKeys
 from openjpki.store import Authority, Certificate, Store, serial_hex
+from openjpki.store import ocsp_queries as oq
 from openjpki.store import queries as q
 
 DEFAULT_CRL_VALIDITY = timedelta(hours=24)
@@ -264,6 +265,7 @@ class AuthorityService:
                 der=cert.public_bytes(serialization.Encoding.DER), status="good",
                 change_seq=0, issued_at=now)
             q.add_certificate(s, row)
+            oq.register(s, row.serial, a.id)  # its OCSP response is due at once
             if part is not None:
                 q.ensure_crl_series(s, a.id, part, prefecture=prefecture, municipality=municipality)
             record = CertificateRecord.of(row)
@@ -311,6 +313,7 @@ class AuthorityService:
             if q.set_status(s, serial, expected_status=current.status, status=target,
                             reason=reason.value, revoked_at=revoked_at, revoked_entry=entry,
                             changed_at=at, change_seq=seq):
+                oq.invalidate(s, serial, current.authority_id, seq)  # re-signed at once
                 s.expire(current)
                 s.refresh(current)
                 return CertificateRecord.of(current)

@@ -8,10 +8,12 @@
   operator who keeps the passphrase elsewhere sets the variable and deletes the file.
 - ``<home>/openjpki.toml``, table ``[pki]``: the profile options ``init`` was given
   (``environment``, ``crl_url_base``, ``ocsp_url``) and the validity of CRLs and OCSP
-  responses (``crl_validity_hours``, default 24; ``ocsp_validity_minutes``, default 60). The
-  operator may edit it; other tables of the file are left alone. Where new keys are made:
-  ``key_store`` (``file``, the default, or ``pkcs11``) with ``pkcs11_module`` (the library's
-  path) and ``pkcs11_token`` (the token label) for a token (:mod:`openjpki.services.keystore`).
+  responses (``crl_validity_hours``, default 24; ``ocsp_validity_minutes``, default 60), and
+  what OCSP answers for a serial never issued (``ocsp_unknown``: ``unknown``, the default, or
+  ``unauthorized``). The operator may edit it; other tables of the file are left alone. Where
+  new keys are made: ``key_store`` (``file``, the default, or ``pkcs11``) with
+  ``pkcs11_module`` (the library's path) and ``pkcs11_token`` (the token label) for a token
+  (:mod:`openjpki.services.keystore`).
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class PkiConfig:
     key_store: str = "file"
     pkcs11_module: str | None = None
     pkcs11_token: str | None = None
+    # What a serial no authority of the store issued gets: a signed ``unknown`` (RFC 6960), or
+    # the unsigned ``unauthorized`` answer (RFC 5019 §2.2.3), as fast as a stored response.
+    ocsp_unknown: str = "unknown"
 
     def with_keys(self, key_store: str, module: str | None, token: str | None) -> "PkiConfig":
         return replace(self, key_store=key_store, pkcs11_module=module, pkcs11_token=token)
@@ -147,10 +152,14 @@ def load_pki_config(config_file: Path) -> PkiConfig:
         token = table.get("pkcs11_token") or None
         if key_store == "pkcs11" and not (module and token):
             raise ValueError("key_store = pkcs11 needs pkcs11_module and pkcs11_token")
+        ocsp_unknown = table.get("ocsp_unknown", "unknown")
+        if ocsp_unknown not in ("unknown", "unauthorized"):
+            raise ValueError("ocsp_unknown must be \"unknown\" or \"unauthorized\"")
     except (TypeError, ValueError) as e:
         raise SetupError(f"[{CONFIG_TABLE}] in {config_file}: {e}") from None
     return PkiConfig(options, timedelta(hours=crl_hours), timedelta(minutes=ocsp_minutes),
-                     key_store, module, token)
+                     key_store=key_store, pkcs11_module=module, pkcs11_token=token,
+                     ocsp_unknown=ocsp_unknown)
 
 
 def _toml_string(value: str) -> str:

@@ -8,7 +8,7 @@ default, PostgreSQL by URL), Alembic migrations run from code, and small queries
 from typing import Any
 
 from openjpki.store.engine import Store, make_engine
-from openjpki.store.models import KINDS, STATUSES, Authority, Base, Certificate, CrlSeries
+from openjpki.store.models import KINDS, STATUSES, Authority, Base, Certificate, CrlSeries, OcspResponse
 from openjpki.store.queries import parse_serial, serial_hex
 from openjpki.store.schema import SCHEMA_HEAD, is_current, schema_version
 
@@ -30,6 +30,7 @@ __all__ = [
     "Base",
     "Certificate",
     "CrlSeries",
+    "OcspResponse",
     "KINDS",
     "SCHEMA_HEAD",
     "STATUSES",

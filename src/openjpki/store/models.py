@@ -159,3 +159,28 @@ class CrlSeries(Base):
     municipality: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
     last_number: Mapped[int] = mapped_column(BigInteger, default=0)
     last_issued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OcspResponse(Base):
+    """The pre-produced OCSP response of one certificate (``services.ocsp_producer``): the DER
+    the responder serves by lookup, signed ahead of need, and when it is due again.
+
+    ``change_seq`` is the certificate's own ``change_seq`` the response states; a status change
+    writes the new one here with ``der`` NULL and ``refresh_at`` 0 in its own transaction (due
+    at once), and the producer's write is kept only when its ``change_seq`` is not older than
+    the row's, so a response read before a change never lands after it. Times are Unix
+    seconds (read on the request path without date parsing).
+    """
+
+    __tablename__ = "ocsp_responses"
+    # On SQLite the rows live in the primary key's B-tree (WITHOUT ROWID): the lookup by
+    # serial is one tree search instead of two (the key's index, then the row).
+    __table_args__ = (Index(None, "authority_id", "refresh_at"), {"sqlite_with_rowid": False})
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    refresh_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    this_update: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    next_update: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    der: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True)

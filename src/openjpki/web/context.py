@@ -52,7 +52,8 @@ class WebContext:
             if self.service is None:
                 config = load_pki_config(self.settings.config_file)
                 service = open_authorities(self.settings, config=config)
-                responder = OcspResponder(service, validity=config.ocsp_validity)
+                responder = OcspResponder(service, validity=config.ocsp_validity,
+                                          unknown=config.ocsp_unknown)
                 responder.sync()
                 service.add_change_listener(responder.sync)
                 self.crls = CrlCache(service, responder.revision)
@@ -74,5 +75,7 @@ class WebContext:
                 log.exception("could not read the authorities' revisions")
 
     def close(self) -> None:
+        if self.responder is not None:
+            self.responder.close()
         if self.service is not None:
             self.service.store.dispose()

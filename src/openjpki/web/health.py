@@ -2,7 +2,8 @@
 store (one round trip), both authorities' current keys and, when a key is in a PKCS#11
 token, the token itself (asked, not remembered). 200 when all are; otherwise a 503 problem
 response saying what is missing, with the node's name, so a load balancer drops the node
-until it recovers."""
+until it recovers. ``ocsp.due`` says how many pre-produced OCSP responses are due (signed
+by the producer in the background)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from openjpki.config import node_name
 from openjpki.services.authority import AuthorityError, NotInitialised
 from openjpki.services.authority_setup import SetupError
 from openjpki.services.keystore import is_token_ref
+from openjpki.store.ocsp_queries import count_due
 from openjpki.web.context import WebContext
 from openjpki.web.problems import Problem
 
@@ -58,4 +60,18 @@ def healthz(request: Request) -> dict:
         raise Problem(503, "Key store unavailable", type(e).__name__, node=node,
                       store="reachable") from None
     return {"status": "ok", "node": node, "time": ctx.clock().isoformat(), "store": "reachable",
-            "key_store": keys, "authorities": authorities}
+            "key_store": keys, "authorities": authorities, "ocsp": _ocsp_due(ctx)}
+
+
+def _ocsp_due(ctx: WebContext) -> dict:
+    """Pre-produced OCSP (services.ocsp_producer): responses due now, per authority
+    generation and in all (0 when the producer keeps up)."""
+    service = ctx.service
+    assert service is not None
+    try:
+        with service.store.engine.connect() as conn:
+            counts = count_due(conn, int(ctx.clock().timestamp()))
+    except Exception:  # noqa: BLE001 — reported, not fatal: the responder signs on demand
+        return {"due": None}
+    per = {f"{a.kind}-{a.generation}": counts.get(a.id, 0) for a in service.authorities()}
+    return {"due": sum(per.values()), "due_by_authority": per}

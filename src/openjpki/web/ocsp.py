@@ -24,8 +24,10 @@ import binascii
 import hashlib
 import logging
 import weakref
+from collections import OrderedDict
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Awaitable, Callable, Optional, Union
 
 from starlette.concurrency import run_in_threadpool
@@ -83,7 +85,8 @@ class IdleAwareHook:
 
 def answer_at_once(ctx: WebContext, body: Optional[bytes]) -> Optional[tuple[OcspAnswer, datetime]]:
     """The answer and its time when they need no waiting: a malformed request, or a fresh
-    cached answer while no fault hook wants to act and no sync with other processes is due.
+    cached or (on SQLite) pre-produced answer while no fault hook wants to act and no sync
+    with other processes is due.
     None: ask :func:`answer_for`."""
     now = ctx.clock()
     if body is None:
@@ -97,6 +100,11 @@ def answer_at_once(ctx: WebContext, body: Optional[bytes]) -> Optional[tuple[Ocs
     if responder is None or ctx.sync_due():
         return None
     answer = responder.cached(body, now)
+    if answer is None and responder.inline:
+        try:
+            answer = responder.stored(body, now)  # pre-produced, one lookup in a local file
+        except Exception:  # noqa: BLE001 — the store hiccups: answer_for tries again, and logs
+            return None
     return None if answer is None else (answer, now)
 
 
@@ -156,6 +164,12 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
+@lru_cache(maxsize=4096)
+def _http_date_bytes(moment: datetime) -> bytes:
+    """The same, kept: pre-produced responses signed in one batch share their seconds."""
+    return _http_date(moment).encode()
+
+
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
@@ -173,8 +187,8 @@ class _Prepared:
         self.head: Headers = ((b"content-type", OCSP_RESPONSE),
                               (b"content-length", str(len(answer.der)).encode()))
         self.validators: Headers = (  # Last-Modified, Expires and ETag
-            (b"last-modified", _http_date(answer.this_update).encode()),  # type: ignore[arg-type]
-            (b"expires", _http_date(answer.next_update).encode()),  # type: ignore[arg-type]
+            (b"last-modified", _http_date_bytes(answer.this_update)),  # type: ignore[arg-type]
+            (b"expires", _http_date_bytes(answer.next_update)),  # type: ignore[arg-type]
             (b"etag", b'"' + hashlib.sha1(answer.der).hexdigest().encode() + b'"'),
         )
         self.raw_head = _raw(self.head)
@@ -182,9 +196,10 @@ class _Prepared:
 
 
 # Found by the answer's identity (the responder hands out the same object until it is
-# renewed): the hot path then only writes the seconds left. Bounded; dropped whole when full.
-_PREPARED: dict[int, _Prepared] = {}
-_PREPARED_MAX = 200_000
+# renewed): the hot path then only writes the seconds left. Bounded (the oldest dropped
+# first); about as many as the responder keeps answers (OcspResponder.max_entries).
+_PREPARED: "OrderedDict[int, _Prepared]" = OrderedDict()
+_PREPARED_MAX = 50_000
 _MAX_AGE = b"max-age=%d, public, no-transform, must-revalidate"
 _NO_CACHE = b"no-cache, no-store"
 
@@ -194,7 +209,7 @@ def _prepared(answer: OcspAnswer) -> _Prepared:
     if hit is not None and hit.answer is answer:
         return hit
     if len(_PREPARED) >= _PREPARED_MAX:
-        _PREPARED.clear()
+        _PREPARED.popitem(last=False)  # the oldest (a wide mix never empties it at once)
     hit = _PREPARED[id(answer)] = _Prepared(answer)
     return hit
 

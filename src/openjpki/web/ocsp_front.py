@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -59,18 +60,22 @@ class _Front:
         self.max_body: int = getattr(self.ctx, "max_body", DEFAULT_MAX_BODY)
         self.fallback: Any = OcspFront.fallback
         # The parse of a head is a function of its bytes, and a client asks again with the
-        # same bytes: parsed heads are kept, with their empty line (short heads only;
-        # dropped whole when full). Data that is exactly a known GET head is one request.
-        self.heads: dict[bytes, Request] = {}
+        # same bytes: parsed heads are kept, with their empty line (short heads only; at
+        # most MAX_CACHED, the oldest dropped first). Data that is exactly a known GET head
+        # is one request.
+        self.heads: OrderedDict[bytes, Request] = OrderedDict()
         self.sweeping: Optional[asyncio.TimerHandle] = None
 
     def request(self, head: bytes) -> Optional[Request]:
         """The request of ``head`` (up to and with its empty line), parsed and kept."""
         request = parse_head(head[:-4])
         if request is not None and len(head) <= MAX_CACHED_HEAD:
-            if len(self.heads) >= MAX_CACHED:
-                self.heads.clear()
-            self.heads[head] = request
+            heads = self.heads
+            if len(heads) >= MAX_CACHED:
+                # The oldest out (insertion order): a mix wider than the cache costs a parse
+                # per miss, never a cache emptied at once.
+                heads.popitem(last=False)
+            heads[head] = request
         return request
 
     @staticmethod

@@ -1,0 +1,153 @@
+"""The population of ``bench/ocsp_bench.py`` (a child process, untimed): a home whose AUTH
+authority holds N certificates, 5 % of them revoked with various reasons, the same entries in
+an ``index.txt`` for ``openssl ocsp -index``, and the request mixes.
+
+The rows are inserted straight into the store's ``certificates`` table in bulk (one
+``executemany`` per batch, values bound through the table's own column types; each row
+carries a real AUTH certificate DER, issued once through the service, so rows have their real
+size); issuing a million through the service would take an hour and measure issuance.
+
+Request mixes (RFC 5019 GET paths, SHA-1 CertID, no nonce, one per line; wrk cycles through
+the file): ``uniform``, every certificate once in a random order; ``zipf``, ``max(N, 200,000)``
+draws of a Zipf law (exponent 1) over the population in a random rank order, so a few
+certificates are asked often and most rarely, as relying parties ask.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import itertools
+import json
+import random
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REVOKED_EVERY = 20  # 5 %
+OPENSSL_REASONS = ["keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"]
+MIXES = ("uniform", "zipf")
+
+
+def _sample_der(service, now: datetime) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return service.issue("auth", key.public_key(), now=now - timedelta(days=10),
+                         last_valid_day=(now + timedelta(days=5 * 365)).date()).der
+
+
+def _insert_rows(store, authority_id: int, rows: list[dict]) -> None:
+    from sqlalchemy import insert
+
+    from openjpki.store import Certificate
+
+    table = Certificate.__table__
+    engine = store.engine
+    dialect = engine.dialect
+    columns = list(rows[0])
+    compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+    order = list(compiled.positiontup)
+    processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
+
+    def bound(column, value):
+        p = processors[column]
+        return p(value) if p is not None and value is not None else value
+
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.executemany(compiled.string, [tuple(bound(c, r[c]) for c in order) for r in rows])
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def populate(workdir: Path, n: int, seed: int = 1) -> dict:
+    """Make the home, the rows, index.txt and both mixes; what the benchmark needs to know."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from openjpki.config import Settings
+    from openjpki.pki import encode_revoked_entry, issuer_hashes
+    from openjpki.pki.ocsp_lean import simple_request_der
+    from openjpki.services.authority_home import initialise_home, open_authorities
+    from openjpki.store import serial_hex
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    settings = Settings.resolve(home=workdir / "home")
+    initialise_home(settings, now=now - timedelta(days=30))
+    service = open_authorities(settings)
+    authority = service.current("auth")
+    root = authority.root
+    der = _sample_der(service, now)
+    issuer = b"".join(issuer_hashes(root)["sha1"])
+    rng = random.Random(seed)
+    not_before, not_after = now - timedelta(days=10), now + timedelta(days=5 * 365)
+    expiry = not_after.strftime("%y%m%d%H%M%SZ")
+    osl = workdir / "openssl"
+    osl.mkdir(parents=True, exist_ok=True)
+    serials: list[int] = []
+    known: dict = {}
+    with open(osl / "index.txt", "w", encoding="ascii") as index:
+        for start in range(0, n, 50_000):
+            rows = []
+            for i in range(start, min(n, start + 50_000)):
+                serial = (1 << 126) | rng.getrandbits(126)
+                serials.append(serial)
+                revoked = i % REVOKED_EVERY == 1
+                row = dict(serial=serial_hex(serial), authority_id=authority.id, kind="auth",
+                           subject_id=f"{i:016X}", resident_id=None, partition=None, not_before=not_before,
+                           not_after=not_after, der=der, status="good", reason=None, revoked_at=None,
+                           status_changed_at=None, revoked_entry=None, change_seq=0, issued_at=not_before)
+                hexed = f"{serial:X}"
+                if revoked:
+                    reason = OPENSSL_REASONS[(i // REVOKED_EVERY) % len(OPENSSL_REASONS)]
+                    at = now - timedelta(days=1, seconds=i)
+                    row.update(status="revoked", reason=reason, revoked_at=at, status_changed_at=at, change_seq=1,
+                               revoked_entry=encode_revoked_entry(serial, at, x509.ReasonFlags(reason)))
+                    index.write(f"R\t{expiry}\t{at.strftime('%y%m%d%H%M%SZ')},{reason}\t{hexed}\tunknown\t"
+                                f"/C=JP/CN={i:016X}\n")
+                else:
+                    index.write(f"V\t{expiry}\t\t{hexed}\tunknown\t/C=JP/CN={i:016X}\n")
+                rows.append(row)
+                status = "revoked" if revoked else "good"
+                if status not in known:
+                    known[status] = {"serial": f"0x{serial:x}", "index": i}
+            _insert_rows(service.store, authority.id, rows)
+    service.store.dispose()
+    (osl / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+
+    def path_of(serial: int) -> str:
+        request = simple_request_der(issuer, serial)
+        return urllib.parse.quote(base64.b64encode(request).decode(), safe="")
+
+    encoded = [path_of(s) for s in serials]
+    for status in known.values():
+        status["ours"] = "/ocsp/" + encoded[status.pop("index")]
+        status["openssl"] = "/" + status["ours"][len("/ocsp/"):]
+    write_mixes(workdir, encoded, rng)
+    return {"home": str(settings.home), "root": str(osl / "root.pem"), "index": str(osl / "index.txt"),
+            "key": str(settings.keys_dir / "auth-1.key"), "passin": f"file:{settings.keys_dir / 'passphrase'}",
+            "known": known, "certs": n, "revoked": n // REVOKED_EVERY, "date": now.isoformat()}
+
+
+def write_mixes(workdir: Path, encoded: list[str], rng: random.Random) -> None:
+    """paths-<mix>-ours.txt and paths-<mix>-openssl.txt for both mixes."""
+    n = len(encoded)
+    uniform = list(range(n))
+    rng.shuffle(uniform)
+    ranks = list(range(n))
+    rng.shuffle(ranks)  # rank r is certificate ranks[r]
+    cumulative = list(itertools.accumulate(1.0 / (r + 1) for r in range(n)))
+    total = cumulative[-1]
+    draws = max(n, 200_000)
+    zipf = [ranks[min(n - 1, bisect.bisect_left(cumulative, rng.random() * total))] for _ in range(draws)]
+    for mix, order in (("uniform", uniform), ("zipf", zipf)):
+        with open(workdir / f"paths-{mix}-ours.txt", "w") as ours, \
+                open(workdir / f"paths-{mix}-openssl.txt", "w") as theirs:
+            for i in order:
+                ours.write(f"/ocsp/{encoded[i]}\n")
+                theirs.write(f"/{encoded[i]}\n")
+        (workdir / f"mix-{mix}.json").write_text(json.dumps(
+            {"requests": len(order), "distinct": len(set(order))}))
