@@ -507,6 +507,19 @@ def register_name(ctx: typer.Context, resident: int = typer.Argument(...),
                                          former_surname=former_surname, alias=alias), as_json)
 
 
+@register_app.command("stay-extension")
+def register_stay_extension(ctx: typer.Context, resident: int = typer.Argument(...),
+                            until: str = typer.Option(..., "--until", help="The new last day "
+                                                      "of the period of stay (YYYY-MM-DD)."),
+                            at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """在留期間の更新: a foreign resident's period of stay is extended (R2.3); renewal can
+    then reach the new period."""
+    from openjpki.services.register_stay import extend_stay
+
+    day, now = _date(until, "--until"), _moment(ctx, at)
+    _register(ctx, lambda c: extend_stay(c, resident, day, now), as_json)
+
+
 @register_app.command("birth-date")
 def register_birth_date(ctx: typer.Context, resident: int = typer.Argument(...),
                         birth: str = typer.Option(..., "--birth"),

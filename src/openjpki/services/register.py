@@ -24,7 +24,7 @@ from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import cards_of
 from openjpki.services.counter.residents import (
-    InputError, parse_sex, require_resident, resident_dict,
+    InputError, parse_postal_code, parse_sex, require_resident, resident_dict,
 )
 from openjpki.services.counter.results import EndedCertificate, Offer
 from openjpki.store import Certificate
@@ -121,12 +121,17 @@ def _set(r: Resident, **values: Any) -> dict:
     return changed
 
 
+def _postal(value: str | None) -> str | None:
+    return parse_postal_code(value) if value else None
+
+
 def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, date) else v
 
 
 def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: datetime, *,
-            household_id: str | None = None, relationship: str | None = None) -> RegisterResult:
+            household_id: str | None = None, relationship: str | None = None,
+            postal_code: str | None = None) -> RegisterResult:
     """転入: a person registered elsewhere moves into this municipality (R4.1)."""
     _text("address", new_address)
     m = ctx.municipality
@@ -134,7 +139,8 @@ def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: dateti
     def apply(r: Resident) -> dict:
         changed = _set(r, address=new_address, municipality_code=m.code,
                        prefecture=m.prefecture, municipality=m.name,
-                       household_id=household_id, relationship=relationship)
+                       household_id=household_id, relationship=relationship,
+                       postal_code=_postal(postal_code))
         if not r.on_register:
             r.on_register = True
             changed["on_register"] = {"from": False, "to": True}
@@ -145,7 +151,8 @@ def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: dateti
 
 
 def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime, *,
-         household_id: str | None = None, relationship: str | None = None) -> RegisterResult:
+         household_id: str | None = None, relationship: str | None = None,
+         postal_code: str | None = None) -> RegisterResult:
     """転居: a move within the municipality (R4.1)."""
     _text("address", new_address)
 
@@ -153,7 +160,7 @@ def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime,
         if not r.on_register:
             raise InputError(f"resident {r.id} is not on this register (a 転入 is needed)")
         changed = _set(r, address=new_address, household_id=household_id,
-                       relationship=relationship)
+                       relationship=relationship, postal_code=_postal(postal_code))
         if "address" in changed:
             r.address_changed_on = ctx.today(now)
         return changed

@@ -176,8 +176,11 @@ def _new_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterReque
     number = new_card_number()
     vid, sealed = create_virtual_card(ctx, number)
     declined = set(req.declined)
+    expires_on = card_expiry(r.birth_date, today)
+    if r.foreign_resident and r.stay_until is not None:  # R2.3: the card ends with the stay
+        expires_on = min(expires_on, r.stay_until)
     card = Card(card_number=number, resident_id=r.id, issued_on=today,
-                expires_on=card_expiry(r.birth_date, today), state="active",
+                expires_on=expires_on, state="active",
                 face_up_to_date=True, sign_declined=CertKind.SIGN in declined,
                 auth_declined=CertKind.AUTH in declined, virtual_card_id=vid,
                 issuing_secret_enc=sealed, card_pin_hash=hash_card_pin(pins.card or ""),

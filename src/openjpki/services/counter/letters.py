@@ -39,7 +39,7 @@ def mail_inquiry_form(s: Session, r: Resident, app: Application, now: datetime) 
     letter = Letter(
         resident_id=r.id, application_id=app.id, kind=INQUIRY_FORM,
         reference=new_reference(), state="sent", sent_at=now,
-        payload={"to_name": r.name, "to_address": r.address,
+        payload={"to_name": r.name, "to_address": r.address, "to_postal_code": r.postal_code,
                  "delivery": DELIVERY_REGISTERED_NO_FORWARD,
                  "procedure": app.procedure, "kinds": app.kinds,
                  "title_ja": "照会書兼回答書兼委任状",

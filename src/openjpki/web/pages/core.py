@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from openjpki import labels
 from openjpki.rules import to_jst
 from openjpki.web.pages.session import CSRF_FIELD, LANG_COOKIE, PageSession, Sessions, csrf_ok
 
@@ -57,7 +58,9 @@ def _msg(lang: str) -> Callable[[Any], str]:
     return msg
 
 
-def jst(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+@pass_context
+def jst(context: Any, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in Japan time: 2025年4月1日 10:00 on a Japanese page."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -66,8 +69,19 @@ def jst(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return to_jst(value).strftime(fmt)
+        local = to_jst(value)
+        if context.get("lang", "ja") == "ja":
+            return f"{labels.ja_date(local)} {local:%H:%M}"
+        return local.strftime(fmt)
     return str(value)
+
+
+@pass_context
+def day(context: Any, value: Any) -> str:
+    """A date: 2025年4月1日 on a Japanese page, 2025-04-01 in English."""
+    if context.get("lang", "ja") == "ja":
+        return labels.ja_date(value)
+    return labels.en_date(value)
 
 
 def iso(value: Any) -> str:
@@ -76,7 +90,22 @@ def iso(value: Any) -> str:
 
 
 _env.filters["jst"] = jst
+_env.filters["day"] = day
+_env.filters["wareki"] = labels.wareki
 _env.filters["iso"] = iso
+
+
+def sandbox_mode(request: Request) -> bool:
+    """Whether this server runs as a sandbox (the footer says so only then)."""
+    from openjpki.web.pages.cards import server_reader_allowed
+
+    st = getattr(request.app.state, "openjpki_pages", None)
+    if st is None:
+        return False
+    try:
+        return server_reader_allowed(request.app.state, st.web.settings)
+    except Exception:  # noqa: BLE001 — an unreadable mode is not a sandbox
+        return False
 
 
 def choose_lang(request: Request) -> tuple[str, bool]:
@@ -134,10 +163,15 @@ class Page:
         ctx = {
             "request": self.request, "lang": self.lang, "tr": self.tr, "lab": _lab(self.lang),
             "msg": _msg(self.lang), "csrf_field": CSRF_FIELD,
+            "L": lambda table, code: labels.label(table, code, self.lang),
+            "queue_reason": lambda text: labels.queue_reason(text, self.lang),
+            "audit_action": lambda a: labels.audit_action(a, self.lang),
+            "actor": lambda a: labels.actor(a, self.lang),
             "csrf_token": self.session.csrf_token, "clerk": self.clerk,
             "lang_url": self.lang_url, "path": self.request.url.path,
             "errors": {}, "values": {}, "area": "", "title": ("", ""),
         }
+        ctx["sandbox"] = sandbox_mode(self.request)
         ctx.update(self.extra)
         ctx.update(context)
         html = _env.get_template(template).render(**ctx)

@@ -249,6 +249,9 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
             from openjpki.web.pages.views import checklist
 
             wanted = kinds or checklist(resident, procedure, applicant, today)["kinds"]
+            if form.flag("sign_exception") and "sign" not in wanted:
+                wanted = ("sign",) + tuple(wanted)  # R5.6: SIGN asked for as the exception
+                kinds = tuple(k for k in wanted if k not in declined)
             if new_card:
                 wanted = tuple(k for k in wanted if k not in declined)
             given: dict[str, Optional[str]] = {"card": form.pin("card_pin", "card",

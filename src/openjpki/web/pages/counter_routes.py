@@ -165,6 +165,29 @@ async def resident_audit(request: Request, rid: str) -> Response:
     return page.render("counter/audit.html", title=("監査記録", "Audit trail"), **data)
 
 
+@router.get("/counter/letters/{name}")
+async def letter_pdf(request: Request, name: str) -> Response:
+    """A mailed letter printed again (R5.4's inquiry form, R3.4's notice)."""
+    from starlette.responses import Response as Raw
+
+    from openjpki.services.letters_print import letter_pdf as render
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    letter_id = parse_id(name.removesuffix(".pdf")) if name.endswith(".pdf") else None
+    if letter_id is None:
+        return page.error(404, ("該当する郵送物が見つかりません。", "No such letter."))
+    st = _state(request)
+    result, error = await call(page, lambda: render(st.counter(page.clerk.actor), letter_id,
+                                                    st.now()))
+    if error:
+        return error
+    filename, data = result
+    return page.finish(Raw(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'}))
+
+
 # --- deferred work (R5.9) --------------------------------------------------------------------------
 
 STATES = ("queued", "running", "done", "refused", "failed")
