@@ -169,9 +169,40 @@ async def procedure_submit(request: Request, rid: str, slug: str) -> Response:
             form.error("card_pin", f"{outcome.message_ja}（{outcome.rule}）",
                        f"{outcome.message_en} ({outcome.rule})")
         return again(refusal_status(outcome), outcome)
+    body = outcome.to_dict()
     return page.render("counter/result.html", title=(procedure.ja, procedure.en),
-                       resident=resident, procedure=procedure, outcome=outcome.to_dict(),
-                       kind=outcome.outcome)
+                       resident=resident, procedure=procedure, outcome=body,
+                       kind=outcome.outcome, caps=expiry_caps(body),
+                       services_from=services_from(procedure, body, today))
+
+
+def services_from(procedure: Procedure, body: dict, today: date) -> Optional[date]:
+    """R3.5: after a renewal, convenience-store services work from 2 business days later."""
+    from openjpki.rules import convenience_services_from
+
+    if body.get("outcome") != "completed" or procedure is not Procedure.RENEWAL:
+        return None
+    return convenience_services_from(today)
+
+
+def expiry_caps(body: dict) -> list[dict]:
+    """What the clerk must be told of each issued certificate's expiry: capped by the card's
+    own expiry (R2.1) or by AUTH (R2.2), and whether a renewal gained no day at all."""
+    card_end = body.get("card_expires_on")
+    previous = body.get("previous_not_after") or {}
+    caps = []
+    for c in body.get("issued", ()):
+        basis = ("card" if c["not_after"] == card_end else
+                 "auth" if c["expiry_rule"] == "R2.2" else
+                 "stay" if c["expiry_rule"] == "R2.3" else None)
+        gained = previous.get(c["kind"])
+        nothing = gained is not None and c["not_after"] <= gained
+        if basis is not None or nothing:
+            caps.append({"kind": c["kind"], "basis": basis, "not_after": c["not_after"],
+                         "nothing_gained": nothing, "previous": gained,
+                         "rule": {"card": "R2.1", "auth": "R2.2", "stay": "R2.3"}.get(
+                             basis or "", c["expiry_rule"])})
+    return caps
 
 
 def _build(form: Form, resident: dict, procedure: Procedure, applicant: ApplicantType,
@@ -267,7 +298,8 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
     try:
         req = CounterRequest(procedure.value, resident["id"], kinds=kinds, new_card=new_card,
                              declined=tuple(declined), applicant=applicant_in,
-                             sign_exception=form.flag("sign_exception"), reason=reason)
+                             sign_exception=form.flag("sign_exception"), reason=reason,
+                             paid_card_reissue=new_card and form.flag("paid_card_reissue"))
     except ValueError as e:
         form.error("kinds", "手続きの内容を確認してください：" + str(e),
                    "Check the request: " + str(e))

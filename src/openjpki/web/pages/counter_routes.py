@@ -188,6 +188,37 @@ async def letter_pdf(request: Request, name: str) -> Response:
         "Content-Disposition": f'inline; filename="{filename}"'}))
 
 
+@router.get("/counter/reports/fees")
+async def fee_report(request: Request) -> Response:
+    """The day's fees (R3.6): every receipt line and the totals per office."""
+    from datetime import date
+
+    from openjpki.rules import to_jst
+    from openjpki.services.counter.fees import day_report
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    st = _state(request)
+    errors = {}
+    raw = request.query_params.get("on", "")
+    try:
+        day = date.fromisoformat(raw) if raw else to_jst(st.now()).date()
+    except ValueError:
+        errors["on"] = ("日付を「年-月-日」で入力してください。", "Enter the date as YYYY-MM-DD.")
+        day = to_jst(st.now()).date()
+    report, error = await call(page, lambda: day_report(st.counter(), day))
+    if error:
+        return error
+    offices = {}
+    calendar = st.counter().calendar
+    if calendar is not None:
+        offices = {k: (o.name_ja, o.name_en) for k, o in calendar.offices.items()}
+    return page.render("counter/fees.html", title=("手数料の日計", "Fees of the day"),
+                       report=report, office_names=offices, errors=errors,
+                       values={"on": day.isoformat()})
+
+
 # --- deferred work (R5.9) --------------------------------------------------------------------------
 
 STATES = ("queued", "running", "done", "refused", "failed")

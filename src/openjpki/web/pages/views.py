@@ -56,7 +56,23 @@ def resident_page_data(ctx, resident_id: int) -> dict[str, Any]:
             if c["current"]:
                 current[c["kind"]] = c
     return {"resident": resident, "letters": letters, "proxy": proxy, "deferred": deferred,
-            "audit": audit, "active_card": active[-1] if active else None, "current": current}
+            "audit": audit, "active_card": active[-1] if active else None, "current": current,
+            "locked": locked_pins(ctx, active[-1]) if active else []}
+
+
+def locked_pins(ctx, card: dict) -> list[str]:
+    """The PINs of the card that are locked (R1.4), as the card itself tells (no PIN is
+    needed to read it): the clerk offers the reset (R1.7)."""
+    from openjpki.web.pages.cards import pin_status
+
+    try:
+        pins = pin_status(ctx, card)
+    except Exception:  # noqa: BLE001 — the card cannot be read now (in a reader …): unknown
+        return []
+    locked = [k for k in ("sign", "auth") if pins.get(k, {}).get("blocked")]
+    if card.get("card_pin_locked"):
+        locked.append("card")
+    return locked
 
 
 def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on: date,
