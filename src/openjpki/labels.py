@@ -77,6 +77,10 @@ TABLES: dict[str, dict[str, Pair]] = {
                       "inquiry_mailed": ("照会書を郵送", "inquiry form mailed"),
                       "pin_mismatch": ("暗証番号不一致（再照会）", "PINs did not match"),
                       "deferred": ("後日処理", "deferred")},
+    "fault": {"tryLater": ("一時的に応答不可", "tryLater"), "internalError": ("内部エラー", "internalError"),
+              "unauthorized": ("応答拒否", "unauthorized"), "stale": ("古い応答", "stale"),
+              "delay": ("応答遅延", "delay"), "missing": ("配布なし（404）", "missing"),
+              "unavailable": ("利用不可（503）", "unavailable"), "off": ("なし", "off")},
 }
 
 # Deferred work (R5.9) keeps why it waits as a sentence of the health check; these are the

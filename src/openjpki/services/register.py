@@ -92,7 +92,15 @@ def _consequences(s: Session, ctx: CounterContext, r: Resident, change: FactChan
             rec = ctx.authority.revoke(serial, end.reason.value, at=now, session=s)
             ended.append(EndedCertificate(end.kind.value, serial, rec.status,
                                           rec.reason or "", end.rule))
-        message_ja, message_en = end.message_ja, end.message_en
+        # What happened (the rule's own sentence says what a change does, in the future).
+        if live:
+            message_ja = (f"{change.ja}を登録しました。{end.kind.ja}は失効しました"
+                          "（利用者証明用電子証明書は引き続き有効です）。")
+            message_en = (f"The {change.en} is registered; the {end.kind.en} has been "
+                          "revoked (the user authentication certificate stays valid).")
+        else:
+            message_ja = f"{change.ja}を登録しました。失効した電子証明書はありません。"
+            message_en = f"The {change.en} is registered; no certificate was revoked."
         if live and end.reissue_same_visit:
             offers.append(Offer(
                 "reissue_after_change", (end.kind.value,), "R4.5",

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from counterkit import PINS, at, holder_with_card, look, person, serials
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from openjpki.rules import Refused
 from openjpki.rules.documents import PhotoId, PresentedId

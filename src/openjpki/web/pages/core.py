@@ -11,6 +11,7 @@ Templates say every label in both languages next to each other — ``{{ tr("住�
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,25 @@ def _lab(lang: str) -> Callable[[Any], str]:
     return lab
 
 
-def _msg(lang: str) -> Callable[[Any], str]:
+_RULE_NOTE = re.compile(r"\s?[（(][^（）()]*?R\d+\.\d+[^（）()]*[）)]")
+_RULE_BARE = re.compile(r"\s?\bR\d+\.\d+(?:[–-]R?\d+\.\d+)?\b")
+
+
+def without_rules(text: str) -> str:
+    """``text`` without rule numbers: 「…です（R6.2, R6.3）。」 → 「…です。」"""
+    return _RULE_BARE.sub("", _RULE_NOTE.sub("", text))
+
+
+def _msg(lang: str, public: bool = False) -> Callable[[Any], str]:
+    inner = _msg_plain(lang)
+
+    def msg(x: Any) -> str:
+        text = inner(x)
+        return without_rules(text) if public else text
+    return msg
+
+
+def _msg_plain(lang: str) -> Callable[[Any], str]:
     def msg(x: Any) -> str:
         if x is None:
             return ""
@@ -135,8 +154,15 @@ class Page:
         lang, remember = choose_lang(request)
         return cls(request, sessions, sessions.load(request), lang, remember)
 
+    @property
+    def public(self) -> bool:
+        """A page the public uses (the kiosk): rule numbers are not shown, only kept in
+        ``data-rule`` attributes."""
+        return self.extra.get("area") == "kiosk"
+
     def tr(self, ja: str, en: str) -> str:
-        return ja if self.lang == "ja" else en
+        text = ja if self.lang == "ja" else en
+        return without_rules(text) if self.public else text
 
     def lang_url(self, lang: str) -> str:
         params = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
@@ -162,7 +188,8 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         ctx = {
             "request": self.request, "lang": self.lang, "tr": self.tr, "lab": _lab(self.lang),
-            "msg": _msg(self.lang), "csrf_field": CSRF_FIELD,
+            "msg": _msg(self.lang, self.public), "csrf_field": CSRF_FIELD,
+            "public": self.public,
             "L": lambda table, code: labels.label(table, code, self.lang),
             "queue_reason": lambda text: labels.queue_reason(text, self.lang),
             "audit_action": lambda a: labels.audit_action(a, self.lang),

@@ -92,7 +92,7 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
     ctx = {
         "title": (f"{procedure.ja}（{resident['name']}）", f"{procedure.en} ({resident['name']})"),
         "resident": resident, "procedure": procedure, "applicant": applicant, "visit": visit,
-        "check": checklist(resident, procedure, applicant, today),
+        "check": checklist(resident, procedure, applicant, today, visit=visit),
         "has_card": bool(active), "kind_options": KIND_OPTIONS, "reasons": REASONS,
         "photo_options": PHOTO_OPTIONS, "proof_options": PROOF_OPTIONS,
         "applicant_options": APPLICANT_OPTIONS,
@@ -101,6 +101,28 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
     }
     ctx.update(extra)
     return ctx
+
+
+@router.get("/counter/residents/{rid}/juki-card")
+async def juki_card(request: Request, rid: str) -> Response:
+    """R2.6: certificates on the legacy 住民基本台帳カード are neither issued nor renewed any
+    more; the clerk is told so, with the way on (a My Number Card and its certificates)."""
+    from openjpki.rules.expiry import legacy_juki_certificate_request
+    from openjpki.services.counter import show_resident
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    resident_id = parse_id(rid)
+    if resident_id is None:
+        return not_found(page)
+    st = request.app.state.openjpki_pages
+    resident, error = await call(page, lambda: show_resident(st.counter(), resident_id))
+    if error:
+        return error
+    return page.render("counter/juki.html", status=409, resident=resident,
+                       decision=legacy_juki_certificate_request(),
+                       title=("住民基本台帳カードの電子証明書", "Certificates on the 住基カード"))
 
 
 @router.get("/counter/residents/{rid}/procedures/{slug}")

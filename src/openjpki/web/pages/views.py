@@ -76,7 +76,7 @@ def locked_pins(ctx, card: dict) -> list[str]:
 
 
 def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on: date,
-              kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+              kinds: tuple[str, ...] = (), visit: int = 2) -> dict[str, Any]:
     """What the applicant brings and which PINs are entered, as the rules say (R5.3–R5.7,
     R1.6, R1.7). ``resident`` is the resident dict of ``show_resident``."""
     birth = date.fromisoformat(resident["birth_date"])
@@ -109,8 +109,14 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
     if Requirement.APPLICANT_PHOTO_ID in items or Requirement.HOLDER_PHOTO_ID in items:
         # What is needed once a photo ID is shown (a proxy's form, R5.4).
         decision = ask((PresentedId(PhotoId.DRIVERS_LICENCE),))
+    later: list[Any] = []
     if isinstance(decision, SecondVisit):
-        items += [n for n in decision.needs if n not in items]
+        if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
+            # R5.4: the sealed form reaches the holder only after this visit.
+            later = list(decision.needs)
+            items = [n for n in items if n is not Requirement.INQUIRY_FORM]
+        else:
+            items += [n for n in decision.needs if n not in items]
     notes: list[tuple[str, str]] = []
     if applicant is ApplicantType.LEGAL_REPRESENTATIVE:
         notes.append(("親権者が本人の世帯の世帯主で続柄が住民票で確認できる場合、または本籍が"
@@ -127,7 +133,7 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
                   "（R5.7）。", "Photo IDs: originals, within their validity, showing the "
                   "current name and address (R5.7)."))
     pins = [p for p in pins_needed(procedure, use_kinds)]
-    return {"items": items, "notes": notes, "pins": pins, "kinds": use_kinds,
+    return {"items": items, "later": later, "notes": notes, "pins": pins, "kinds": use_kinds,
             "refusal": decision if getattr(decision, "allowed", True) is False
             and not isinstance(decision, SecondVisit) and not getattr(decision, "missing", ())
             else None}
