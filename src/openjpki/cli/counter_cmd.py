@@ -13,6 +13,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.labels import ja_date, label
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
 counter_app = typer.Typer(help="Counter procedures (窓口, R5.1).", no_args_is_help=True)
@@ -173,9 +174,13 @@ def _print_outcome(outcome, as_json: bool) -> None:
         d = outcome.to_dict()
         _say(f"{d['outcome']} ({d.get('rule')}): {d.get('message_en', '')}")
         for c in d.get("issued", []):
-            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}")
+            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}"
+                 f" — {label('kind', c['kind'])} {ja_date(c['not_after'])}まで")
         for c in d.get("ended", []):
-            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})")
+            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})"
+                 f" — {label('status', c['status'])}（{label('reason', c['reason'])}）")
+        if d.get("fee") is not None:
+            _say(f"  fee {d['fee']} JPY (R3.6) — 手数料 {d['fee']}円")
         for o in d.get("offers", []):
             _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
     if outcome.outcome == "refused":
@@ -242,7 +247,10 @@ def resident_show(ctx: typer.Context, resident: int = typer.Argument(...),
         for cert in card["certificates"]:
             _say(f"    {cert['kind']} {cert['serial']} {cert['status']}"
                  + (f" ({cert['reason']})" if cert["reason"] else "")
-                 + f" not after {cert['not_after']}")
+                 + f" not after {cert['not_after']}"
+                 + f" — {label('kind', cert['kind'])} {label('status', cert['status'])}"
+                 + (f"（{label('reason', cert['reason'])}）" if cert["reason"] else "")
+                 + f" {ja_date(cert['not_after'])}まで")
 
 
 @resident_app.command("list")
@@ -459,8 +467,11 @@ def _register(ctx: typer.Context, call, as_json: bool) -> None:
         return
     d = result if isinstance(result, dict) else result.to_dict()
     _say(f"{d['event']} registered ({d['rule']}) {d.get('message_en', '')}".rstrip())
+    if d.get("message_ja"):
+        _say(f"  {d['message_ja']}")
     for e in d.get("ended", []):
-        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})")
+        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})"
+             f" — {label('status', e['status'])}（{label('reason', e['reason'])}）")
     for o in d.get("offers", []):
         _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']}), after "
              + ", ".join(o["first"]))
