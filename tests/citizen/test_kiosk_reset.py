@@ -329,3 +329,20 @@ def test_a_card_without_sign_has_no_sign_pin_to_reset(sctx):
         app(sctx, child, "sign", PINS.auth, T0)
     out = app(sctx, child, "auth", PINS.sign, T0)
     assert isinstance(out, Refused) and out.rule == "R6.1", out
+
+
+def test_R6_3_a_revoked_sign_pin_does_not_prove_the_holder_at_the_kiosk(ctx):
+    """The reset of AUTH proves the holder with the SIGN PIN: once SIGN is revoked (a move,
+    R4.1) that PIN proves nothing, at the app step and at the kiosk step (R6.1, R6.3)."""
+    from openjpki.services.register import move
+
+    h = holder(ctx)
+    prepared = app(ctx, h, "auth", PINS.sign, T0)  # prepared while SIGN was good
+    assert isinstance(prepared, ResetPrepared), prepared
+    move(ctx, h.resident_id, "埼玉県川口市本町四丁目4番4号", T0 + timedelta(hours=1))
+    out = refused(kiosk(ctx, h, "auth", PINS.sign, NEW["auth"], T0 + timedelta(hours=2)),
+                  "R6.3")
+    assert "署名用電子証明書が有効でない" in out.message_ja
+    assert pin_works(ctx, h, "auth", PINS.auth)  # nothing was reset
+    refused(app(ctx, h, "auth", PINS.sign, T0 + timedelta(hours=3)), "R6.3")
+    assert ("kiosk.pin_reset.refused", "R6.3") in actions(ctx, h.resident_id)

@@ -165,7 +165,7 @@ def test_r4_1_move_revokes_sign_and_r4_5_reissue(page, counter):
     page.locator("#audit-link").click()
     audit = page.locator("#audit")
     expect(audit).to_contain_text("register.move")
-    expect(audit).to_contain_text("clerk:clerk1")
+    expect(audit).to_contain_text("職員（clerk1）")
 
 
 def test_bad_input_is_shown_beside_the_field_in_japanese_and_english(page, counter):

@@ -13,6 +13,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.labels import ja_date, label
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
 counter_app = typer.Typer(help="Counter procedures (窓口, R5.1).", no_args_is_help=True)
@@ -177,9 +178,13 @@ def _print_outcome(outcome, as_json: bool) -> None:
         d = outcome.to_dict()
         _say(f"{d['outcome']} ({d.get('rule')}): {d.get('message_en', '')}")
         for c in d.get("issued", []):
-            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}")
+            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}"
+                 f" — {label('kind', c['kind'])} {ja_date(c['not_after'])}まで")
         for c in d.get("ended", []):
-            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})")
+            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})"
+                 f" — {label('status', c['status'])}（{label('reason', c['reason'])}）")
+        if d.get("fee") is not None:
+            _say(f"  fee {d['fee']} JPY (R3.6) — 手数料 {d['fee']}円")
         for o in d.get("offers", []):
             _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
     if outcome.outcome == "refused":
@@ -246,7 +251,10 @@ def resident_show(ctx: typer.Context, resident: int = RESIDENT,
         for cert in card["certificates"]:
             _say(f"    {cert['kind']} {cert['serial']} {cert['status']}"
                  + (f" ({cert['reason']})" if cert["reason"] else "")
-                 + f" not after {cert['not_after']}")
+                 + f" not after {cert['not_after']}"
+                 + f" — {label('kind', cert['kind'])} {label('status', cert['status'])}"
+                 + (f"（{label('reason', cert['reason'])}）" if cert["reason"] else "")
+                 + f" {ja_date(cert['not_after'])}まで")
 
 
 @resident_app.command("list")
@@ -463,8 +471,11 @@ def _register(ctx: typer.Context, call, as_json: bool) -> None:
         return
     d = result if isinstance(result, dict) else result.to_dict()
     _say(f"{d['event']} registered ({d['rule']}) {d.get('message_en', '')}".rstrip())
+    if d.get("message_ja"):
+        _say(f"  {d['message_ja']}")
     for e in d.get("ended", []):
-        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})")
+        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})"
+             f" — {label('status', e['status'])}（{label('reason', e['reason'])}）")
     for o in d.get("offers", []):
         _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']}), after "
              + ", ".join(o["first"]))
@@ -509,6 +520,19 @@ def register_name(ctx: typer.Context, resident: int = RESIDENT,
     now = _moment(ctx, at)
     _register(ctx, lambda c: change_name(c, resident, now, name=name,
                                          former_surname=former_surname, alias=alias), as_json)
+
+
+@register_app.command("stay-extension")
+def register_stay_extension(ctx: typer.Context, resident: int = typer.Argument(...),
+                            until: str = typer.Option(..., "--until", help="The new last day "
+                                                      "of the period of stay (YYYY-MM-DD)."),
+                            at: Optional[str] = AT, as_json: bool = JSON) -> None:
+    """在留期間の更新: a foreign resident's period of stay is extended (R2.3); renewal can
+    then reach the new period."""
+    from openjpki.services.register_stay import extend_stay
+
+    day, now = _date(until, "--until"), _moment(ctx, at)
+    _register(ctx, lambda c: extend_stay(c, resident, day, now), as_json)
 
 
 @register_app.command("birth-date")

@@ -318,6 +318,26 @@ def crl_generate(
         _say(f"{entries} entries")
 
 
+def _start_lines(s, mode, host: str, port: int, demo: bool) -> None:
+    """Where it listens, the home, the mode, the next command (and ``--demo``'s seeding)."""
+    from openjpki.cli.serve_start import home_counts, say_all, seed_demo, start_lines
+
+    seeded = None
+    if demo:
+        if not mode.sandbox:
+            fail("--demo seeds test data: only in sandbox mode")
+        try:
+            seeded = len(seed_demo(s, _now()).residents)
+        except Exception as e:  # noqa: BLE001 — the services' own errors, as one line
+            fail(f"the demo could not be seeded: {e}")
+    try:
+        residents, clerks = home_counts(s)
+    except Exception:  # noqa: BLE001 — counts are advice only; serving goes on
+        residents, clerks = 1, 1
+    say_all(start_lines(s, mode, host, port, residents=residents, clerks=clerks,
+                        demo_seeded=seeded), _say)
+
+
 @app.command("serve")
 def serve_cmd(
     ctx: typer.Context,
@@ -336,6 +356,9 @@ def serve_cmd(
     node: Optional[str] = typer.Option(
         None, "--node", help="This node's name in /healthz (else $OPENJPKI_NODE, [service] "
         "node in openjpki.toml, or the host name)."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Sandbox only: seed the demo residents and cards first (as "
+        "`openjpki demo`; nothing changes when they are there already)."),
 ) -> None:
     """Run the HTTP server: OCSP, CRLs, the API and pages, on the store (initialised on
     first start)."""
@@ -365,7 +388,7 @@ def serve_cmd(
     require_private_home(ctx)  # again: what the first start made is checked too
     if production:
         os.environ[MODE_ENV] = "production"  # for any worker process started from here
-    _say(f"{mode.name} mode ({mode.source})")
+    _start_lines(s, mode, host, port, demo)
     # The JSON API and the deferred worker (R5.9), and the sandbox (its clock and faults;
     # /api/sandbox, refused in production): see openjpki.web.serving.
     # OCSP requests are answered by the HTTP front (openjpki.web.ocsp_front), everything else

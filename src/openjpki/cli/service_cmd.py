@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Optional
 
 import typer
@@ -87,32 +87,16 @@ def demo_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
     """Seed a municipality and residents with cards in every interesting state (valid, in
     the renewal window, SIGN revoked by a move, AUTH locked, on hold, under 15, adult ward,
     expired); safe to run twice."""
-    from openjpki.services.authority import AuthorityError, NotInitialised
-    from openjpki.services.authority_home import initialise_home, open_authorities
+    from openjpki.cli.serve_start import seed_demo
+    from openjpki.services.authority import AuthorityError
     from openjpki.services.authority_setup import SetupError
-    from openjpki.services.counter import CounterContext
     from openjpki.services.counter.context import ConfigError
-    from openjpki.services.demo import ROOTS_BACKDATED_DAYS, DemoError, seed
+    from openjpki.services.demo import DemoError
 
-    s = settings(ctx)
-    now = _now()
     try:
-        try:
-            open_authorities(s).store.dispose()
-        except NotInitialised:
-            # A fresh home: roots dated back, so the demo can hold a certificate issued
-            # long enough ago to have expired.
-            initialise_home(s, now=now - timedelta(days=ROOTS_BACKDATED_DAYS))
-        counter = CounterContext.from_settings(s, actor="demo")
-    except (AuthorityError, SetupError, ConfigError, ValueError) as e:
+        result = seed_demo(settings(ctx), _now())
+    except (AuthorityError, SetupError, ConfigError, DemoError, ValueError) as e:
         fail(str(e))
-    try:
-        roots = [counter.authority.root(k).not_valid_before_utc for k in ("sign", "auth")]
-        result = seed(counter, now, root_not_before=max(roots))
-    except DemoError as e:
-        fail(str(e))
-    finally:
-        counter.close()
     if as_json:
         print_json(result.to_dict())
         return

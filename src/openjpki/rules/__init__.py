@@ -71,7 +71,8 @@ from openjpki.rules.calendars import (
 )
 from openjpki.rules.kiosk import (
     CONVENIENCE_MIN_AGE, FACE_MATCH_LIMIT, RESERVATION_WINDOW, FaceMatch, after_face_match,
-    convenience_issuance_decision, convenience_login_decision, kiosk_reset_card_decision,
+    convenience_issuance_decision, convenience_login_decision, kiosk_identity_decision,
+    kiosk_reset_card_decision,
     kiosk_reset_decision, kiosk_reset_route, pin_for_kiosk_reset,
     residence_certificate_decision,
 )
@@ -94,7 +95,7 @@ __all__ = [
     "FACE_MATCH_LIMIT", "FaceMatch", "Fact", "FactChange", "FEE_WITH_PAID_CARD_REISSUE_JPY",
     "HeldCertificate", "Holder", "holder_request_decision", "HolderRequest", "Hours",
     "inquiry_reference_decision", "InquiryForm", "is_business_day", "is_year_end_closure",
-    "ISSUANCE_FEE_JPY", "JST", "KIOSK_HOURS", "kiosk_open", "kiosk_reset_card_decision",
+    "ISSUANCE_FEE_JPY", "JST", "KIOSK_HOURS", "kiosk_open", "kiosk_identity_decision", "kiosk_reset_card_decision",
     "kiosk_reset_decision", "kiosk_reset_route", "LabelledEnum",
     "legacy_juki_certificate_request", "LEGACY_JUKI_ISSUANCE_ENDED", "load_calendar",
     "load_offices", "MAJORITY_AGE", "months_before", "needs_legal_representative",

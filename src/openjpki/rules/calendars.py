@@ -100,11 +100,25 @@ class Office:
 
 
 @dataclass(frozen=True)
+class Fees:
+    """R3.6, as configured (JPY): issuance and renewal are free; a certificate issued
+    together with a paid re-issue of the card (a lost card, a paid replacement) costs
+    ``with_paid_card_reissue``."""
+
+    issuance: int = 0
+    with_paid_card_reissue: int = 200
+
+    def for_issuance(self, paid_card_reissue: bool) -> int:
+        return self.with_paid_card_reissue if paid_card_reissue else self.issuance
+
+
+@dataclass(frozen=True)
 class Calendar:
-    """All offices and the kiosk hours, as loaded from one file."""
+    """All offices, the kiosk hours and the fees, as loaded from one file."""
 
     offices: Mapping[str, Office]
     kiosk_hours: Hours = KIOSK_HOURS
+    fees: Fees = Fees()
 
     def office(self, office_id: str) -> Office:
         try:
@@ -151,6 +165,8 @@ def parse_calendar(text: str, source: str = "<calendar>") -> Calendar:
         kiosk_hours = _hours(kiosk.get("hours", str(KIOSK_HOURS)))
         where = f"{source}: [closures]"
         common = _closures(data.get("closures", {}))
+        where = f"{source}: [fees]"
+        fees = _fees(data.get("fees", {}))
         offices: dict[str, Office] = {}
         raw_offices = data.get("offices", {})
         if not isinstance(raw_offices, dict) or not raw_offices:
@@ -164,7 +180,23 @@ def parse_calendar(text: str, source: str = "<calendar>") -> Calendar:
         raise CalendarConfigError(f"{where}: missing key {e}") from None
     except (ValueError, TypeError, AttributeError) as e:
         raise CalendarConfigError(f"{where}: {e}") from None
-    return Calendar(offices, kiosk_hours)
+    return Calendar(offices, kiosk_hours, fees)
+
+
+def _fees(raw: Any) -> Fees:
+    if not isinstance(raw, dict):
+        raise ValueError("must be a table")
+    unknown = set(raw) - {"issuance", "with_paid_card_reissue"}
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    values = {}
+    for key in ("issuance", "with_paid_card_reissue"):
+        if key in raw:
+            v = raw[key]
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 100_000:
+                raise ValueError(f"{key} must be a whole number of yen (0-100000)")
+            values[key] = v
+    return Fees(**values)
 
 
 def _office(oid: str, raw: Any, common: Closures) -> Office:

@@ -186,6 +186,21 @@ def inquiry_reference_decision(live: bool, for_this_holder: bool = True) -> Allo
                    "The inquiry form's reference is live and the holder's.")
 
 
+def notice_reference_decision(sent: bool, for_this_holder: bool = True) -> Allowed | Refused:
+    """R5.5 a: the one-visit renewal by a proxy rests on the form enclosed with the expiry
+    notice, so the notice must have been sent to this holder and not used yet: the counter
+    asks for the notice number printed on it (001: a proxy without the お知らせ asks the
+    office; the two-visit inquiry of R5.4 is the way then)."""
+    if not (sent and for_this_holder):
+        return Refused("R5.5", "有効期限通知書の通知番号を確認できません（この方に送付された"
+                       "未使用の通知書ではありません）。お知らせをお持ちでない場合は、2回の来庁"
+                       "による手続き（照会書の郵送）になります。",
+                       "The expiry notice's number cannot be confirmed (no unused notice was "
+                       "sent to this holder). Without it the two-visit inquiry applies.")
+    return Allowed("R5.5", "有効期限通知書の通知番号を確認しました。",
+                   "The expiry notice's number is this holder's.")
+
+
 class Requirement(LabelledEnum):
     """Items a refusal or a second visit can list as still needed."""
 

@@ -80,15 +80,16 @@ def certificate_expiry(kind: "CertKind | str", birth: date, issued: date, card_e
     if stay_until is not None and stay_until < issued:
         raise ValueError("the period of stay ended before the issue date")
     candidates = [
-        (nth_birthday_after(birth, issued, CERTIFICATE_BIRTHDAYS), ExpiryBasis.BIRTHDAY),
-        (card_expiry, ExpiryBasis.CARD),
-    ]
+        (nth_birthday_after(birth, issued, CERTIFICATE_BIRTHDAYS), ExpiryBasis.BIRTHDAY)]
     if kind is CertKind.SIGN and auth_expiry is not None:
         if auth_expiry < issued:
             raise ValueError("the AUTH certificate expired before the issue date")
         candidates.append((auth_expiry, ExpiryBasis.AUTH))
+    # The stay before the card: a foreign resident's card ends with the stay too (R2.3), and
+    # of equal days the stay is what ended the validity.
     if stay_until is not None:
         candidates.append((stay_until, ExpiryBasis.STAY))
+    candidates.append((card_expiry, ExpiryBasis.CARD))
     day, basis = min(candidates, key=lambda c: c[0])  # min keeps the first of equals
     return CertificateExpiry(day, _RULE_OF[basis], basis)
 

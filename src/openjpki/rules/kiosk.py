@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from openjpki.rules.calendars import KIOSK_HOURS, Hours, kiosk_open
 from openjpki.rules.dates import age_on, to_jst
 from openjpki.rules.decision import Allowed, Refused
-from openjpki.rules.kinds import PinKind
+from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.renewal import convenience_services_from
 from openjpki.rules.revocation import CardEnd
 
@@ -119,6 +119,22 @@ def kiosk_reset_decision(target: "PinKind | str", prepared_at: datetime | None, 
         return open_
     return Allowed(rule, f"キオスク端末で新しい{target.ja}を設定できます。",
                    f"The new {target.en} can be set at the kiosk.")
+
+
+def kiosk_identity_decision(target: "PinKind | str", proving_status: str | None
+                            ) -> Allowed | Refused:
+    """R6.1–R6.3: the other certificate's PIN proves who the holder is only while that
+    certificate is good — the PIN of a revoked (or held) SIGN certificate proves nothing,
+    and only the counter can reset then."""
+    target = PinKind.parse(target)
+    other = pin_for_kiosk_reset(target)
+    if proving_status != "good":
+        cert = CertKind(other.value)
+        return Refused(_rule(target), f"{cert.ja}が有効でないため、その暗証番号では本人確認が"
+                       "できません。お住まいの市区町村の窓口で暗証番号の再設定をしてください。",
+                       f"The {cert.en} is not valid, so its PIN cannot prove who you are; "
+                       "reset the PIN at the municipal counter.")
+    return Allowed(_rule(target), "本人確認ができました。", "Identity confirmed.")
 
 
 def kiosk_reset_card_decision(card_state: str | None) -> Allowed | Refused:

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from openjpki.card import IssuingTerminal, JpkiClient
 from openjpki.card.client import Transport
 from openjpki.rules import (
-    KIOSK_HOURS, PinCounter, Refused, after_pin_reset, kiosk_open, kiosk_reset_decision,
-    pin_for_kiosk_reset, retry_limit,
+    KIOSK_HOURS, PinCounter, Refused, after_pin_reset, kiosk_identity_decision, kiosk_open,
+    kiosk_reset_decision, pin_for_kiosk_reset, retry_limit,
 )
 from openjpki.rules.calendars import Hours
 from openjpki.rules.kinds import PinKind
@@ -37,7 +37,8 @@ from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import current_certificates
 from openjpki.services.kiosk_card import (
-    InputError, card_of_certificate, forget_pins, issuing_secret, read_other_for_reset,
+    InputError, card_of_certificate, forget_pins, issuing_secret, proving_certificate_status,
+    read_other_for_reset,
 )
 from openjpki.services.smartphone import clear_face_match, reset_target
 from openjpki.store.citizen_models import KioskReservation
@@ -94,6 +95,10 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
             _refused(s, None, target, read, now, kiosk_id, stage="pin")
             return read
         card = card_of_certificate(s, read.serial, for_update=True)
+        proved = kiosk_identity_decision(target, proving_certificate_status(s, read.serial))
+        if isinstance(proved, Refused):  # R6.1: a revoked SIGN's PIN proves nothing
+            _refused(s, card, target, proved, now, kiosk_id, stage="identity")
+            return proved
         reservation = _open_reservation(s, card, target)
         if reservation is None:  # R6.2/R6.3: the kiosk step follows the app step
             refusal = kiosk_reset_decision(target, None, now, hours)

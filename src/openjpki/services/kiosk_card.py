@@ -131,3 +131,11 @@ def insert_ignore(s: Session, table: Any, values: dict, index_elements: list[str
     stmt = (ins.values(**values).on_conflict_do_nothing(index_elements=index_elements)
             .returning(*table.primary_key.columns))  # rowcount is -1 on psycopg here
     return s.execute(stmt).first() is not None
+
+
+def proving_certificate_status(s: Session, serial: str) -> str | None:
+    """The authority's status of the certificate whose PIN proved the holder (R6.1)."""
+    from openjpki.store import Certificate
+
+    return s.execute(select(Certificate.status).where(Certificate.serial == serial)
+                     ).scalar_one_or_none()

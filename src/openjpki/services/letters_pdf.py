@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -30,6 +29,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from openjpki import labels as _labels
 
 FONT_DIR_ENV = "OPENJPKI_FONT_DIR"
 GOTHIC = "IPAGothic"
@@ -106,23 +107,9 @@ def register_fonts() -> None:
 
 # --- dates as printed ---------------------------------------------------------------------------
 
-_ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"), (date(1926, 12, 25), "昭和"),
-         (date(1912, 7, 30), "大正"), (date(1868, 10, 23), "明治"))
-
-
-def ja_date(d: date) -> str:
-    """2025年4月1日"""
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def wareki(d: date) -> str:
-    """The date in the Japanese era calendar, as registers print it: 令和7年4月1日 (元年 for
-    the first year). Before Meiji: the Western year."""
-    for start, era in _ERAS:
-        if d >= start:
-            n = d.year - start.year + 1
-            return f"{era}{'元' if n == 1 else n}年{d.month}月{d.day}日"
-    return ja_date(d)
+# One table of dates and labels for pages, letters and the CLI (openjpki.labels).
+ja_date = _labels.ja_date
+wareki = _labels.wareki
 
 
 SEX_JA = {1: "男", 2: "女", 3: "不明"}

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from openjpki.labels import label
 from openjpki.services.letters_pdf import GOTHIC, SEX_JA, Cell, Sheet, ja_date, wareki
 
 TITLE = "住民票の写し"
-RELATIONSHIP_JA = {"head": "世帯主", "spouse": "妻", "wife": "妻", "husband": "夫",
-                   "child": "子", "parent": "父母", "father": "父", "mother": "母",
-                   "grandchild": "孫", "sibling": "兄弟姉妹", "other": "縁故者"}
+
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class ResidenceFacts:
 
 
 def relationship_ja(code: str) -> str:
-    return RELATIONSHIP_JA.get(code, code)
+    return label("relation", code)
 
 
 def render_residence_certificate(f: ResidenceFacts) -> bytes:
@@ -77,6 +76,6 @@ def render_residence_certificate(f: ResidenceFacts) -> bytes:
     s.line(25, 255, 185, 255, 0.3)
     s.text(25, 261, f"コンビニ交付（キオスク端末 {f.kiosk_id}）　交付日 {ja_date(f.issued_on)}",
            size=8.5)
-    s.text(25, 266, "Certificate of residence (住民票の写し) issued at a convenience-store kiosk "
-           "after login with the user authentication certificate.", size=7.5, font=GOTHIC)
+    s.text(25, 266, "利用者証明用電子証明書による本人確認の後、コンビニエンスストアのキオスク端末で"
+           "交付したものです。", size=7.5, font=GOTHIC)
     return s.finish()

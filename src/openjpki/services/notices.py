@@ -18,7 +18,7 @@ file, so a claim never exists without its letter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -105,7 +105,8 @@ def _send(store: Store, notice: DueNotice, on: date, now: datetime, folder: Path
                 reference=reference, batch_on=on, name=h.name, address=h.address,
                 birth_date=h.birth_date, municipality=h.municipality, prefecture=h.prefecture,
                 card_number_tail=h.card_number[-4:],
-                items=tuple(NoticeItem(c.kind, c.not_after, c.serial) for c in claimed))
+                items=tuple(NoticeItem(c.kind, c.not_after, c.serial) for c in claimed),
+                postal_code=h.postal_code, card_expires_on=_card_end(h, notice.not_after))
             write_pdf(path, render_expiry_notice(letter))
             written = True
             s.add(Letter(resident_id=h.resident_id, kind=KIND, reference=reference,
@@ -126,6 +127,15 @@ def _send(store: Store, notice: DueNotice, on: date, now: datetime, folder: Path
             path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _card_end(h, not_after: date) -> date | None:
+    """The card's own expiry, when the notice must tell of it: the card ends with the
+    certificates or within three months after them (001: the お知らせ covers the card)."""
+    end = h.card_expires_on
+    if end is None or end > not_after + timedelta(days=93):
+        return None
+    return end
 
 
 def _claim(s: Session, c, h, notice: DueNotice, on: date, reference: str, path: Path,

@@ -59,6 +59,9 @@ class DueCertificate:
     birth_date: date
     prefecture: str
     municipality: str
+    card_expires_on: date | None = None
+    """The card's own expiry: the notice tells of it too (001's お知らせ covers the card)."""
+    postal_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def due_statement(on: date):
     stmt = select(cc.serial, cc.kind, cc.not_after, cc.expiry_rule, cc.card_id,
                   Card.card_number, Card.resident_id, Resident.name, Resident.address,
                   Resident.birth_date, Resident.prefecture, Resident.municipality,
-                  Resident.stay_until)
+                  Card.expires_on, Resident.postal_code, Resident.stay_until)
     return _joined(stmt).where(_due_filter(on)).order_by(cc.card_id, cc.not_after, cc.kind)
 
 

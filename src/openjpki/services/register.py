@@ -25,7 +25,7 @@ from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import cards_of
 from openjpki.services.counter.residents import (
-    InputError, parse_sex, require_resident, resident_dict,
+    InputError, parse_postal_code, parse_sex, require_resident, resident_dict,
 )
 from openjpki.services.counter.results import EndedCertificate, Offer
 from openjpki.store import Certificate
@@ -96,7 +96,15 @@ def _consequences(s: Session, ctx: CounterContext, r: Resident, change: FactChan
             rec = ctx.authority.revoke(serial, end.reason.value, at=now, session=s)
             ended.append(EndedCertificate(end.kind.value, serial, rec.status,
                                           rec.reason or "", end.rule))
-        message_ja, message_en = end.message_ja, end.message_en
+        # What happened (the rule's own sentence says what a change does, in the future).
+        if live:
+            message_ja = (f"{change.ja}を登録しました。{end.kind.ja}は失効しました"
+                          "（利用者証明用電子証明書は引き続き有効です）。")
+            message_en = (f"The {change.en} is registered; the {end.kind.en} has been "
+                          "revoked (the user authentication certificate stays valid).")
+        else:
+            message_ja = f"{change.ja}を登録しました。失効した電子証明書はありません。"
+            message_en = f"The {change.en} is registered; no certificate was revoked."
         if live and end.reissue_same_visit:
             offers.append(Offer(
                 "reissue_after_change", (end.kind.value,), "R4.5",
@@ -125,12 +133,17 @@ def _set(r: Resident, **values: Any) -> dict:
     return changed
 
 
+def _postal(value: str | None) -> str | None:
+    return parse_postal_code(value) if value else None
+
+
 def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, date) else v
 
 
 def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: datetime, *,
-            household_id: str | None = None, relationship: str | None = None) -> RegisterResult:
+            household_id: str | None = None, relationship: str | None = None,
+            postal_code: str | None = None) -> RegisterResult:
     """転入: a person registered elsewhere moves into this municipality (R4.1)."""
     _text("address", new_address)
     m = ctx.municipality
@@ -138,7 +151,8 @@ def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: dateti
     def apply(r: Resident) -> dict:
         changed = _set(r, address=new_address, municipality_code=m.code,
                        prefecture=m.prefecture, municipality=m.name,
-                       household_id=household_id, relationship=relationship)
+                       household_id=household_id, relationship=relationship,
+                       postal_code=_postal(postal_code))
         if not r.on_register:
             r.on_register = True
             changed["on_register"] = {"from": False, "to": True}
@@ -149,7 +163,8 @@ def move_in(ctx: CounterContext, resident_id: int, new_address: str, now: dateti
 
 
 def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime, *,
-         household_id: str | None = None, relationship: str | None = None) -> RegisterResult:
+         household_id: str | None = None, relationship: str | None = None,
+         postal_code: str | None = None) -> RegisterResult:
     """転居: a move within the municipality (R4.1)."""
     _text("address", new_address)
 
@@ -157,7 +172,7 @@ def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime,
         if not r.on_register:
             raise InputError(f"resident {r.id} is not on this register (a 転入 is needed)")
         changed = _set(r, address=new_address, household_id=household_id,
-                       relationship=relationship)
+                       relationship=relationship, postal_code=_postal(postal_code))
         if "address" in changed:
             r.address_changed_on = ctx.today(now)
         return changed

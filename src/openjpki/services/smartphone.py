@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from openjpki.card import JpkiClient
 from openjpki.card.client import Transport
 from openjpki.rules import (
-    RESERVATION_WINDOW, FaceMatch, Refused, after_face_match, kiosk_reset_card_decision,
-    pin_for_kiosk_reset,
+    RESERVATION_WINDOW, FaceMatch, Refused, after_face_match, kiosk_identity_decision,
+    kiosk_reset_card_decision, pin_for_kiosk_reset,
 )
 from openjpki.rules.kinds import PinKind
 from openjpki.services.audit import record
@@ -42,6 +42,7 @@ from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import current_certificates
 from openjpki.services.kiosk_card import (
     InputError, card_of_certificate, forget_pins, insert_ignore, peek_serial,
+    proving_certificate_status,
     read_other_for_reset,
 )
 from openjpki.store.citizen_models import FaceMatchState, KioskReservation
@@ -180,6 +181,10 @@ def prepare_pin_reset(ctx: CounterContext, transport: Transport, target: "PinKin
         if isinstance(active, Refused):
             _refused(s, ctx, card, target, active, now, stage="card")
             return active
+        proved = kiosk_identity_decision(target, proving_certificate_status(s, read.serial))
+        if isinstance(proved, Refused):  # R6.1: a revoked SIGN's PIN proves nothing
+            _refused(s, ctx, card, target, proved, now, stage="identity")
+            return proved
         state = load_face_match(s, card, now)
         if state.app_locked:  # locked meanwhile: refused, unchanged (R6.2)
             _, refusal = after_face_match(state, matched=False)

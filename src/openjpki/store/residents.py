@@ -29,6 +29,8 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_kana: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     address: Mapped[str] = mapped_column(String(200))
+    # 郵便番号 of the address (NNN-NNNN), printed above it on mailed letters.
+    postal_code: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
     # The day the current address was registered (転入/転居): R5.5 b asks whether a move was
     # filed the same day.
     address_changed_on: Mapped[Optional[date]] = mapped_column(Date, nullable=True)

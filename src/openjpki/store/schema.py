@@ -15,7 +15,7 @@ from typing import Optional
 from sqlalchemy import Connection, Engine, inspect, text
 
 # The newest migration under openjpki/store/migrations/versions (its ``revision``).
-SCHEMA_HEAD = "ocsp1"
+SCHEMA_HEAD = "ctr1"
 
 _VERSION_TABLE = "alembic_version"
 

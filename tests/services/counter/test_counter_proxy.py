@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from counterkit import PINS, at, holder_with_card, look, person, serials
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from openjpki.rules import Refused
 from openjpki.rules.documents import PhotoId, PresentedId
@@ -115,15 +115,44 @@ def test_R5_4_proxy_pin_mismatch_restarts_inquiry(ctx):
     assert isinstance(done, Completed), done
 
 
+def _notice_sent(ctx, rid, reference="EXP-ABCD-EFGH-JKLM"):
+    """An expiry notice as the batch records it (R3.4)."""
+    with ctx.store.transaction() as s:
+        s.add(Letter(resident_id=rid, kind="expiry_notice", reference=reference,
+                     state="sent", sent_at=VISIT1, payload={}))
+    return reference
+
+
 def test_R5_5_a_renewal_with_the_expiry_notice_form_in_one_visit(ctx):
     rid, first = holder_with_card(ctx)
-    applicant = ApplicantInput(type="voluntary_proxy", ids=(LICENCE,),
-                               inquiry=InquiryAnswer(from_expiry_notice=True))
-    out = renew(ctx, rid, PINS, now=VISIT1, applicant=applicant)
+    reference = _notice_sent(ctx, rid)
+
+    def by_proxy(ref):
+        return ApplicantInput(type="voluntary_proxy", ids=(LICENCE,),
+                              inquiry=InquiryAnswer(reference=ref, from_expiry_notice=True))
+    # No notice number, or one that is not this holder's: the one-visit path is refused.
+    for ref in (None, "EXP-ZZZZ-ZZZZ-ZZZZ"):
+        out = renew(ctx, rid, PINS, now=VISIT1, applicant=by_proxy(ref))
+        assert isinstance(out, Refused) and out.rule == "R5.5", out
+    out = renew(ctx, rid, PINS, now=VISIT1, applicant=by_proxy(reference.lower()))
     assert isinstance(out, Completed), out
     assert out.rule == "R5.5"
     with ctx.store.transaction() as s:
-        assert s.execute(select(func.count()).select_from(Letter)).scalar_one() == 0
+        assert s.execute(select(Letter.state)).scalars().all() == ["answered"]
+    # A notice serves once.
+    again = renew(ctx, rid, PINS, now=VISIT1, applicant=by_proxy(reference))
+    assert isinstance(again, Refused) and again.rule == "R5.5"
+
+
+def test_R5_5_a_notice_of_another_holder_is_refused(ctx):
+    rid, _ = holder_with_card(ctx)
+    other = person(ctx, name="川口　次郎", sex="male", birth=date(1975, 3, 3))
+    reference = _notice_sent(ctx, other)
+    applicant = ApplicantInput(type="voluntary_proxy", ids=(LICENCE,),
+                               inquiry=InquiryAnswer(reference=reference,
+                                                     from_expiry_notice=True))
+    out = renew(ctx, rid, PINS, now=VISIT1, applicant=applicant)
+    assert isinstance(out, Refused) and out.rule == "R5.5"
 
 
 def test_R5_5_b_household_member_filing_the_move_the_same_day(ctx):

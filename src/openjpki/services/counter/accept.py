@@ -21,6 +21,7 @@ from openjpki.rules import Allowed, Refused, SecondVisit, validate_pin
 from openjpki.rules.calendars import counter_open
 from openjpki.rules.documents import (
     ApplicantType, InquiryForm, Procedure, inquiry_reference_decision,
+    notice_reference_decision,
 )
 from openjpki.rules.eligibility import Application as RulesApplication
 from openjpki.rules.eligibility import (
@@ -35,7 +36,9 @@ from openjpki.rules.revocation import HolderRequest
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.facts import applicant_facts, check_card_pin, holder_facts
-from openjpki.services.counter.letters import live_inquiry, mail_inquiry_form
+from openjpki.services.counter.letters import (
+    EXPIRY_NOTICE, find_letter, live_inquiry, mail_inquiry_form,
+)
 from openjpki.services.counter.queries import active_card, card_by_id, current_certificates
 from openjpki.services.counter.requests import CounterRequest, PinEntry
 from openjpki.services.counter.residents import InputError, require_resident
@@ -73,7 +76,16 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     app: Application | None = None
 
     inquiry = req.applicant.inquiry
-    if inquiry is not None and inquiry.reference:
+    notice: Letter | None = None
+    if inquiry is not None and inquiry.from_expiry_notice:  # R5.5 a: the notice was sent
+        notice = find_letter(s, inquiry.reference or "", for_update=True)
+        if notice is not None and notice.kind != EXPIRY_NOTICE:
+            notice = None
+        known = notice_reference_decision(notice is not None and notice.state == "sent",
+                                          notice is not None and notice.resident_id == r.id)
+        if isinstance(known, Refused):
+            return _record_refusal(s, ctx, r, req, None, now, office, known)
+    elif inquiry is not None and inquiry.reference:
         letter = live_inquiry(s, inquiry.reference, for_update=True)
         known = inquiry_reference_decision(letter is not None,
                                            letter is not None and letter.resident_id == r.id)
@@ -138,8 +150,9 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     app.kinds = ",".join(k.value for k in kinds)
     app.details = {**(app.details or {}), "decision": decision.to_dict()}
     app.updated_at = now
-    if letter is not None:
-        letter.state, letter.closed_at = "answered", now
+    for answered in (letter, notice):
+        if answered is not None:
+            answered.state, answered.closed_at = "answered", now
     visit = _visit(s, app, req, now, office, "accepted", decision.rule, **seen)
     s.flush()
     record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
@@ -260,6 +273,7 @@ def _details(req: CounterRequest) -> dict:
     a = req.applicant
     return {"new_card": req.new_card, "declined": [k.value for k in req.declined],
             "sign_exception": req.sign_exception, "reason": req.reason,
+            "paid_card_reissue": req.paid_card_reissue,
             "ids": [str(d.kind) for d in a.ids],
             "authority_proofs": [p.value for p in a.authority_proofs],
             "representative_id": a.representative_id, "holder_present": a.holder_present,

@@ -32,6 +32,7 @@ from openjpki.services.counter.cardops import (
 )
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.facts import check_card_pin, sign_facts
+from openjpki.services.counter.fees import take_fee
 from openjpki.services.counter.queries import cards_of, current_certificates
 from openjpki.services.counter.requests import CounterRequest, PinEntry
 from openjpki.services.counter.results import Completed, EndedCertificate, IssuedCertificate
@@ -63,6 +64,7 @@ def execute_in(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequ
         return result
     app.state, app.completed_at = "completed", now
     app.card_id = result.card_id
+    result = take_fee(s, ctx, intake, req, result, now)  # R3.6
     record(s, f"counter.{proc.value}.completed", now, actor=ctx.actor,
            subject=f"resident:{intake.resident.id}", application_id=app.id,
            card_id=result.card_id, issued=[c.to_dict() for c in result.issued],
@@ -104,6 +106,7 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
     current = current_certificates(s, card.id)
     issued: list[IssuedCertificate] = []
     ended: list[EndedCertificate] = list(ended_by_new_card)
+    previous: dict[str, str] = {}  # kind → the replaced certificate's last day
     # AUTH first: a SIGN issued with it is capped by its expiry (R2.2).
     order = sorted(kinds, key=lambda k: k is CertKind.SIGN)
     with open_card(ctx, card) as work:
@@ -125,6 +128,7 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
             work.set_pin(kind, pins.new(kind))  # type: ignore[arg-type]
             old = current.get(kind.value)
             if old is not None:
+                previous[kind.value] = old.not_after.isoformat()
                 ended.extend(_supersede(s, ctx, old, now))
             s.execute(update(CardCertificate).where(
                 CardCertificate.card_id == card.id, CardCertificate.kind == kind.value,
@@ -148,7 +152,8 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
         issued=tuple(issued), ended=tuple(ended),
         pins_set=tuple(k.value for k in order) + (("card",) if req.new_card else ()),
         details={"virtual_card_id": card.virtual_card_id,
-                 "card_expires_on": card.expires_on.isoformat()})
+                 "card_expires_on": card.expires_on.isoformat(),
+                 "previous_not_after": previous})
 
 
 def _auth_expiry(issued, current, today):
@@ -176,8 +181,11 @@ def _new_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterReque
     number = new_card_number()
     vid, sealed = create_virtual_card(ctx, number)
     declined = set(req.declined)
+    expires_on = card_expiry(r.birth_date, today)
+    if r.foreign_resident and r.stay_until is not None:  # R2.3: the card ends with the stay
+        expires_on = min(expires_on, r.stay_until)
     card = Card(card_number=number, resident_id=r.id, issued_on=today,
-                expires_on=card_expiry(r.birth_date, today), state="active",
+                expires_on=expires_on, state="active",
                 face_up_to_date=True, sign_declined=CertKind.SIGN in declined,
                 auth_declined=CertKind.AUTH in declined, virtual_card_id=vid,
                 issuing_secret_enc=sealed, card_pin_hash=hash_card_pin(pins.card or ""),

@@ -18,6 +18,7 @@ from openjpki.store.counter_models import Application, Letter
 from openjpki.store.residents import Resident
 
 INQUIRY_FORM = "inquiry_form"
+EXPIRY_NOTICE = "expiry_notice"  # mailed by the notice batch (services.notices, R3.4)
 DELIVERY_REGISTERED_NO_FORWARD = "転送不要の簡易書留"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed back
 
@@ -39,7 +40,7 @@ def mail_inquiry_form(s: Session, r: Resident, app: Application, now: datetime) 
     letter = Letter(
         resident_id=r.id, application_id=app.id, kind=INQUIRY_FORM,
         reference=new_reference(), state="sent", sent_at=now,
-        payload={"to_name": r.name, "to_address": r.address,
+        payload={"to_name": r.name, "to_address": r.address, "to_postal_code": r.postal_code,
                  "delivery": DELIVERY_REGISTERED_NO_FORWARD,
                  "procedure": app.procedure, "kinds": app.kinds,
                  "title_ja": "照会書兼回答書兼委任状",
@@ -59,9 +60,11 @@ def live_inquiry(s: Session, reference: str, *, for_update: bool = False) -> Let
     return letter if letter is not None and letter.state == "sent" else None
 
 
-def find_letter(s: Session, reference: str) -> Letter | None:
-    return s.execute(select(Letter).where(
-        Letter.reference == normalise_reference(reference))).scalar_one_or_none()
+def find_letter(s: Session, reference: str, *, for_update: bool = False) -> Letter | None:
+    stmt = select(Letter).where(Letter.reference == normalise_reference(reference))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return s.execute(stmt).scalar_one_or_none()
 
 
 def letters_of(s: Session, resident_id: int) -> list[Letter]:

@@ -96,6 +96,7 @@ def request_of(app: Application) -> CounterRequest:
         new_card=bool(d.get("new_card")), declined=tuple(d.get("declined") or ()),
         applicant=ApplicantInput(type=app.applicant_type),
         office=app.office, sign_exception=bool(d.get("sign_exception")),
+        paid_card_reissue=bool(d.get("paid_card_reissue")),
         reason=d.get("reason"))
 
 

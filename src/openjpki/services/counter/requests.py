@@ -70,6 +70,8 @@ class CounterRequest:
     office: str | None = None
     sign_exception: bool = False
     reason: str | None = None
+    paid_card_reissue: bool = False
+    """The new card is a paid re-issue (lost card, paid replacement): R3.6's fee."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "procedure", Procedure(self.procedure))

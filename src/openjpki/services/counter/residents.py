@@ -58,6 +58,7 @@ class ResidentInput:
     adult_ward: bool = False
     foreign_resident: bool = False
     stay_until: date | None = None
+    postal_code: str | None = None
     municipality_code: str | None = None
     prefecture: str | None = None
     municipality: str | None = None
@@ -88,7 +89,17 @@ def validate_resident_input(data: ResidentInput, today: date) -> int:
         raise InputError("birth_date must be a date not in the future")
     if data.stay_until is not None and not data.foreign_resident:
         raise InputError("a period of stay is only for a foreign resident")
+    if data.postal_code is not None:
+        parse_postal_code(data.postal_code)
     return parse_sex(data.sex)
+
+
+def parse_postal_code(value: str) -> str:
+    """郵便番号 as NNN-NNNN (given with or without the hyphen, in ASCII digits)."""
+    digits = value.strip().replace("-", "").replace("〒", "")
+    if not (len(digits) == 7 and digits.isascii() and digits.isdigit()):
+        raise InputError(f"a postal code is 7 digits (NNN-NNNN), not {value!r}")
+    return f"{digits[:3]}-{digits[3:]}"
 
 
 def add_resident(ctx: CounterContext, data: ResidentInput, now: datetime) -> dict:
@@ -104,6 +115,7 @@ def add_resident_in(s: Session, ctx: CounterContext, data: ResidentInput,
     m = ctx.municipality
     r = Resident(
         name=data.name, name_kana=data.name_kana, address=data.address,
+        postal_code=parse_postal_code(data.postal_code) if data.postal_code else None,
         birth_date=data.birth_date, sex=sex, former_surname=data.former_surname,
         alias=data.alias, household_id=data.household_id or "H" + secrets.token_hex(6),
         relationship=data.relationship, honseki_here=data.honseki_here,
@@ -150,6 +162,7 @@ def find_residents(ctx: CounterContext, *, name: str | None = None,
 def resident_dict(r: Resident) -> dict:
     return {
         "id": r.id, "name": r.name, "name_kana": r.name_kana, "address": r.address,
+        "postal_code": r.postal_code,
         "birth_date": r.birth_date.isoformat(), "sex": r.sex,
         "former_surname": r.former_surname, "alias": r.alias,
         "household_id": r.household_id, "relationship": r.relationship,

@@ -230,6 +230,10 @@ class NameEventIn(Strict):
     alias: Optional[RegisterText(200, 0)] = Field(None, description="'' removes it.")
 
 
+class StayExtensionIn(Strict):
+    stay_until: Day = Field(..., description="The new last day of the period of stay (R2.3).")
+
+
 class BirthDateEventIn(Strict):
     birth_date: Day
 

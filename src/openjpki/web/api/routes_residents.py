@@ -12,6 +12,7 @@ from openjpki.web.api.auth import authenticate, counter_for
 from openjpki.web.api.errors import guarded, problem_responses
 from openjpki.web.api.models import (
     MAX_ID, AddressEventIn, BirthDateEventIn, NameEventIn, ResidentCreate, SexEventIn,
+    StayExtensionIn,
     Text,
 )
 from openjpki.web.api.models_out import (
@@ -163,6 +164,15 @@ def birth_date_correction(body: BirthDateEventIn, request: Request,
 
     return _event(request, lambda ctx, now: correct_birth_date(
         ctx, resident_id, body.birth_date, now))
+
+
+@router.post("/{resident_id}/events/stay-extension", **EVENT)
+def stay_extension(body: StayExtensionIn, request: Request, resident_id: int = ResidentId):
+    """在留期間の更新: a foreign resident's period of stay is extended; nothing is revoked,
+    the active card follows the new period, and a renewal can reach it (R2.3)."""
+    from openjpki.services.register_stay import extend_stay
+
+    return _event(request, lambda ctx, now: extend_stay(ctx, resident_id, body.stay_until, now))
 
 
 @router.post("/{resident_id}/events/sex-correction", **EVENT)

@@ -23,17 +23,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PREFIXES = ("/counter", "/kiosk", "/portal")
+PREFIXES = ("/counter", "/kiosk", "/portal", "/roots")
 
 
 def _is_page(request: Request) -> bool:
     path = request.url.path
-    return any(path == p or path.startswith(p + "/") for p in PREFIXES)
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in PREFIXES)
 
 
 def install_pages(app: FastAPI) -> None:
     from openjpki.web.pages import counter_procedures, counter_register, counter_routes
-    from openjpki.web.pages import kiosk, portal
+    from openjpki.web.pages import kiosk, landing, portal
     from openjpki.web.pages.core import Page
     from openjpki.web.pages.state import PagesState
 
@@ -46,6 +46,7 @@ def install_pages(app: FastAPI) -> None:
     app.include_router(counter_procedures.router)
     app.include_router(kiosk.router)
     app.include_router(portal.router)
+    app.include_router(landing.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     problem_http = app.exception_handlers.get(StarletteHTTPException)

@@ -11,17 +11,19 @@ Templates say every label in both languages next to each other — ``{{ tr("住�
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from openjpki import labels
 from openjpki.rules import to_jst
 from openjpki.web.pages.session import CSRF_FIELD, LANG_COOKIE, PageSession, Sessions, csrf_ok
 
@@ -44,7 +46,25 @@ def _lab(lang: str) -> Callable[[Any], str]:
     return lab
 
 
-def _msg(lang: str) -> Callable[[Any], str]:
+_RULE_NOTE = re.compile(r"\s?[（(][^（）()]*?R\d+\.\d+[^（）()]*[）)]")
+_RULE_BARE = re.compile(r"\s?\bR\d+\.\d+(?:[–-]R?\d+\.\d+)?\b")
+
+
+def without_rules(text: str) -> str:
+    """``text`` without rule numbers: 「…です（R6.2, R6.3）。」 → 「…です。」"""
+    return _RULE_BARE.sub("", _RULE_NOTE.sub("", text))
+
+
+def _msg(lang: str, public: bool = False) -> Callable[[Any], str]:
+    inner = _msg_plain(lang)
+
+    def msg(x: Any) -> str:
+        text = inner(x)
+        return without_rules(text) if public else text
+    return msg
+
+
+def _msg_plain(lang: str) -> Callable[[Any], str]:
     def msg(x: Any) -> str:
         if x is None:
             return ""
@@ -57,7 +77,9 @@ def _msg(lang: str) -> Callable[[Any], str]:
     return msg
 
 
-def jst(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+@pass_context
+def jst(context: Any, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in Japan time: 2025年4月1日 10:00 on a Japanese page."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -66,8 +88,19 @@ def jst(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return to_jst(value).strftime(fmt)
+        local = to_jst(value)
+        if context.get("lang", "ja") == "ja":
+            return f"{labels.ja_date(local)} {local:%H:%M}"
+        return local.strftime(fmt)
     return str(value)
+
+
+@pass_context
+def day(context: Any, value: Any) -> str:
+    """A date: 2025年4月1日 on a Japanese page, 2025-04-01 in English."""
+    if context.get("lang", "ja") == "ja":
+        return labels.ja_date(value)
+    return labels.en_date(value)
 
 
 def iso(value: Any) -> str:
@@ -76,7 +109,22 @@ def iso(value: Any) -> str:
 
 
 _env.filters["jst"] = jst
+_env.filters["day"] = day
+_env.filters["wareki"] = labels.wareki
 _env.filters["iso"] = iso
+
+
+def sandbox_mode(request: Request) -> bool:
+    """Whether this server runs as a sandbox (the footer says so only then)."""
+    from openjpki.web.pages.cards import server_reader_allowed
+
+    st = getattr(request.app.state, "openjpki_pages", None)
+    if st is None:
+        return False
+    try:
+        return server_reader_allowed(request.app.state, st.web.settings)
+    except Exception:  # noqa: BLE001 — an unreadable mode is not a sandbox
+        return False
 
 
 def choose_lang(request: Request) -> tuple[str, bool]:
@@ -106,8 +154,15 @@ class Page:
         lang, remember = choose_lang(request)
         return cls(request, sessions, sessions.load(request), lang, remember)
 
+    @property
+    def public(self) -> bool:
+        """A page the public uses (the kiosk): rule numbers are not shown, only kept in
+        ``data-rule`` attributes."""
+        return self.extra.get("area") == "kiosk"
+
     def tr(self, ja: str, en: str) -> str:
-        return ja if self.lang == "ja" else en
+        text = ja if self.lang == "ja" else en
+        return without_rules(text) if self.public else text
 
     def lang_url(self, lang: str) -> str:
         params = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
@@ -133,11 +188,17 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         ctx = {
             "request": self.request, "lang": self.lang, "tr": self.tr, "lab": _lab(self.lang),
-            "msg": _msg(self.lang), "csrf_field": CSRF_FIELD,
+            "msg": _msg(self.lang, self.public), "csrf_field": CSRF_FIELD,
+            "public": self.public,
+            "L": lambda table, code: labels.label(table, code, self.lang),
+            "queue_reason": lambda text: labels.queue_reason(text, self.lang),
+            "audit_action": lambda a: labels.audit_action(a, self.lang),
+            "actor": lambda a: labels.actor(a, self.lang),
             "csrf_token": self.session.csrf_token, "clerk": self.clerk,
             "lang_url": self.lang_url, "path": self.request.url.path,
             "errors": {}, "values": {}, "area": "", "title": ("", ""),
         }
+        ctx["sandbox"] = sandbox_mode(self.request)
         ctx.update(self.extra)
         ctx.update(context)
         html = _env.get_template(template).render(**ctx)

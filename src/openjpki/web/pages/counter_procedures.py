@@ -92,7 +92,7 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
     ctx = {
         "title": (f"{procedure.ja}（{resident['name']}）", f"{procedure.en} ({resident['name']})"),
         "resident": resident, "procedure": procedure, "applicant": applicant, "visit": visit,
-        "check": checklist(resident, procedure, applicant, today),
+        "check": checklist(resident, procedure, applicant, today, visit=visit),
         "has_card": bool(active), "kind_options": KIND_OPTIONS, "reasons": REASONS,
         "photo_options": PHOTO_OPTIONS, "proof_options": PROOF_OPTIONS,
         "applicant_options": APPLICANT_OPTIONS,
@@ -101,6 +101,28 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
     }
     ctx.update(extra)
     return ctx
+
+
+@router.get("/counter/residents/{rid}/juki-card")
+async def juki_card(request: Request, rid: str) -> Response:
+    """R2.6: certificates on the legacy 住民基本台帳カード are neither issued nor renewed any
+    more; the clerk is told so, with the way on (a My Number Card and its certificates)."""
+    from openjpki.rules.expiry import legacy_juki_certificate_request
+    from openjpki.services.counter import show_resident
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    resident_id = parse_id(rid)
+    if resident_id is None:
+        return not_found(page)
+    st = request.app.state.openjpki_pages
+    resident, error = await call(page, lambda: show_resident(st.counter(), resident_id))
+    if error:
+        return error
+    return page.render("counter/juki.html", status=409, resident=resident,
+                       decision=legacy_juki_certificate_request(),
+                       title=("住民基本台帳カードの電子証明書", "Certificates on the 住基カード"))
 
 
 @router.get("/counter/residents/{rid}/procedures/{slug}")
@@ -169,9 +191,40 @@ async def procedure_submit(request: Request, rid: str, slug: str) -> Response:
             form.error("card_pin", f"{outcome.message_ja}（{outcome.rule}）",
                        f"{outcome.message_en} ({outcome.rule})")
         return again(refusal_status(outcome), outcome)
+    body = outcome.to_dict()
     return page.render("counter/result.html", title=(procedure.ja, procedure.en),
-                       resident=resident, procedure=procedure, outcome=outcome.to_dict(),
-                       kind=outcome.outcome)
+                       resident=resident, procedure=procedure, outcome=body,
+                       kind=outcome.outcome, caps=expiry_caps(body),
+                       services_from=services_from(procedure, body, today))
+
+
+def services_from(procedure: Procedure, body: dict, today: date) -> Optional[date]:
+    """R3.5: after a renewal, convenience-store services work from 2 business days later."""
+    from openjpki.rules import convenience_services_from
+
+    if body.get("outcome") != "completed" or procedure is not Procedure.RENEWAL:
+        return None
+    return convenience_services_from(today)
+
+
+def expiry_caps(body: dict) -> list[dict]:
+    """What the clerk must be told of each issued certificate's expiry: capped by the card's
+    own expiry (R2.1) or by AUTH (R2.2), and whether a renewal gained no day at all."""
+    card_end = body.get("card_expires_on")
+    previous = body.get("previous_not_after") or {}
+    caps = []
+    for c in body.get("issued", ()):
+        basis = ("card" if c["not_after"] == card_end else
+                 "auth" if c["expiry_rule"] == "R2.2" else
+                 "stay" if c["expiry_rule"] == "R2.3" else None)
+        gained = previous.get(c["kind"])
+        nothing = gained is not None and c["not_after"] <= gained
+        if basis is not None or nothing:
+            caps.append({"kind": c["kind"], "basis": basis, "not_after": c["not_after"],
+                         "nothing_gained": nothing, "previous": gained,
+                         "rule": {"card": "R2.1", "auth": "R2.2", "stay": "R2.3"}.get(
+                             basis or "", c["expiry_rule"])})
+    return caps
 
 
 def _build(form: Form, resident: dict, procedure: Procedure, applicant: ApplicantType,
@@ -249,6 +302,9 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
             from openjpki.web.pages.views import checklist
 
             wanted = kinds or checklist(resident, procedure, applicant, today)["kinds"]
+            if form.flag("sign_exception") and "sign" not in wanted:
+                wanted = ("sign",) + tuple(wanted)  # R5.6: SIGN asked for as the exception
+                kinds = tuple(k for k in wanted if k not in declined)
             if new_card:
                 wanted = tuple(k for k in wanted if k not in declined)
             given: dict[str, Optional[str]] = {"card": form.pin("card_pin", "card",
@@ -264,7 +320,8 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
     try:
         req = CounterRequest(procedure.value, resident["id"], kinds=kinds, new_card=new_card,
                              declined=tuple(declined), applicant=applicant_in,
-                             sign_exception=form.flag("sign_exception"), reason=reason)
+                             sign_exception=form.flag("sign_exception"), reason=reason,
+                             paid_card_reissue=new_card and form.flag("paid_card_reissue"))
     except ValueError as e:
         form.error("kinds", "手続きの内容を確認してください：" + str(e),
                    "Check the request: " + str(e))

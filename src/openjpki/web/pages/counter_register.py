@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openjpki import labels
 from openjpki.web.pages.auth import clerk_page
 from openjpki.web.pages.core import attempt, call
 from openjpki.web.pages.counter_routes import not_found, parse_id
@@ -22,9 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 SEXES = [("male", ("男", "male")), ("female", ("女", "female")),
          ("unknown", ("不明", "unknown"))]
-RELATIONSHIPS = [("head", ("世帯主", "head of household")), ("spouse", ("妻・夫", "spouse")),
-                 ("child", ("子", "child")), ("parent", ("父母", "parent")),
-                 ("other", ("その他", "other"))]
+RELATIONSHIPS = labels.options("relation", ("head", "spouse", "child", "parent", "other"))
 EVENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "move": (("転居（市内での住所変更）", "Move within the municipality (転居)"), ("R4.1", "R4.2")),
     "move_in": (("転入", "Move-in (転入)"), ("R4.1", "R4.2")),
@@ -34,6 +33,7 @@ EVENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "sex": (("性別の訂正", "Correction of sex"), ("R4.1", "R4.2")),
     "card_particulars": (("カードの記載事項変更", "Change of particulars on the card"),
                          ("R5.2", "R5.2")),
+    "stay_extension": (("在留期間の更新", "Extension of the period of stay"), ("R2.3", "R2.3")),
 }
 EVENT_LINKS = [(slug, label) for slug, (label, _) in EVENTS.items()]
 
@@ -74,6 +74,7 @@ async def new_resident(request: Request) -> Response:
     relationship = form.choice("relationship", [v for v, _ in RELATIONSHIPS], default="head")
     foreign = form.flag("foreign_resident")
     stay_until = form.date("stay_until", required=False)
+    postal = _postal(form)
     if stay_until is not None and not foreign:
         form.error("stay_until", "在留期間は外国人住民の場合のみ入力します。",
                    "A period of stay is only for a foreign resident.")
@@ -86,7 +87,7 @@ async def new_resident(request: Request) -> Response:
                             relationship=relationship or "head",
                             honseki_here=form.flag("honseki_here"),
                             adult_ward=form.flag("adult_ward"), foreign_resident=foreign,
-                            stay_until=stay_until)
+                            stay_until=stay_until, postal_code=postal)
     result, error = await call(page, lambda: add_resident(st.counter(page.clerk.actor),
                                                           data_in, st.now()))
     if error:
@@ -162,6 +163,21 @@ async def event_submit(request: Request, rid: str, slug: str) -> Response:
                        event=slug, event_label=EVENTS[slug][0], result=body)
 
 
+def _postal(form: Form) -> Optional[str]:
+    """郵便番号 (optional): 7 digits, with or without the hyphen."""
+    from openjpki.services.counter.residents import InputError, parse_postal_code
+
+    raw = form.raw("postal_code").strip()
+    if not raw:
+        return None
+    try:
+        return parse_postal_code(raw)
+    except InputError:
+        form.error("postal_code", "郵便番号は7桁の数字で入力してください（例：332-8601）。",
+                   "A postal code is 7 digits (e.g. 332-8601).")
+        return None
+
+
 def _event_call(form: Form, slug: str, resident_id: int, today) -> Optional[Callable]:
     from openjpki.services import register
 
@@ -172,9 +188,12 @@ def _event_call(form: Form, slug: str, resident_id: int, today) -> Optional[Call
                                    required=False)
         if not form.ok:
             return None
+        postal = _postal(form)
+        if not form.ok:
+            return None
         fn = register.move if slug == "move" else register.move_in
         return lambda ctx, now: fn(ctx, resident_id, address, now, household_id=household,
-                                   relationship=relationship)
+                                   relationship=relationship, postal_code=postal)
     if slug == "name_change":
         name = form.text("name", required=False, register=True)
         former = form.raw("former_surname").strip() if "former_surname" in form.data else None
@@ -196,6 +215,15 @@ def _event_call(form: Form, slug: str, resident_id: int, today) -> Optional[Call
         if not form.ok:
             return None
         return lambda ctx, now: register.correct_sex(ctx, resident_id, sex, now)
+    if slug == "stay_extension":
+        until = form.date("stay_until")
+        if until is not None and until < today:
+            form.error("stay_until", "今日以降の日付を入力してください。",
+                       "Enter a day from today on.")
+        if not form.ok:
+            return None
+        from openjpki.services.register_stay import extend_stay
+        return lambda ctx, now: extend_stay(ctx, resident_id, until, now)
     if slug == "card_particulars":
         return lambda ctx, now: register.change_card_particulars(ctx, resident_id, now)
     return None

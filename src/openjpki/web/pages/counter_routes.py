@@ -166,6 +166,60 @@ async def resident_audit(request: Request, rid: str) -> Response:
     return page.render("counter/audit.html", title=("監査記録", "Audit trail"), **data)
 
 
+@router.get("/counter/letters/{name}")
+async def letter_pdf(request: Request, name: str) -> Response:
+    """A mailed letter printed again (R5.4's inquiry form, R3.4's notice)."""
+    from starlette.responses import Response as Raw
+
+    from openjpki.services.letters_print import letter_pdf as render
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    letter_id = parse_id(name.removesuffix(".pdf")) if name.endswith(".pdf") else None
+    if letter_id is None:
+        return page.error(404, ("該当する郵送物が見つかりません。", "No such letter."))
+    st = _state(request)
+    result, error = await call(page, lambda: render(st.counter(page.clerk.actor), letter_id,
+                                                    st.now()))
+    if error:
+        return error
+    filename, data = result
+    return page.finish(Raw(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'}))
+
+
+@router.get("/counter/reports/fees")
+async def fee_report(request: Request) -> Response:
+    """The day's fees (R3.6): every receipt line and the totals per office."""
+    from datetime import date
+
+    from openjpki.rules import to_jst
+    from openjpki.services.counter.fees import day_report
+
+    page = await clerk_page(request)
+    if isinstance(page, Response):
+        return page
+    st = _state(request)
+    errors = {}
+    raw = request.query_params.get("on", "")
+    try:
+        day = date.fromisoformat(raw) if raw else to_jst(st.now()).date()
+    except ValueError:
+        errors["on"] = ("日付を「年-月-日」で入力してください。", "Enter the date as YYYY-MM-DD.")
+        day = to_jst(st.now()).date()
+    report, error = await call(page, lambda: day_report(st.counter(), day))
+    if error:
+        return error
+    offices = {}
+    calendar = st.counter().calendar
+    if calendar is not None:
+        offices = {k: (o.name_ja, o.name_en) for k, o in calendar.offices.items()}
+    return page.render("counter/fees.html", title=("手数料の日計", "Fees of the day"),
+                       report=report, office_names=offices, errors=errors,
+                       values={"on": day.isoformat()})
+
+
 # --- deferred work (R5.9) --------------------------------------------------------------------------
 
 STATES = ("queued", "running", "done", "refused", "failed")

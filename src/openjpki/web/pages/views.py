@@ -56,11 +56,27 @@ def resident_page_data(ctx, resident_id: int) -> dict[str, Any]:
             if c["current"]:
                 current[c["kind"]] = c
     return {"resident": resident, "letters": letters, "proxy": proxy, "deferred": deferred,
-            "audit": audit, "active_card": active[-1] if active else None, "current": current}
+            "audit": audit, "active_card": active[-1] if active else None, "current": current,
+            "locked": locked_pins(ctx, active[-1]) if active else []}
+
+
+def locked_pins(ctx, card: dict) -> list[str]:
+    """The PINs of the card that are locked (R1.4), as the card itself tells (no PIN is
+    needed to read it): the clerk offers the reset (R1.7)."""
+    from openjpki.web.pages.cards import pin_status
+
+    try:
+        pins = pin_status(ctx, card)
+    except Exception:  # noqa: BLE001 — the card cannot be read now (in a reader …): unknown
+        return []
+    locked = [k for k in ("sign", "auth") if pins.get(k, {}).get("blocked")]
+    if card.get("card_pin_locked"):
+        locked.append("card")
+    return locked
 
 
 def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on: date,
-              kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+              kinds: tuple[str, ...] = (), visit: int = 2) -> dict[str, Any]:
     """What the applicant brings and which PINs are entered, as the rules say (R5.3–R5.7,
     R1.6, R1.7). ``resident`` is the resident dict of ``show_resident``."""
     birth = date.fromisoformat(resident["birth_date"])
@@ -93,8 +109,14 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
     if Requirement.APPLICANT_PHOTO_ID in items or Requirement.HOLDER_PHOTO_ID in items:
         # What is needed once a photo ID is shown (a proxy's form, R5.4).
         decision = ask((PresentedId(PhotoId.DRIVERS_LICENCE),))
+    later: list[Any] = []
     if isinstance(decision, SecondVisit):
-        items += [n for n in decision.needs if n not in items]
+        if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
+            # R5.4: the sealed form reaches the holder only after this visit.
+            later = list(decision.needs)
+            items = [n for n in items if n is not Requirement.INQUIRY_FORM]
+        else:
+            items += [n for n in decision.needs if n not in items]
     notes: list[tuple[str, str]] = []
     if applicant is ApplicantType.LEGAL_REPRESENTATIVE:
         notes.append(("親権者が本人の世帯の世帯主で続柄が住民票で確認できる場合、または本籍が"
@@ -111,7 +133,7 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
                   "（R5.7）。", "Photo IDs: originals, within their validity, showing the "
                   "current name and address (R5.7)."))
     pins = [p for p in pins_needed(procedure, use_kinds)]
-    return {"items": items, "notes": notes, "pins": pins, "kinds": use_kinds,
+    return {"items": items, "later": later, "notes": notes, "pins": pins, "kinds": use_kinds,
             "refusal": decision if getattr(decision, "allowed", True) is False
             and not isinstance(decision, SecondVisit) and not getattr(decision, "missing", ())
             else None}
