@@ -134,3 +134,61 @@ def audit(store: Store, action: str) -> list[dict]:
 def cli_json(result: subprocess.CompletedProcess):
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+PINS = {"card": "1234", "sign": "ABC123", "auth": "5678"}
+
+
+@dataclass
+class Holder:
+    resident_id: int
+    card_id: int
+    virtual_card_id: str
+
+
+def seed_holders(settings: Settings, n: int = 1, *, now=None) -> list[Holder]:
+    """``n`` residents with a new card each, issued at the counter (through the services)."""
+    from datetime import date, datetime, timezone
+
+    from openjpki.services.counter import (
+        Completed, CounterContext, PinEntry, ResidentInput, add_resident, issue_new_card,
+    )
+
+    from dataclasses import replace
+
+    now = now or datetime.now(timezone.utc)
+    # No office hours: the tests run at any time of day (R5.8 is not what they are about).
+    ctx = replace(CounterContext.from_settings(settings), calendar=None)
+    out = []
+    try:
+        for i in range(n):
+            rid = add_resident(ctx, ResidentInput(
+                name=f"並行　{chr(0x4E00 + i)}子", address="埼玉県川口市青木二丁目1番1号",
+                birth_date=date(1980, 5, 15), sex="female"), now)["id"]
+            done = issue_new_card(ctx, rid, PinEntry(card=PINS["card"], sign=PINS["sign"],
+                                                     auth=PINS["auth"]), now=now)
+            assert isinstance(done, Completed), done
+            out.append(Holder(rid, done.card_id, done.details["virtual_card_id"]))
+    finally:
+        ctx.store.dispose()
+    return out
+
+
+def sign_answer(settings: Settings, holder: Holder, challenge: str) -> str:
+    """What ``openjpki client sign --key auth --json`` prints for ``challenge``."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from openjpki.card import CardStore, sign_file_data
+
+    vc = CardStore(settings.cards_dir).open(holder.virtual_card_id)
+    try:
+        vc.power_on()
+        signature, der = sign_file_data(vc, "auth", PINS["auth"], challenge.encode())
+    finally:
+        vc.close()
+    pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+    return json.dumps({"signature": base64.b64encode(signature).decode(),
+                       "certificate": pem.decode()})
