@@ -184,7 +184,8 @@ def _wait_revoked_at_responder(world, serial: str, timeout: float = 60) -> None:
     get = ocsp_url.rstrip("/") + "/" + urllib.parse.quote(base64.b64encode(
         der.public_bytes(serialization.Encoding.DER)).decode(), safe="")
     cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    crl_url = cdp[0].full_name[0].value
+    crl_url = next(n.value for d in cdp for n in (d.full_name or ())
+                   if isinstance(n, x509.UniformResourceIdentifier))
 
     def shown() -> bool:
         try:
