@@ -23,7 +23,9 @@ class Serve:
             [sys.executable, "-m", "openjpki", "--home", str(home), "serve", "--port", str(port), *extra],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 60
+        # Up when /healthz answers (the condition); the bound only stops a hang, and holds on
+        # a loaded machine where the interpreter's start alone can take many seconds.
+        deadline = time.monotonic() + 180
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
