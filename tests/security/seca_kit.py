@@ -174,6 +174,18 @@ def seed_holders(settings: Settings, n: int = 1, *, now=None) -> list[Holder]:
     return out
 
 
+def card_sign(settings: Settings, holder: Holder, kind: str, data: bytes) -> tuple[bytes, bytes]:
+    """(signature, certificate DER) made by the holder's card with ``kind``'s key."""
+    from openjpki.card import CardStore, sign_file_data
+
+    vc = CardStore(settings.cards_dir).open(holder.virtual_card_id)
+    try:
+        vc.power_on()
+        return sign_file_data(vc, kind, PINS[kind], data)
+    finally:
+        vc.close()
+
+
 def sign_answer(settings: Settings, holder: Holder, challenge: str) -> str:
     """What ``openjpki client sign --key auth --json`` prints for ``challenge``."""
     import base64

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from .seca_kit import CHALLENGE, at_once, client, csrf_of, seed_holders, served_home, sign_answer
+from .seca_kit import (
+    CHALLENGE, at_once, card_sign, client, csrf_of, seed_holders, served_home, sign_answer,
+)
 
 CLIENTS = 50
 
@@ -57,3 +59,32 @@ def test_the_challenge_is_bound_to_the_session_that_asked_for_it(tmp_path, monke
             token_a, _ = csrf_of(asker, "/portal")
             assert _portal_login(asker, token_a, answer) == 303
             assert asker.get("/portal").status_code == 200
+
+
+def test_a_relying_party_challenge_is_used_by_one_of_50_parallel_answers(tmp_path,
+                                                                          monkeypatch):
+    """R1.1 log-in at the relying party: 50 clients send the same signed log-in challenge at
+    once; one gets a session, the 49 others a 401 problem (never a 5xx, never a second)."""
+    import base64
+
+    holders = []
+    with served_home(tmp_path, "sqlite", monkeypatch,
+                     prepare=lambda s: holders.extend(seed_holders(s))) as srv:
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        with client(srv.url) as c:
+            reg = c.post("/api/rp/challenges", json={"purpose": "register"}).json()
+            sig, der = card_sign(srv.settings, holders[0], "sign", reg["challenge"].encode())
+            r = c.post("/api/rp/registrations", json={
+                "challenge_id": reg["challenge_id"], "signature": b64(sig),
+                "certificate": b64(der)})
+            assert r.status_code == 201, r.text
+            login = c.post("/api/rp/challenges", json={"purpose": "login"}).json()
+        sig, der = card_sign(srv.settings, holders[0], "auth", login["challenge"].encode())
+        body = {"challenge_id": login["challenge_id"], "signature": b64(sig),
+                "certificate": b64(der)}
+        clients = [client(srv.url) for _ in range(CLIENTS)]
+        statuses = at_once(CLIENTS, lambda i: clients[i].post("/api/rp/sessions",
+                                                              json=body).status_code)
+        for c in clients:
+            c.close()
+        assert sorted(statuses) == [201] + [401] * (CLIENTS - 1), statuses
