@@ -273,6 +273,11 @@ def run(args: argparse.Namespace) -> dict:
     verify = subprocess.run([sys.executable, "-m", "openjpki", "--home", str(home), "audit",
                              "verify", "--json"], capture_output=True, text=True, env=env,
                             timeout=300)
+    return _report(args, figures, elapsed, load, verify)
+
+
+def _report(args: argparse.Namespace, figures: Figures, elapsed: float, load: float,
+            verify: subprocess.CompletedProcess) -> dict:
     lat = sorted(figures.ocsp_latencies) or [0.0]
     vis = sorted(figures.visibility) or [0.0]
     out = {
