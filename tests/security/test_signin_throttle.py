@@ -86,3 +86,28 @@ def test_enable_clears_the_hold_and_both_are_audited(store):
     assert cleared and cleared[-1]["throttles"] >= 1
     failed = audit(store, "clerk.sign_in_failed")
     assert [p["why"] for p in failed].count("password") == S.PAIR_LIMIT
+
+
+@pytest.mark.slow
+def test_no_sequence_of_outside_guesses_locks_the_clerk_out(tmp_path, monkeypatch):
+    """Property: whatever wrong passwords come from other addresses, at whatever moments,
+    the clerk's right password from the workstation they signed in from before works."""
+    from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+    monkeypatch.setattr(C, "SCRYPT_N", 2 ** 4)  # cheap hashes: the property is about counts
+    with open_test_store("sqlite", tmp_path) as st_:
+        C.add_clerk(st_, "tanaka", PASSWORD, now=NOW)
+        assert isinstance(C.sign_in(st_, "tanaka", PASSWORD, now=NOW, address="10.0.0.1"),
+                          C.ClerkView)
+
+        @hsettings(max_examples=25, deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 120)), max_size=60))
+        def check(guesses):
+            t = NOW
+            for host, gap in guesses:
+                t += timedelta(seconds=gap)
+                C.sign_in(st_, "tanaka", "wrong-password", now=t, address=f"192.0.2.{host}")
+            assert isinstance(C.sign_in(st_, "tanaka", PASSWORD, now=t, address="10.0.0.1"),
+                              C.ClerkView)
+        check()
