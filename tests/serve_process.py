@@ -29,7 +29,9 @@ class Serve:
         if stdin is not None:
             self.proc.stdin.write(stdin.encode())  # type: ignore[union-attr]
             self.proc.stdin.close()  # type: ignore[union-attr]
-        deadline = time.monotonic() + 60
+        # Up when /healthz answers (the condition); the bound only stops a hang, and holds on
+        # a loaded machine where the interpreter's start alone can take many seconds.
+        deadline = time.monotonic() + 180
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()

@@ -115,6 +115,11 @@ def reader0_atr() -> bytes | None:
         return None
 
 
+# The longest the reader may take to show an inserted card before the test fails: a bound
+# against a hang, not a delay waited (the wait ends as soon as the card is there).
+CARD_APPEARS_WITHIN = 120.0
+
+
 class InsertedCard:
     """``openjpki card insert`` running against the vpcd reader 0."""
 
@@ -125,7 +130,10 @@ class InsertedCard:
             [sys.executable, "-m", "openjpki", "--home", str(home), "card", "insert", card_id,
              *extra], stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
 
-    def wait_present(self, timeout: float = 15) -> bytes:
+    def wait_present(self, timeout: float = CARD_APPEARS_WITHIN) -> bytes:
+        """The ATR once the reader shows the card (its state, not a fixed delay: under load
+        the insert process and pcscd's polling of vpcd take what they take); ``timeout``
+        only bounds a hang, and a card process that exits ends the wait at once."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -136,7 +144,7 @@ class InsertedCard:
             time.sleep(0.1)
         raise RuntimeError(f"the card did not appear in the reader: {self.log.read_text()}")
 
-    def remove(self, timeout: float = 10) -> int:
+    def remove(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
         try:

@@ -63,7 +63,8 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _card_in_reader(timeout: float = 20) -> None:
+def _card_in_reader(timeout: float = 120) -> None:
+    """Until the reader shows the card (its state; ``timeout`` only bounds a hang)."""
     from smartcard.System import readers
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -164,6 +165,44 @@ def cli(capsys):
     return run
 
 
+def _wait_revoked_at_responder(world, serial: str, timeout: float = 60) -> None:
+    """Until the responder's OCSP answer and its CRL (the addresses in the certificate)
+    both show ``serial`` revoked; ``timeout`` only bounds a hang."""
+    import base64
+    import urllib.parse
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    cert = world["ctx"].authority.get(serial).certificate
+    der = ocsp.OCSPRequestBuilder().add_certificate(cert, world["root"], hashes.SHA1()).build()
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    ocsp_url = next(d.access_location.value for d in aia
+                    if d.access_method == AuthorityInformationAccessOID.OCSP)
+    get = ocsp_url.rstrip("/") + "/" + urllib.parse.quote(base64.b64encode(
+        der.public_bytes(serialization.Encoding.DER)).decode(), safe="")
+    cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    crl_url = next(n.value for d in cdp for n in (d.full_name or ())
+                   if isinstance(n, x509.UniformResourceIdentifier))
+
+    def shown() -> bool:
+        try:
+            answer = ocsp.load_der_ocsp_response(httpx.get(get, timeout=10).content)
+            crl = x509.load_der_x509_crl(httpx.get(crl_url, timeout=10).content)
+        except (httpx.HTTPError, ValueError):
+            return False
+        return (answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+                and answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
+                and crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+                is not None)
+    end = time.monotonic() + timeout
+    while not shown():
+        assert time.monotonic() < end, f"the responder never showed {serial} revoked"
+        time.sleep(0.05)
+
+
 def _pdf(path: Path) -> Path:
     from reportlab.pdfgen import canvas
     c = canvas.Canvas(str(path))
@@ -243,6 +282,10 @@ def test_R4_1_after_a_move_the_old_card_signs_nothing_valid(world, cli, tmp_path
     result = move(world["ctx"], world["resident_id"], "埼玉県川口市本町四丁目1番1号",
                   datetime.now(JST))
     assert [e.serial for e in result.ended] == [world["serial"]]
+    # The revocation was made by this process's counter; the responder learns of it at its
+    # next sync. Wait until its OCSP and CRL say so (the condition the client checks), not
+    # for a fixed delay.
+    _wait_revoked_at_responder(world, world["serial"])
     src = _pdf(tmp_path / "in.pdf")
     # With revocation checking (the default) the client refuses, naming R4.1.
     code, out, err = cli("client", "sign-pdf", str(src), "--out", str(tmp_path / "a.pdf"),

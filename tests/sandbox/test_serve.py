@@ -42,14 +42,14 @@ def test_serve_sees_what_the_cli_writes_from_another_process(setup, cli):
         assert "sandbox mode (the embedded SQLite store)" in serve.log.read_text()
         assert ": good" in openssl_ocsp(serve.url, home, "auth", pem).stdout
         assert cli(home, "sandbox", "fault", "ocsp", "tryLater").code == 0
-        assert wait_for(lambda: "trylater" in openssl_ocsp(serve.url, home, "auth", pem).stdout, 5)
+        assert wait_for(lambda: "trylater" in openssl_ocsp(serve.url, home, "auth", pem).stdout, 30)
         assert cli(home, "sandbox", "fault", "clear").code == 0
         now = datetime.fromisoformat(
             cli(home, "sandbox", "time", "advance", "30d", "--json").json()["now"])
         # the server's own clock (/healthz), which the CRL route reads, not the stored setting
         # (/api/sandbox/time): the server reads that at most every sync interval
         seen = wait_for(lambda: datetime.fromisoformat(
-            http_json("GET", serve.url + "/healthz")[1]["time"]) >= now, 5)
+            http_json("GET", serve.url + "/healthz")[1]["time"]) >= now, 30)
         assert seen
         with urllib.request.urlopen(serve.url + "/crl/auth.crl", timeout=30) as r:
             crl = x509.load_der_x509_crl(r.read())

@@ -209,11 +209,11 @@ def test_two_workers_answer_and_each_hears_of_a_revocation(tmp_path, env):
         assert all(_status(serve, path).certificate_status == GOOD for _ in range(30))
         assert "Response verify OK" in openssl_ocsp(serve, home, "good", "-no_nonce")
         home.revoke("workers")
-        time.sleep(0.5)  # one sync interval
         began = time.monotonic()
-        # 30 answers in a row on new connections (which the two workers take in turn) revoked
+        # 30 answers in a row on new connections (which the two workers take in turn) revoked;
+        # each worker hears of it at its next sync (the bound only stops a hang)
         while {_status(serve, path).certificate_status for _ in range(30)} != {REVOKED}:
-            assert time.monotonic() - began < 10, "a worker kept serving the good answer"
+            assert time.monotonic() - began < 30, "a worker kept serving the good answer"
     finally:
         serve.stop()
     assert serve.proc.returncode == 0, serve.log.read_text()

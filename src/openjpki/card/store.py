@@ -6,6 +6,14 @@ a card is a physical thing, in one place at a time, so opening it takes an exclu
 ``flock`` held until ``close()``. While ``openjpki card insert`` holds a card in the reader,
 an in-process issuing terminal cannot open it (``CardInUse``); the lock goes with the
 process, so a killed card process frees its card.
+
+A card made for an issuance that may still fail is **staged**: ``create(card_id,
+staged=True)`` makes it under ``<cards>/.staging/<host>:<pid>/<card_id>``, where only this
+process finds it (``open`` looks there first for the cards it staged). ``promote`` moves it
+to its place with one ``rename`` once the records naming it are committed; ``drop_staged``
+removes it at once when the issuance was refused or failed. A crash in between leaves it in
+the staging folder of a process that is gone: :meth:`CardStore.staged_of_stopped` lists
+those for the repair at start (promote what the store names, remove the rest).
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
+import socket
 from pathlib import Path
 
 from openjpki.card.card import VirtualCard
@@ -21,6 +31,25 @@ from openjpki.card.state import CardState, FileSaver, unseal
 from openjpki.keyfile import load_or_create_key
 
 CARD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+STAGING = ".staging"
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is gone for our purpose
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 class CardStoreError(Exception):
@@ -51,6 +80,7 @@ class CardStore:
     def __init__(self, directory: Path | str, store_key: bytes | None = None) -> None:
         self.directory = Path(directory)
         self._store_key = store_key
+        self._staged: dict[str, Path] = {}  # staged cards of this process (see the module)
 
     def __repr__(self) -> str:
         return f"CardStore({str(self.directory)!r})"
@@ -66,23 +96,76 @@ class CardStore:
         return self._store_key
 
     def _dir(self, card_id: str) -> Path:
-        return self.directory / _check_id(card_id)
+        card_id = _check_id(card_id)
+        return self._staged.get(card_id) or self.directory / card_id
 
     # --- cards -----------------------------------------------------------------------------
-    def create(self, card_id: str, *, atr: bytes = DEFAULT_ATR) -> bytes:
+    def create(self, card_id: str, *, atr: bytes = DEFAULT_ATR, staged: bool = False) -> bytes:
         """Make a blank card (no keys, certificates or PINs) and return its issuing secret
         (32 bytes), for the issuer only: the card answers issuing commands to whoever
-        proves knowledge of it (see ``issuer.py``)."""
-        d = self._dir(card_id)
+        proves knowledge of it (see ``issuer.py``). ``staged``: see the module text."""
+        final = self.directory / _check_id(card_id)
+        d = self.directory / STAGING / _owner() / card_id if staged else final
         key = self._key()
+        if staged:
+            if final.exists():
+                raise CardExists(f"card {card_id} already exists")
+            for folder in (self.directory / STAGING, d.parent):
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             d.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
             raise CardExists(f"card {card_id} already exists") from None
         os.chmod(d, 0o700)
+        if staged:
+            self._staged[card_id] = d
         state = CardState.blank(card_id, atr=atr)
         FileSaver(d / "state.bin", key).save(state)
         return state.issuing_secret
+
+    def promote(self, card_id: str, staged: Path | None = None) -> None:
+        """A staged card to its place (one rename; the records naming it are committed)."""
+        source = staged or self._staged.get(_check_id(card_id))
+        if source is None:
+            return
+        os.rename(source, self.directory / card_id)
+        self._staged.pop(card_id, None)
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename is durable before the card is used
+        finally:
+            os.close(fd)
+
+    def drop_staged(self, card_id: str, staged: Path | None = None) -> bool:
+        """Remove a staged card at once (its issuance was refused or failed)."""
+        source = staged or self._staged.pop(_check_id(card_id), None)
+        if source is None or not source.is_dir():
+            return False
+        shutil.rmtree(source, ignore_errors=True)
+        return True
+
+    def staged_of_stopped(self) -> list[tuple[str, Path]]:
+        """(card id, folder) of the staged cards of processes of this host that are gone."""
+        root = self.directory / STAGING
+        host = socket.gethostname()[:60]
+        out: list[tuple[str, Path]] = []
+        if not root.is_dir():
+            return out
+        for owner in root.iterdir():
+            name, _, pid = owner.name.rpartition(":")
+            if name != host or not pid.isdigit() or _pid_alive(int(pid)) \
+                    or int(pid) == os.getpid():
+                continue
+            out += [(d.name, d) for d in owner.iterdir()
+                    if d.is_dir() and CARD_ID_RE.match(d.name)]
+        return out
+
+    def forget_staging_folder(self, folder: Path) -> None:
+        """Remove the (now empty) staging folder of a stopped process."""
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
     def exists(self, card_id: str) -> bool:
         return (self._dir(card_id) / "state.bin").is_file()

@@ -43,27 +43,21 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from openjpki.card import CardInUse
-from openjpki.rules import Allowed, Refused
-from openjpki.rules.kinds import CertKind
+from openjpki.rules import Refused
 from openjpki.services.audit import record
 from openjpki.services.counter import CounterContext
-from openjpki.services.counter.accept import Intake
 from openjpki.services.counter.execute import execute_in
-from openjpki.services.counter.letters import new_reference
-from openjpki.services.counter.procedures import request_of
-from openjpki.services.counter.queries import card_by_id
-from openjpki.services.deferred import TrackingCards, discard_card, open_pins
+from openjpki.services.counter.staging import StagedCards, repair_staged_cards
+from openjpki.services.deferred import discard_card, open_pins
+from openjpki.services.deferred_result import (
+    CARD_RETURN, RESULT_NOTICE, intake_of as _intake_of, mail_result as _mail_result,
+)
 from openjpki.services.deferred_health import AuthorityHealth, AuthorityUnavailable
-from openjpki.store.counter_models import Application, Card, Letter
+from openjpki.store.counter_models import Application, Card
 from openjpki.store.deferred import DeferredItem
-from openjpki.store.residents import get_resident
 
 log = logging.getLogger("openjpki.deferred")
 
-CARD_RETURN = "card_return"
-RESULT_NOTICE = "result_notice"
-DELIVERY_RESTRICTED = "本人限定郵便"
-DELIVERY_REGISTERED = "転送不要の簡易書留"
 
 Clock = Callable[[], datetime]
 
@@ -158,7 +152,7 @@ class DeferredWorker:
         """Complete a claimed item: ``done``, ``refused``, ``lost`` (another worker has it
         now), ``retry`` or ``failed``."""
         now = self.clock()
-        cards = TrackingCards(self.ctx.cards)
+        cards = StagedCards(self.ctx.cards)  # a new card is staged until the commit
         ctx = replace(self.ctx, cards=cards)  # type: ignore[arg-type]
         ended = False
         try:
@@ -186,6 +180,10 @@ class DeferredWorker:
             cards.discard_created()
             log.warning("deferred item %s: %s: %s", item_id, type(e).__name__, e)
             return self._release(item_id, f"{type(e).__name__}: {e}", outage=False)
+        except BaseException:
+            cards.discard_created()
+            raise
+        cards.settle(self.ctx.store)
         if ended:
             self.ctx.notify_status_change()
         return state
@@ -328,6 +326,11 @@ class DeferredWorker:
         import time
 
         cards = self.ctx.cards
+        repaired = repair_staged_cards(self.ctx.store, cards)
+        if any(repaired.values()):
+            with self.ctx.store.transaction() as s:
+                record(s, "deferred.staged_cards_repaired", self.lease_clock(),
+                       actor=self.ctx.actor, subject="cards", **repaired)
         directory = cards.directory
         if not directory.is_dir():
             return []
@@ -350,51 +353,6 @@ class DeferredWorker:
                 record(s, "deferred.orphan_cards_removed", now, actor=self.ctx.actor,
                        subject="cards", cards=gone)
         return gone
-
-
-def _intake_of(s: Session, app: Application):
-    """The application as accepted, ready for execution (as ``procedures.execute``)."""
-    req = request_of(app)
-    r = get_resident(s, app.resident_id, for_update=True)
-    assert r is not None
-    card = card_by_id(s, app.card_id, for_update=True) if app.card_id else None
-    kinds = tuple(CertKind.parse(k) for k in (app.kinds or "").split(",") if k)
-    d = (app.details or {}).get("decision") or {}
-    decision = Allowed(d.get("rule", "R5.9"), d.get("message_ja", "受付済み"),
-                       d.get("message_en", "Accepted"))
-    return Intake(app, r, card, kinds, decision), req
-
-
-def _mail_result(s: Session, app: Application, intake: Intake, outcome, now: datetime
-                 ) -> Letter:
-    """R5.9: the card goes back to the holder by 本人限定郵便 (restricted delivery: handed
-    to the addressee only, on proof of identity), with the result. Without a card to return
-    (a lost card's revocation) a notice goes by 転送不要の簡易書留."""
-    r = intake.resident
-    card = intake.card
-    with_card = card is not None and card.state == "active"
-    refused = isinstance(outcome, Refused)
-    payload = {
-        "to_name": r.name, "to_address": r.address,
-        "delivery": DELIVERY_RESTRICTED if with_card else DELIVERY_REGISTERED,
-        "procedure": app.procedure, "outcome": "refused" if refused else "completed",
-        "rule": outcome.rule, "card_number": card.card_number if card is not None else None,
-        "title_ja": ("マイナンバーカードの返送（電子証明書の手続き結果）" if with_card
-                     else "電子証明書の手続き結果のお知らせ"),
-        "title_en": ("Your My Number Card, returned with the result" if with_card
-                     else "The result of your certificate procedure"),
-        "message_ja": outcome.message_ja, "message_en": outcome.message_en,
-    }
-    if not refused:
-        payload["issued"] = [c.to_dict() for c in outcome.issued]
-        payload["ended"] = [c.to_dict() for c in outcome.ended]
-    letter = Letter(resident_id=r.id, application_id=app.id,
-                    kind=CARD_RETURN if with_card else RESULT_NOTICE,
-                    reference=new_reference("RET"), state="sent", sent_at=now,
-                    payload=payload)
-    s.add(letter)
-    s.flush()
-    return letter
 
 
 __all__ = ["CARD_RETURN", "DeferredWorker", "RESULT_NOTICE", "worker_id"]

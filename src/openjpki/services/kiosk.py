@@ -124,11 +124,7 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
         # finds no open reservation (R6.2/R6.3: one app step, one reset).
         reservation.state, reservation.closed_at = "used", now
     # The card work, outside the transaction; then the records.
-    try:
-        IssuingTerminal(transport, issuing_secret(ctx, card)).reset_pin(target.value, new_pin)
-    except BaseException:
-        _reopen(ctx, reservation_id)
-        raise
+    _reset_on_card(ctx, transport, card, target, new_pin, reservation_id)
     forget_pins(client)
     with ctx.store.transaction() as s:
         clear_face_match(s, card, now)  # R6.5
@@ -142,6 +138,17 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
                       f"（{other.ja}で本人確認）。",
                       f"The new {target.en} is set; the lock and the failure count are cleared "
                       f"(identity proved with the {other.en}).")
+
+
+def _reset_on_card(ctx: CounterContext, transport: Transport, card: Card, target: PinKind,
+                   new_pin: str, reservation_id: int) -> None:
+    """Set the new PIN through the card's issuing path; when that fails the claimed
+    reservation is open again."""
+    try:
+        IssuingTerminal(transport, issuing_secret(ctx, card)).reset_pin(target.value, new_pin)
+    except BaseException:
+        _reopen(ctx, reservation_id)
+        raise
 
 
 def _reopen(ctx: CounterContext, reservation_id: int) -> None:

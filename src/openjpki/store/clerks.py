@@ -7,13 +7,15 @@
   itself is never stored or logged.
 - ``session_epoch``: part of every signed session of the clerk; raised on sign-out, password
   change or disabling, which ends every session made before.
-- ``failed_logins`` / ``locked_until``: consecutive wrong passwords and the lock they cause.
+- ``failed_logins`` / ``locked_until``: the lock of stores made before the sign-in throttle
+  (:mod:`openjpki.store.security`, ``sign_in_throttle``), which now counts wrong passwords
+  per account, client address and both; cleared with it, never set any more.
 
 ``clerk_api_tokens``: the bearer tokens a clerk's programs call the JSON API with
 (``openjpki clerk token create``). Only the SHA-256 of a token is kept (``token_hash``,
 64 hex digits, unique: the lookup key); the token itself is shown once and never stored or
 logged. A token works while it is not revoked (``revoked_at``), not expired (``expires_at``)
-and its clerk's account is active and not locked.
+and its clerk's account is active (wrong passwords never stop a token).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from openjpki.services.counter.requests import (
 )
 from openjpki.services.counter.residents import InputError, NotFound
 from openjpki.services.counter.results import Accepted, Completed, InquiryMailed, Outcome
+from openjpki.services.counter.staging import card_outcome
 from openjpki.store.counter_models import Application
 from openjpki.store.residents import get_resident
 
@@ -44,11 +45,12 @@ def apply(ctx: CounterContext, req: CounterRequest, pins: PinEntry = NO_PINS, *,
           now: datetime) -> Completed | InquiryMailed | Refused:
     """One visit: accept ``req`` and, when the rules allow it, carry it out — all in one
     transaction (the refusal, the inquiry letter or the work, and their audit entries)."""
-    with ctx.store.transaction() as s:
-        intake = accept_in(s, ctx, req, now, pins)
+    with card_outcome(ctx) as staged, staged.store.transaction() as s:
+        # A new card stays staged until this transaction commits (counter.staging).
+        intake = accept_in(s, staged, req, now, pins)
         if not isinstance(intake, Intake):
             return intake
-        outcome = execute_in(s, ctx, intake, req, pins, now)
+        outcome = execute_in(s, staged, intake, req, pins, now)
     return _finish(ctx, outcome)
 
 
@@ -68,7 +70,7 @@ def execute(ctx: CounterContext, application_id: int, pins: PinEntry = NO_PINS, 
     """Carry out an application :func:`accept` recorded (InputError unless it is waiting)."""
     from openjpki.services.counter.queries import card_by_id
 
-    with ctx.store.transaction() as s:
+    with card_outcome(ctx) as staged, staged.store.transaction() as s:
         app = s.get(Application, application_id, with_for_update=True)
         if app is None:
             raise NotFound(f"no application {application_id}")
@@ -83,7 +85,7 @@ def execute(ctx: CounterContext, application_id: int, pins: PinEntry = NO_PINS, 
         decision = Allowed(d.get("rule", "R5.9"), d.get("message_ja", "受付済み"),
                            d.get("message_en", "Accepted"))
         intake = Intake(app, r, card, kinds, decision)
-        outcome = execute_in(s, ctx, intake, req, pins, now)
+        outcome = execute_in(s, staged, intake, req, pins, now)
     return _finish(ctx, outcome)  # type: ignore[return-value]
 
 
