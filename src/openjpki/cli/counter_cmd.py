@@ -13,6 +13,7 @@ from typing import Iterator, List, Optional
 import typer
 
 from openjpki.cli.app import app, console, fail, print_json, settings
+from openjpki.cli.secrets_input import PIN_STDIN, Pins
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
 counter_app = typer.Typer(help="Counter procedures (窓口, R5.1).", no_args_is_help=True)
@@ -57,9 +58,11 @@ WITHOUT_CARD = typer.Option(False, "--without-card", help="The card is not on th
 KIND_OPT = typer.Option(None, "--kind", help="sign or auth; repeatable (default: the "
                         "procedure's).")
 CARD_PIN = typer.Option(None, "--card-pin", help="Resident-registry PIN 住民基本台帳用暗証番号 "
-                        "(4 digits, R1.6).")
-SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9, R1.3).")
-AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3).")
+                        "(4 digits, R1.6; or $OPENJPKI_CARD_PIN, or --pin-stdin).")
+SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9, R1.3; or "
+                        "$OPENJPKI_SIGN_PIN, or --pin-stdin).")
+AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3; or "
+                        "$OPENJPKI_AUTH_PIN, or --pin-stdin).")
 
 
 def _say(text: str) -> None:
@@ -275,10 +278,17 @@ def _run(ctx: typer.Context, call, as_json: bool) -> None:
     _print_outcome(outcome, as_json)
 
 
-def _pins(card_pin=None, sign_pin=None, auth_pin=None, **kw):
+def _pins(pin_stdin: bool, card_pin=None, sign_pin=None, auth_pin=None, *,
+          sign: bool = True, auth: bool = True):
+    """The PINs typed at the counter, from --pin-stdin (card, sign, auth: one line each),
+    the options (with a warning) or $OPENJPKI_CARD_PIN / _SIGN_PIN / _AUTH_PIN."""
     from openjpki.services.counter import PinEntry
 
-    return PinEntry(card=card_pin, sign=sign_pin, auth=auth_pin, **kw)
+    p = Pins(pin_stdin)
+    card = p.get(card_pin, "--card-pin", "resident-registry PIN", required=False)
+    sign_value = p.get(sign_pin, "--sign-pin", "SIGN PIN", required=False) if sign else None
+    auth_value = p.get(auth_pin, "--auth-pin", "AUTH PIN", required=False) if auth else None
+    return PinEntry(card=card, sign=sign_value, auth=auth_value)
 
 
 @counter_app.command("issue")
@@ -297,7 +307,7 @@ def counter_issue(
     letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
     form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
     expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
-    at: Optional[str] = AT, as_json: bool = JSON,
+    at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """新規発行: a new card with its certificates, or a certificate on the holder's card."""
     from openjpki.services.counter import issue_certificates, issue_new_card
@@ -307,7 +317,7 @@ def counter_issue(
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
     if new_card:
         _run(ctx, lambda c: issue_new_card(c, resident, pins, now=now, declined=declined,
                                            kinds=kinds, applicant=who, office=office,
@@ -330,7 +340,7 @@ def counter_renew(
     holder_present: bool = HOLDER_PRESENT, inquiry: Optional[str] = INQUIRY,
     form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
     expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
-    at: Optional[str] = AT, as_json: bool = JSON,
+    at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """更新 (R3.1–R3.3): new keys on the card; the old certificates superseded (R3.7)."""
     from openjpki.services.counter import renew
@@ -338,7 +348,7 @@ def counter_renew(
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
                      inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
     _run(ctx, lambda c: renew(c, resident, pins, now=now, kinds=kinds, applicant=who,
                               office=office), as_json)
 
@@ -351,13 +361,14 @@ def counter_reissue_sign(
     proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
     letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """SIGN again after a change of facts (R4.5), with the new facts."""
     from openjpki.services.counter import reissue_sign
 
     who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
                      inquiry, False, False, False, False)
-    pins, now = _pins(card_pin, sign_pin), _moment(ctx, at)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth=False), _moment(ctx, at)
     _run(ctx, lambda c: reissue_sign(c, resident, pins, now=now, applicant=who,
                                      office=office), as_json)
 
@@ -366,14 +377,20 @@ def counter_reissue_sign(
 def counter_pin_change(
     ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
-    current: str = typer.Option(..., "--current", help="The PIN in force (R1.7)."),
-    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    current: Optional[str] = typer.Option(None, "--current", help="The PIN in force (R1.7; "
+                                          "or $OPENJPKI_CURRENT_PIN, --pin-stdin, a prompt)."),
+    new: Optional[str] = typer.Option(None, "--new", help="The new PIN (R1.3; or "
+                                      "$OPENJPKI_NEW_PIN, --pin-stdin, a prompt)."),
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
-    """暗証番号の変更 (R1.7)."""
+    """暗証番号の変更 (R1.7). --pin-stdin reads the current PIN, then the new one."""
     from openjpki.services.counter import change_pin
 
     _choices([kind], KINDS, "--kind")
+    p = Pins(pin_stdin)
+    current = p.get(current, "--current", "current PIN")
+    new = p.get(new, "--new", "new PIN")
     now = _moment(ctx, at)
     _run(ctx, lambda c: change_pin(c, resident, kind, current, new, now=now, office=office),
          as_json)
@@ -383,16 +400,24 @@ def counter_pin_change(
 def counter_pin_reset(
     ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
-    card_pin: str = typer.Option(..., "--card-pin", help="住民基本台帳用暗証番号 (R1.6)."),
-    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    card_pin: Optional[str] = typer.Option(None, "--card-pin", help="住民基本台帳用暗証番号 "
+                                           "(R1.6; or $OPENJPKI_CARD_PIN, --pin-stdin, a "
+                                           "prompt)."),
+    new: Optional[str] = typer.Option(None, "--new", help="The new PIN (R1.3; or "
+                                      "$OPENJPKI_NEW_PIN, --pin-stdin, a prompt)."),
     applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
     proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
-    """暗証番号の初期化・ロック解除 (R1.6, R6.5)."""
+    """暗証番号の初期化・ロック解除 (R1.6, R6.5). --pin-stdin reads the resident-registry
+    PIN, then the new one."""
     from openjpki.services.counter import reset_pin
 
     _choices([kind], KINDS, "--kind")
+    p = Pins(pin_stdin)
+    card_pin = p.get(card_pin, "--card-pin", "resident-registry PIN")
+    new = p.get(new, "--new", "new PIN")
     who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
                      False, False, False)
     now = _moment(ctx, at)
