@@ -1,7 +1,9 @@
 """``openjpki resident …``, ``counter …``, ``register …`` and ``audit verify``: the municipal
 counter from the command line. Thin: parse, call services.counter / services.register /
-services.audit, print (``--json`` for the service's own JSON). A refusal prints its rule and
-exits 1; bad input exits 2. The wall clock is read here only, unless ``--at`` gives the
+services.audit, print (``--json`` for the service's own JSON). The procedures go through the
+counter's one front door, :func:`openjpki.services.deferred.submit`, as the API and the
+pages do, so ``authorities off`` holds here too. A refusal prints its rule and exits 1; bad
+input exits 2; work queued for later (R5.9: the authorities are unavailable) exits 3. The wall clock is read here only, unless ``--at`` gives the
 moment (scripts and tests replay a day at the counter that way)."""
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ app.add_typer(audit_app, name="audit")
 KINDS = ("sign", "auth")
 APPLICANTS = ("holder", "legal_representative", "voluntary_proxy")
 REASONS = ("voluntary", "lost_card", "key_compromise", "destroyed_before_use")
+
+EXIT_QUEUED = 3  # accepted and queued (R5.9), not done yet: `openjpki worker` finishes it
 
 # Options shared by the procedures. Ids are what the store holds (32-bit): a larger number
 # is a one-line usage error, never a database overflow.
@@ -135,6 +139,30 @@ def _counter(ctx: typer.Context) -> Iterator:
         c.close()
 
 
+@contextmanager
+def _front_door(ctx: typer.Context) -> Iterator:
+    """(counter, authority health) of this home, as the API and the pages have them: the
+    authorities behind their availability guard (``authorities off``, R5.9)."""
+    from openjpki.card import CardError, CardStoreError
+    from openjpki.services.authority import AuthorityError, NotInitialised
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter import ConfigError, InputError
+    from openjpki.services.counter.secrets import SecretBoxError
+    from openjpki.services.deferred_health import guarded_counter
+
+    try:
+        c, health = guarded_counter(settings(ctx), actor="cli")
+    except (NotInitialised, AuthorityError, SetupError, ConfigError, SecretBoxError) as e:
+        fail(str(e))
+    try:
+        yield c, health
+    except (InputError, ValueError, CardError, CardStoreError, AuthorityError,
+            SecretBoxError) as e:
+        fail(str(e))
+    finally:
+        c.close()
+
+
 def _photo_ids(values: Optional[List[str]]) -> tuple:
     from openjpki.rules.documents import PresentedId
 
@@ -163,9 +191,14 @@ def _applicant(applicant: str, photo_id, proof, representative, holder_present, 
 
 
 def _print_outcome(outcome, as_json: bool) -> None:
-    """Print a result; a refusal exits 1 (CLI.md)."""
+    """Print a result; a refusal exits 1 (CLI.md), work queued for later exits 3 (R5.9)."""
     if as_json:
         print_json(outcome.to_dict())
+    elif outcome.outcome == "deferred":
+        d = outcome.to_dict()
+        _say(f"queued ({d['rule']}): {d['message_en']}")
+        _say(f"  item {d['item_id']}, application {d['application_id']} ({d['procedure']}): "
+             f"{d['reason']}; `openjpki worker` completes it once the authorities are back")
     elif outcome.outcome == "refused":
         _say(f"refused ({outcome.rule}): {outcome.message_en} / {outcome.message_ja}")
         if outcome.opens_at or outcome.opens_on:
@@ -187,6 +220,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
             _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
     if outcome.outcome == "refused":
         raise typer.Exit(1)
+    if outcome.outcome == "deferred":
+        raise typer.Exit(EXIT_QUEUED)
 
 
 # --- residents ---------------------------------------------------------------------------
@@ -272,6 +307,19 @@ def resident_list(ctx: typer.Context,
 
 # --- counter procedures -------------------------------------------------------------------
 
+def _submit(ctx: typer.Context, req_of, pins, now: datetime, as_json: bool) -> None:
+    """A counter procedure through the counter's one front door,
+    :func:`openjpki.services.deferred.submit`, as the API and the pages call it: carried out
+    at once, or queued (R5.9) when it needs the authorities and they are unavailable."""
+    from openjpki.services.counter import CounterRequest
+    from openjpki.services.deferred import submit
+
+    with _front_door(ctx) as (c, health):
+        req = req_of(CounterRequest)
+        outcome = submit(c, health, req, pins, now=now)
+    _print_outcome(outcome, as_json)
+
+
 def _run(ctx: typer.Context, call, as_json: bool) -> None:
     with _counter(ctx) as c:
         outcome = call(c)
@@ -310,24 +358,17 @@ def counter_issue(
     at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """新規発行: a new card with its certificates, or a certificate on the holder's card."""
-    from openjpki.services.counter import issue_certificates, issue_new_card
-
     kinds = _choices(kind, KINDS, "--kind")
     declined = _choices(decline, KINDS, "--decline")
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
+    if declined and not new_card:
+        fail("--decline goes with --new-card")
     pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
-    if new_card:
-        _run(ctx, lambda c: issue_new_card(c, resident, pins, now=now, declined=declined,
-                                           kinds=kinds, applicant=who, office=office,
-                                           sign_exception=sign_exception), as_json)
-    else:
-        if declined:
-            fail("--decline goes with --new-card")
-        _run(ctx, lambda c: issue_certificates(c, resident, pins, now=now, kinds=kinds,
-                                               applicant=who, office=office,
-                                               sign_exception=sign_exception), as_json)
+    _submit(ctx, lambda R: R("new_issuance", resident, kinds=tuple(kinds), new_card=new_card,
+                             declined=tuple(declined), applicant=who, office=office,
+                             sign_exception=sign_exception), pins, now, as_json)
 
 
 @counter_app.command("renew")
@@ -343,14 +384,12 @@ def counter_renew(
     at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """更新 (R3.1–R3.3): new keys on the card; the old certificates superseded (R3.7)."""
-    from openjpki.services.counter import renew
-
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
                      inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
     pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
-    _run(ctx, lambda c: renew(c, resident, pins, now=now, kinds=kinds, applicant=who,
-                              office=office), as_json)
+    _submit(ctx, lambda R: R("renewal", resident, kinds=tuple(kinds), applicant=who,
+                             office=office), pins, now, as_json)
 
 
 @counter_app.command("reissue-sign")
@@ -364,13 +403,11 @@ def counter_reissue_sign(
     pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """SIGN again after a change of facts (R4.5), with the new facts."""
-    from openjpki.services.counter import reissue_sign
-
     who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
                      inquiry, False, False, False, False)
     pins, now = _pins(pin_stdin, card_pin, sign_pin, auth=False), _moment(ctx, at)
-    _run(ctx, lambda c: reissue_sign(c, resident, pins, now=now, applicant=who,
-                                     office=office), as_json)
+    _submit(ctx, lambda R: R("reissue_after_change", resident, kinds=("sign",),
+                             applicant=who, office=office), pins, now, as_json)
 
 
 @counter_app.command("pin-change")
@@ -385,15 +422,16 @@ def counter_pin_change(
     pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """暗証番号の変更 (R1.7). --pin-stdin reads the current PIN, then the new one."""
-    from openjpki.services.counter import change_pin
+    from openjpki.services.counter import PinEntry
 
     _choices([kind], KINDS, "--kind")
     p = Pins(pin_stdin)
     current = p.get(current, "--current", "current PIN")
     new = p.get(new, "--new", "new PIN")
     now = _moment(ctx, at)
-    _run(ctx, lambda c: change_pin(c, resident, kind, current, new, now=now, office=office),
-         as_json)
+    pins = PinEntry(**{kind: new, f"current_{kind}": current})
+    _submit(ctx, lambda R: R("pin_change", resident, kinds=(kind,), office=office), pins, now,
+            as_json)
 
 
 @counter_app.command("pin-reset")
@@ -412,7 +450,7 @@ def counter_pin_reset(
 ) -> None:
     """暗証番号の初期化・ロック解除 (R1.6, R6.5). --pin-stdin reads the resident-registry
     PIN, then the new one."""
-    from openjpki.services.counter import reset_pin
+    from openjpki.services.counter import PinEntry
 
     _choices([kind], KINDS, "--kind")
     p = Pins(pin_stdin)
@@ -421,8 +459,9 @@ def counter_pin_reset(
     who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
                      False, False, False)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: reset_pin(c, resident, kind, card_pin, new, now=now, applicant=who,
-                                  office=office), as_json)
+    pins = PinEntry(card=card_pin, **{kind: new})
+    _submit(ctx, lambda R: R("pin_reset", resident, kinds=(kind,), applicant=who,
+                             office=office), pins, now, as_json)
 
 
 @counter_app.command("revoke")
@@ -435,15 +474,15 @@ def counter_revoke(
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
 ) -> None:
     """失効 on the holder's request (R4.3); ``lost_card`` also marks the card lost."""
-    from openjpki.services.counter import revoke
+    from openjpki.services.counter import NO_PINS
 
     kinds = _choices(kind, KINDS, "--kind")
     _choices([reason], REASONS, "--reason")
     who = _applicant(applicant, photo_id, None, representative, False, False, None, False,
                      False, False, without_card)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: revoke(c, resident, now=now, kinds=kinds, reason=reason,
-                               applicant=who, office=office), as_json)
+    _submit(ctx, lambda R: R("revocation", resident, kinds=tuple(kinds), reason=reason,
+                             applicant=who, office=office), NO_PINS, now, as_json)
 
 
 @counter_app.command("hold")
@@ -454,14 +493,14 @@ def counter_hold(
     at: Optional[str] = AT, as_json: bool = JSON,
 ) -> None:
     """一時保留 (R4.3): certificateHold at once, never released, revoked later."""
-    from openjpki.services.counter import hold
+    from openjpki.services.counter import NO_PINS
 
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant("holder", photo_id, None, None, False, False, None, False, False, False,
                      without_card)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: hold(c, resident, now=now, kinds=kinds, applicant=who, office=office),
-         as_json)
+    _submit(ctx, lambda R: R("hold", resident, kinds=tuple(kinds), applicant=who,
+                             office=office), NO_PINS, now, as_json)
 
 
 @counter_app.command("card-end")
