@@ -117,14 +117,19 @@ def private_home_problem(settings: Settings) -> Optional[str]:
 
 
 def is_initialised_home(settings: Settings) -> bool:
-    """Whether the home already holds a store or keys (something worth protecting)."""
+    """Whether ``init`` has already run on the home: its SQLite store exists (for another
+    database: its configuration names the authorities)."""
     store = sqlite_file(settings.effective_database_url)
-    return (store is not None and store.exists()) or settings.keys_dir.exists()
+    if store is not None:
+        return store.exists()
+    config = settings.config_file
+    return config.exists() and "[pki]" in config.read_text(encoding="utf-8", errors="replace")
 
 
 def claim_new_home(settings: Settings) -> None:
     """For ``init`` and ``serve`` (which make the home): the home created 0700; a folder that
-    exists but holds no store or keys yet is made 0700 too, as if created now."""
+    exists but was never initialised (keys put there beforehand, say) is made 0700 too, as
+    if created now. An initialised home is never changed behind its owner's back."""
     home = settings.home
     if not home.exists():
         make_private_dir(home)

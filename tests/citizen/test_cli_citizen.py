@@ -39,17 +39,18 @@ def test_notices_run_bad_usage(home, cli, tmp_path):
     assert code == 2 and "init" in err and "Traceback" not in err
 
 
-def test_sign_pdf_bad_input_is_one_line(cli, tmp_path):
+def test_sign_pdf_bad_input_is_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENJPKI_PIN", "ABC123")  # not on the command line (no warning)
     code, out, err = cli("client", "sign-pdf", tmp_path / "missing.pdf", "--out",
-                         tmp_path / "o.pdf", "--pin", "ABC123")
+                         tmp_path / "o.pdf")
     assert code == 2 and err.count("\n") == 1 and "missing.pdf" in err
     (tmp_path / "not.pdf").write_text("hello")
     code, out, err = cli("client", "sign-pdf", tmp_path / "not.pdf", "--out",
-                         tmp_path / "o.pdf", "--pin", "ABC123")
+                         tmp_path / "o.pdf")
     assert code == 2 and "not a PDF" in err
 
 
-def test_R6_R7_kiosk_and_konbini_commands_on_the_sandbox_clock(home, cli):
+def test_R6_R7_kiosk_and_konbini_commands_on_the_sandbox_clock(home, cli, monkeypatch):
     ctx = CounterContext.from_settings(Settings.resolve(home))
     try:
         h = holder(ctx)
@@ -83,7 +84,8 @@ def test_R6_R7_kiosk_and_konbini_commands_on_the_sandbox_clock(home, cli):
     assert path.startswith(str(home / "konbini")) and "住民票の写し" in pdf_text(path)
     code, out, err = run("konbini", "juminhyo", "--pin", "0000", *card)
     assert code == 1 and "R1.4" in err
-    code, out, err = run("kiosk", "prepare", "--target", "card", "--other-pin", "5678", *card)
+    monkeypatch.setenv("OPENJPKI_OTHER_PIN", "5678")  # not on the command line (no warning)
+    code, out, err = run("kiosk", "prepare", "--target", "card", *card)
     assert code == 2 and err.count("\n") == 1
     code, out, err = run("konbini", "juminhyo", "--pin", "5678", "--card", "no-such-card")
     assert code == 2 and "no-such-card" in err

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import signal
-import sys
 from pathlib import Path
 from typing import NoReturn, Optional
 
 import typer
 
 from openjpki.cli.app import app, console, err_console, fail, print_json, settings
+from openjpki.cli.secrets_input import PIN_STDIN, Pins
 
 card_app = typer.Typer(help="Virtual My Number Cards: put one into the vpcd reader, list, "
                        "status.", no_args_is_help=True)
@@ -164,14 +164,12 @@ class _Session:
         return False
 
 
-def _pin(value: Optional[str], prompt: str) -> str:
-    if value is not None:
-        return value
-    if not sys.stdin.isatty():
-        fail(f"{prompt}: give it with the option (no terminal to ask on)")
-    return typer.prompt(prompt, hide_input=True)
+def _pin(pins: Pins, value: Optional[str], option: str, prompt: str) -> str:
+    """A PIN from --pin-stdin, the option (warned), $OPENJPKI_…_PIN or a hidden prompt."""
+    return pins.get(value, option, prompt)
 
 
+PIN_HELP = "The PIN (or $OPENJPKI_PIN, --pin-stdin, or a prompt on a terminal)."
 READER_OPT = typer.Option(None, "--reader", help="Reader name (or a unique part) or number; "
                           "default: the first reader with a card.")
 
@@ -214,11 +212,14 @@ def _cert_facts(der: Optional[bytes], now: dt.datetime) -> dict:
 def client_show(
     reader: Optional[str] = READER_OPT,
     sign_pin: Optional[str] = typer.Option(None, "--sign-pin", help="Also read the SIGN "
-                                           "certificate, which needs the SIGN PIN."),
+                                           "certificate, which needs the SIGN PIN (or "
+                                           "$OPENJPKI_SIGN_PIN, or --pin-stdin)."),
     json_out: bool = typer.Option(False, "--json"),
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """Both certificates with their validity, and the tries left of each PIN (R8.1)."""
     from openjpki.card import KeyKind, MAX_TRIES
+    sign_pin = Pins(pin_stdin).get(sign_pin, "--sign-pin", "SIGN PIN", required=False)
     now = dt.datetime.now(dt.timezone.utc)  # the outermost layer reads the clock
     with _Session(reader) as client:
         client.select_jpki()
@@ -266,26 +267,33 @@ def client_show(
 
 @client_app.command("verify-pin")
 def client_verify_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
-                      pin: Optional[str] = typer.Option(None, "--pin"),
-                      reader: Optional[str] = READER_OPT) -> None:
+                      pin: Optional[str] = typer.Option(None, "--pin", help=PIN_HELP),
+                      reader: Optional[str] = READER_OPT,
+                      pin_stdin: bool = PIN_STDIN) -> None:
     """Check a PIN on the card (a wrong one uses a try, R1.4)."""
     kind = _kind(key)
+    the_pin = _pin(Pins(pin_stdin), pin, "--pin", f"{kind.value.upper()} PIN")
     with _Session(reader) as client:
         client.select_jpki()
-        client.verify_pin(kind, _pin(pin, f"{kind.value.upper()} PIN"))
+        client.verify_pin(kind, the_pin)
         client.select_jpki()
     console.print(f"{kind.value.upper()} PIN correct", markup=False, highlight=False, soft_wrap=True)
 
 
 @client_app.command("change-pin")
 def client_change_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
-                      pin: Optional[str] = typer.Option(None, "--pin", help="Current PIN."),
-                      new_pin: Optional[str] = typer.Option(None, "--new-pin"),
-                      reader: Optional[str] = READER_OPT) -> None:
-    """Change a PIN: needs the current one (R1.7); the card checks the new one's form (R1.3)."""
+                      pin: Optional[str] = typer.Option(None, "--pin", help="Current PIN "
+                                                        "(or $OPENJPKI_PIN)."),
+                      new_pin: Optional[str] = typer.Option(None, "--new-pin", help="New PIN "
+                                                            "(or $OPENJPKI_NEW_PIN)."),
+                      reader: Optional[str] = READER_OPT,
+                      pin_stdin: bool = PIN_STDIN) -> None:
+    """Change a PIN: needs the current one (R1.7); the card checks the new one's form (R1.3).
+    --pin-stdin reads the current PIN, then the new one."""
     kind = _kind(key)
-    old = _pin(pin, f"current {kind.value.upper()} PIN")
-    new = _pin(new_pin, f"new {kind.value.upper()} PIN")
+    pins = Pins(pin_stdin)
+    old = _pin(pins, pin, "--pin", f"current {kind.value.upper()} PIN")
+    new = _pin(pins, new_pin, "--new-pin", f"new {kind.value.upper()} PIN")
     with _Session(reader) as client:
         client.select_jpki()
         client.change_pin(kind, old, new)
@@ -297,10 +305,11 @@ def client_change_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
 def client_sign(
     file: Path = typer.Argument(..., help="The file to sign."),
     key: str = typer.Option(..., "--key", help=KEY_HELP),
-    pin: Optional[str] = typer.Option(None, "--pin"),
+    pin: Optional[str] = typer.Option(None, "--pin", help=PIN_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the raw signature here."),
     json_out: bool = typer.Option(False, "--json"),
     reader: Optional[str] = READER_OPT,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """Sign FILE with the card: PKCS#1 v1.5 with SHA-256, hashed here, signed on the card."""
     from cryptography import x509
@@ -311,7 +320,7 @@ def client_sign(
         data = file.read_bytes()
     except OSError as e:
         fail(f"cannot read {file}: {e.strerror or e}")
-    the_pin = _pin(pin, f"{kind.value.upper()} PIN")
+    the_pin = _pin(Pins(pin_stdin), pin, "--pin", f"{kind.value.upper()} PIN")
     with _Session(reader) as client:
         signature, cert_der = sign_file_data(client.transport, kind, the_pin, data)
         client.select_jpki()

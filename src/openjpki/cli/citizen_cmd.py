@@ -8,13 +8,13 @@ certificate) prints its rule in Japanese and English and exits 1; bad usage exit
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import List, NoReturn, Optional
 
 import typer
 
 from openjpki.cli.app import app, console, err_console, fail, print_json, settings
+from openjpki.cli.secrets_input import PIN_STDIN, Pins
 from openjpki.cli.card_cmd import client_app
 
 notices_app = typer.Typer(help="Expiry notices (有効期限通知書, R3.4).", no_args_is_help=True)
@@ -116,7 +116,9 @@ def _with_progress(run):
 def client_sign_pdf(
     file: Path = typer.Argument(..., help="The PDF to sign."),
     out: Path = typer.Option(..., "--out", help="Where the signed PDF goes."),
-    pin: Optional[str] = typer.Option(None, "--pin", help="The SIGN PIN (署名用)."),
+    pin: Optional[str] = typer.Option(None, "--pin", help="The SIGN PIN (署名用; or "
+                                      "$OPENJPKI_PIN, --pin-stdin, a prompt)."),
+    pin_stdin: bool = PIN_STDIN,
     reader: Optional[str] = typer.Option(
         None, "--reader", help="Reader name (or a unique part) or number; default: the one "
         "reader with a card."),
@@ -135,10 +137,7 @@ def client_sign_pdf(
     embedding the OCSP response and CRL that show the certificate good."""
     from openjpki.services.pdfsign import PdfSignError, PinRefused, Revoked, sign_pdf
 
-    if pin is None:
-        if not sys.stdin.isatty():
-            fail("--pin: give the SIGN PIN with the option (no terminal to ask on)")
-        pin = typer.prompt("SIGN PIN", hide_input=True)
+    pin = Pins(pin_stdin).get(pin, "--pin", "SIGN PIN")
     try:
         signed = sign_pdf(file, out, pin, reader=reader, module=module,
                           revocation=not no_revocation_info, crl_files=crl, reason=reason,
@@ -239,7 +238,9 @@ def kiosk_prepare(
     ctx: typer.Context,
     target: str = typer.Option(..., "--target", help="The PIN to reset: sign or auth."),
     other_pin: Optional[str] = typer.Option(None, "--other-pin", help="The OTHER "
-                                            "certificate's PIN (R6.1); leave out if unknown."),
+                                            "certificate's PIN (R6.1; or $OPENJPKI_OTHER_PIN, "
+                                            "--pin-stdin); leave out if unknown."),
+    pin_stdin: bool = PIN_STDIN,
     live_face: Optional[str] = typer.Option(None, "--live-face", help="The face the camera "
                                             "sees (simulated: a token; see `kiosk face`)."),
     card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
@@ -248,6 +249,7 @@ def kiosk_prepare(
     """The smartphone app's step (R6.1–R6.3): read the card with the other PIN, match the
     face for a SIGN reset, and reserve the kiosk step for 24 hours."""
     from openjpki.services.smartphone import prepare_pin_reset
+    other_pin = Pins(pin_stdin).get(other_pin, "--other-pin", "other PIN", required=False)
     with _Reader(ctx, card, reader) as transport:
         out = _run_card_work(ctx, lambda c, now: prepare_pin_reset(
             c, transport, target, other_pin, now=now, live_face=live_face))
@@ -258,13 +260,20 @@ def kiosk_prepare(
 def kiosk_reset(
     ctx: typer.Context,
     target: str = typer.Option(..., "--target", help="The PIN to reset: sign or auth."),
-    other_pin: Optional[str] = typer.Option(None, "--other-pin", help="The other PIN again."),
-    new_pin: str = typer.Option(..., "--new-pin", help="The new PIN (R1.3)."),
+    other_pin: Optional[str] = typer.Option(None, "--other-pin", help="The other PIN again "
+                                            "(or $OPENJPKI_OTHER_PIN)."),
+    new_pin: Optional[str] = typer.Option(None, "--new-pin", help="The new PIN (R1.3; or "
+                                          "$OPENJPKI_NEW_PIN, a prompt)."),
+    pin_stdin: bool = PIN_STDIN,
     card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """The kiosk's step (R6.2–R6.5): within 24 hours of the app step and 6:30–23:00."""
+    """The kiosk's step (R6.2–R6.5): within 24 hours of the app step and 6:30–23:00.
+    --pin-stdin reads the other PIN (an empty line if unknown), then the new one."""
     from openjpki.services.kiosk import kiosk_reset_pin
+    pins = Pins(pin_stdin)
+    other_pin = pins.get(other_pin, "--other-pin", "other PIN", required=False)
+    new_pin = pins.get(new_pin, "--new-pin", "new PIN")
     with _Reader(ctx, card, reader) as transport:
         out = _run_card_work(ctx, lambda c, now: kiosk_reset_pin(
             c, transport, target, other_pin, new_pin, now=now))
@@ -282,7 +291,9 @@ def kiosk_face(card_number: str = typer.Argument(..., help="The card's 12-digit 
 @konbini_app.command("juminhyo")
 def konbini_juminhyo(
     ctx: typer.Context,
-    pin: Optional[str] = typer.Option(None, "--pin", help="The AUTH PIN (利用者証明用)."),
+    pin: Optional[str] = typer.Option(None, "--pin", help="The AUTH PIN (利用者証明用; or "
+                                      "$OPENJPKI_PIN, --pin-stdin, a prompt)."),
+    pin_stdin: bool = PIN_STDIN,
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for the PDF "
                                        "(default <home>/konbini)."),
     card: Optional[str] = CARD_OPT, reader: Optional[str] = KIOSK_READER_OPT,
@@ -291,10 +302,7 @@ def konbini_juminhyo(
     """Log in with the card's AUTH certificate and print a 住民票の写し (R7.1, R7.2)."""
     from openjpki.services.konbini import issue_residence_certificate
     from openjpki.services.letters_pdf import FontMissing
-    if pin is None:
-        if not sys.stdin.isatty():
-            fail("--pin: give the AUTH PIN with the option (no terminal to ask on)")
-        pin = typer.prompt("AUTH PIN", hide_input=True)
+    pin = Pins(pin_stdin).get(pin, "--pin", "AUTH PIN")
     out_dir = out if out is not None else settings(ctx).home / "konbini"
 
     def work(c, now):

@@ -1,7 +1,9 @@
 """``openjpki resident …``, ``counter …``, ``register …`` and ``audit verify``: the municipal
 counter from the command line. Thin: parse, call services.counter / services.register /
-services.audit, print (``--json`` for the service's own JSON). A refusal prints its rule and
-exits 1; bad input exits 2. The wall clock is read here only, unless ``--at`` gives the
+services.audit, print (``--json`` for the service's own JSON). The procedures go through the
+counter's one front door, :func:`openjpki.services.deferred.submit`, as the API and the
+pages do, so ``authorities off`` holds here too. A refusal prints its rule and exits 1; bad
+input exits 2; work queued for later (R5.9: the authorities are unavailable) exits 3. The wall clock is read here only, unless ``--at`` gives the
 moment (scripts and tests replay a day at the counter that way)."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typer
 
 from openjpki.cli.app import app, console, fail, print_json, settings
 from openjpki.labels import ja_date, label
+from openjpki.cli.secrets_input import PIN_STDIN, Pins
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
 counter_app = typer.Typer(help="Counter procedures (窓口, R5.1).", no_args_is_help=True)
@@ -28,6 +31,8 @@ app.add_typer(audit_app, name="audit")
 KINDS = ("sign", "auth")
 APPLICANTS = ("holder", "legal_representative", "voluntary_proxy")
 REASONS = ("voluntary", "lost_card", "key_compromise", "destroyed_before_use")
+
+EXIT_QUEUED = 3  # accepted and queued (R5.9), not done yet: `openjpki worker` finishes it
 
 # Options shared by the procedures. Ids are what the store holds (32-bit): a larger number
 # is a one-line usage error, never a database overflow.
@@ -58,9 +63,11 @@ WITHOUT_CARD = typer.Option(False, "--without-card", help="The card is not on th
 KIND_OPT = typer.Option(None, "--kind", help="sign or auth; repeatable (default: the "
                         "procedure's).")
 CARD_PIN = typer.Option(None, "--card-pin", help="Resident-registry PIN 住民基本台帳用暗証番号 "
-                        "(4 digits, R1.6).")
-SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9, R1.3).")
-AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3).")
+                        "(4 digits, R1.6; or $OPENJPKI_CARD_PIN, or --pin-stdin).")
+SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9, R1.3; or "
+                        "$OPENJPKI_SIGN_PIN, or --pin-stdin).")
+AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3; or "
+                        "$OPENJPKI_AUTH_PIN, or --pin-stdin).")
 
 
 def _say(text: str) -> None:
@@ -133,6 +140,30 @@ def _counter(ctx: typer.Context) -> Iterator:
         c.close()
 
 
+@contextmanager
+def _front_door(ctx: typer.Context) -> Iterator:
+    """(counter, authority health) of this home, as the API and the pages have them: the
+    authorities behind their availability guard (``authorities off``, R5.9)."""
+    from openjpki.card import CardError, CardStoreError
+    from openjpki.services.authority import AuthorityError, NotInitialised
+    from openjpki.services.authority_setup import SetupError
+    from openjpki.services.counter import ConfigError, InputError
+    from openjpki.services.counter.secrets import SecretBoxError
+    from openjpki.services.deferred_health import guarded_counter
+
+    try:
+        c, health = guarded_counter(settings(ctx), actor="cli")
+    except (NotInitialised, AuthorityError, SetupError, ConfigError, SecretBoxError) as e:
+        fail(str(e))
+    try:
+        yield c, health
+    except (InputError, ValueError, CardError, CardStoreError, AuthorityError,
+            SecretBoxError) as e:
+        fail(str(e))
+    finally:
+        c.close()
+
+
 def _photo_ids(values: Optional[List[str]]) -> tuple:
     from openjpki.rules.documents import PresentedId
 
@@ -161,9 +192,14 @@ def _applicant(applicant: str, photo_id, proof, representative, holder_present, 
 
 
 def _print_outcome(outcome, as_json: bool) -> None:
-    """Print a result; a refusal exits 1 (CLI.md)."""
+    """Print a result; a refusal exits 1 (CLI.md), work queued for later exits 3 (R5.9)."""
     if as_json:
         print_json(outcome.to_dict())
+    elif outcome.outcome == "deferred":
+        d = outcome.to_dict()
+        _say(f"queued ({d['rule']}): {d['message_en']}")
+        _say(f"  item {d['item_id']}, application {d['application_id']} ({d['procedure']}): "
+             f"{d['reason']}; `openjpki worker` completes it once the authorities are back")
     elif outcome.outcome == "refused":
         _say(f"refused ({outcome.rule}): {outcome.message_en} / {outcome.message_ja}")
         if outcome.opens_at or outcome.opens_on:
@@ -189,6 +225,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
             _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
     if outcome.outcome == "refused":
         raise typer.Exit(1)
+    if outcome.outcome == "deferred":
+        raise typer.Exit(EXIT_QUEUED)
 
 
 # --- residents ---------------------------------------------------------------------------
@@ -277,16 +315,36 @@ def resident_list(ctx: typer.Context,
 
 # --- counter procedures -------------------------------------------------------------------
 
+def _submit(ctx: typer.Context, req_of, pins, now: datetime, as_json: bool) -> None:
+    """A counter procedure through the counter's one front door,
+    :func:`openjpki.services.deferred.submit`, as the API and the pages call it: carried out
+    at once, or queued (R5.9) when it needs the authorities and they are unavailable."""
+    from openjpki.services.counter import CounterRequest
+    from openjpki.services.deferred import submit
+
+    with _front_door(ctx) as (c, health):
+        req = req_of(CounterRequest)
+        outcome = submit(c, health, req, pins, now=now)
+    _print_outcome(outcome, as_json)
+
+
 def _run(ctx: typer.Context, call, as_json: bool) -> None:
     with _counter(ctx) as c:
         outcome = call(c)
     _print_outcome(outcome, as_json)
 
 
-def _pins(card_pin=None, sign_pin=None, auth_pin=None, **kw):
+def _pins(pin_stdin: bool, card_pin=None, sign_pin=None, auth_pin=None, *,
+          sign: bool = True, auth: bool = True):
+    """The PINs typed at the counter, from --pin-stdin (card, sign, auth: one line each),
+    the options (with a warning) or $OPENJPKI_CARD_PIN / _SIGN_PIN / _AUTH_PIN."""
     from openjpki.services.counter import PinEntry
 
-    return PinEntry(card=card_pin, sign=sign_pin, auth=auth_pin, **kw)
+    p = Pins(pin_stdin)
+    card = p.get(card_pin, "--card-pin", "resident-registry PIN", required=False)
+    sign_value = p.get(sign_pin, "--sign-pin", "SIGN PIN", required=False) if sign else None
+    auth_value = p.get(auth_pin, "--auth-pin", "AUTH PIN", required=False) if auth else None
+    return PinEntry(card=card, sign=sign_value, auth=auth_value)
 
 
 @counter_app.command("issue")
@@ -305,27 +363,20 @@ def counter_issue(
     letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
     form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
     expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
-    at: Optional[str] = AT, as_json: bool = JSON,
+    at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """新規発行: a new card with its certificates, or a certificate on the holder's card."""
-    from openjpki.services.counter import issue_certificates, issue_new_card
-
     kinds = _choices(kind, KINDS, "--kind")
     declined = _choices(decline, KINDS, "--decline")
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
-    if new_card:
-        _run(ctx, lambda c: issue_new_card(c, resident, pins, now=now, declined=declined,
-                                           kinds=kinds, applicant=who, office=office,
-                                           sign_exception=sign_exception), as_json)
-    else:
-        if declined:
-            fail("--decline goes with --new-card")
-        _run(ctx, lambda c: issue_certificates(c, resident, pins, now=now, kinds=kinds,
-                                               applicant=who, office=office,
-                                               sign_exception=sign_exception), as_json)
+    if declined and not new_card:
+        fail("--decline goes with --new-card")
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    _submit(ctx, lambda R: R("new_issuance", resident, kinds=tuple(kinds), new_card=new_card,
+                             declined=tuple(declined), applicant=who, office=office,
+                             sign_exception=sign_exception), pins, now, as_json)
 
 
 @counter_app.command("renew")
@@ -338,17 +389,15 @@ def counter_renew(
     holder_present: bool = HOLDER_PRESENT, inquiry: Optional[str] = INQUIRY,
     form_incomplete: bool = FORM_INCOMPLETE, form_unsealed: bool = FORM_UNSEALED,
     expiry_notice_form: bool = NOTICE_FORM, office: Optional[str] = OFFICE,
-    at: Optional[str] = AT, as_json: bool = JSON,
+    at: Optional[str] = AT, as_json: bool = JSON, pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """更新 (R3.1–R3.3): new keys on the card; the old certificates superseded (R3.7)."""
-    from openjpki.services.counter import renew
-
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
                      inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
-    pins, now = _pins(card_pin, sign_pin, auth_pin), _moment(ctx, at)
-    _run(ctx, lambda c: renew(c, resident, pins, now=now, kinds=kinds, applicant=who,
-                              office=office), as_json)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    _submit(ctx, lambda R: R("renewal", resident, kinds=tuple(kinds), applicant=who,
+                             office=office), pins, now, as_json)
 
 
 @counter_app.command("reissue-sign")
@@ -359,53 +408,68 @@ def counter_reissue_sign(
     proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
     letter_of_attorney: bool = ATTORNEY, inquiry: Optional[str] = INQUIRY,
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
     """SIGN again after a change of facts (R4.5), with the new facts."""
-    from openjpki.services.counter import reissue_sign
-
     who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
                      inquiry, False, False, False, False)
-    pins, now = _pins(card_pin, sign_pin), _moment(ctx, at)
-    _run(ctx, lambda c: reissue_sign(c, resident, pins, now=now, applicant=who,
-                                     office=office), as_json)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth=False), _moment(ctx, at)
+    _submit(ctx, lambda R: R("reissue_after_change", resident, kinds=("sign",),
+                             applicant=who, office=office), pins, now, as_json)
 
 
 @counter_app.command("pin-change")
 def counter_pin_change(
     ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
-    current: str = typer.Option(..., "--current", help="The PIN in force (R1.7)."),
-    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    current: Optional[str] = typer.Option(None, "--current", help="The PIN in force (R1.7; "
+                                          "or $OPENJPKI_CURRENT_PIN, --pin-stdin, a prompt)."),
+    new: Optional[str] = typer.Option(None, "--new", help="The new PIN (R1.3; or "
+                                      "$OPENJPKI_NEW_PIN, --pin-stdin, a prompt)."),
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
-    """暗証番号の変更 (R1.7)."""
-    from openjpki.services.counter import change_pin
+    """暗証番号の変更 (R1.7). --pin-stdin reads the current PIN, then the new one."""
+    from openjpki.services.counter import PinEntry
 
     _choices([kind], KINDS, "--kind")
+    p = Pins(pin_stdin)
+    current = p.get(current, "--current", "current PIN")
+    new = p.get(new, "--new", "new PIN")
     now = _moment(ctx, at)
-    _run(ctx, lambda c: change_pin(c, resident, kind, current, new, now=now, office=office),
-         as_json)
+    pins = PinEntry(**{kind: new, f"current_{kind}": current})
+    _submit(ctx, lambda R: R("pin_change", resident, kinds=(kind,), office=office), pins, now,
+            as_json)
 
 
 @counter_app.command("pin-reset")
 def counter_pin_reset(
     ctx: typer.Context, resident: int = RESIDENT,
     kind: str = typer.Option(..., "--kind", help="sign or auth."),
-    card_pin: str = typer.Option(..., "--card-pin", help="住民基本台帳用暗証番号 (R1.6)."),
-    new: str = typer.Option(..., "--new", help="The new PIN (R1.3)."),
+    card_pin: Optional[str] = typer.Option(None, "--card-pin", help="住民基本台帳用暗証番号 "
+                                           "(R1.6; or $OPENJPKI_CARD_PIN, --pin-stdin, a "
+                                           "prompt)."),
+    new: Optional[str] = typer.Option(None, "--new", help="The new PIN (R1.3; or "
+                                      "$OPENJPKI_NEW_PIN, --pin-stdin, a prompt)."),
     applicant: str = APPLICANT, photo_id: Optional[List[str]] = PHOTO_ID,
     proof: Optional[List[str]] = PROOF, representative: Optional[int] = REPRESENTATIVE,
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
+    pin_stdin: bool = PIN_STDIN,
 ) -> None:
-    """暗証番号の初期化・ロック解除 (R1.6, R6.5)."""
-    from openjpki.services.counter import reset_pin
+    """暗証番号の初期化・ロック解除 (R1.6, R6.5). --pin-stdin reads the resident-registry
+    PIN, then the new one."""
+    from openjpki.services.counter import PinEntry
 
     _choices([kind], KINDS, "--kind")
+    p = Pins(pin_stdin)
+    card_pin = p.get(card_pin, "--card-pin", "resident-registry PIN")
+    new = p.get(new, "--new", "new PIN")
     who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
                      False, False, False)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: reset_pin(c, resident, kind, card_pin, new, now=now, applicant=who,
-                                  office=office), as_json)
+    pins = PinEntry(card=card_pin, **{kind: new})
+    _submit(ctx, lambda R: R("pin_reset", resident, kinds=(kind,), applicant=who,
+                             office=office), pins, now, as_json)
 
 
 @counter_app.command("revoke")
@@ -418,15 +482,15 @@ def counter_revoke(
     office: Optional[str] = OFFICE, at: Optional[str] = AT, as_json: bool = JSON,
 ) -> None:
     """失効 on the holder's request (R4.3); ``lost_card`` also marks the card lost."""
-    from openjpki.services.counter import revoke
+    from openjpki.services.counter import NO_PINS
 
     kinds = _choices(kind, KINDS, "--kind")
     _choices([reason], REASONS, "--reason")
     who = _applicant(applicant, photo_id, None, representative, False, False, None, False,
                      False, False, without_card)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: revoke(c, resident, now=now, kinds=kinds, reason=reason,
-                               applicant=who, office=office), as_json)
+    _submit(ctx, lambda R: R("revocation", resident, kinds=tuple(kinds), reason=reason,
+                             applicant=who, office=office), NO_PINS, now, as_json)
 
 
 @counter_app.command("hold")
@@ -437,14 +501,14 @@ def counter_hold(
     at: Optional[str] = AT, as_json: bool = JSON,
 ) -> None:
     """一時保留 (R4.3): certificateHold at once, never released, revoked later."""
-    from openjpki.services.counter import hold
+    from openjpki.services.counter import NO_PINS
 
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant("holder", photo_id, None, None, False, False, None, False, False, False,
                      without_card)
     now = _moment(ctx, at)
-    _run(ctx, lambda c: hold(c, resident, now=now, kinds=kinds, applicant=who, office=office),
-         as_json)
+    _submit(ctx, lambda R: R("hold", resident, kinds=tuple(kinds), applicant=who,
+                             office=office), NO_PINS, now, as_json)
 
 
 @counter_app.command("card-end")
