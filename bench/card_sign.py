@@ -61,7 +61,8 @@ def _ca() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return key, cert
 
 
-def make_card(cards_dir: Path) -> None:
+def make_card(cards_dir: Path) -> bytes:
+    """The bench card, issued; returns its issuing secret."""
     ca_key, ca = _ca()
     store = CardStore(cards_dir)
     secret = store.create(CARD_ID)
@@ -78,6 +79,7 @@ def make_card(cards_dir: Path) -> None:
             term.write_ca_certificate(kind, ca.public_bytes(Encoding.DER))
         term.reset_pin(KeyKind.AUTH, PIN)
         term.reset_pin(KeyKind.SIGN, "ABC123")
+    return secret
 
 
 def _median_ms(fn, n: int) -> float:

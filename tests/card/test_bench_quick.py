@@ -23,3 +23,20 @@ def test_card_sign_bench_quick(pcsc):
     pkcs15 = float(re.search(r"pkcs15-tool -D\s+([\d.]+) ms", r.stdout).group(1))
     assert overhead < 10, r.stdout
     assert pkcs15 < 1000, r.stdout
+
+
+READ_BENCH = BENCH.parent / "card_read.py"
+
+
+def test_card_read_bench_quick(pcsc):
+    """The facts and the face read through pcscd + vpcd, interleaved with the same reads in
+    process: the transport alone (no VERIFY) stays well under the 2 ms target."""
+    r = subprocess.run([sys.executable, str(READ_BENCH), "--quick"], capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    transport = float(re.search(r"face EFs, no VERIFY.*PC/SC overhead\s+([\d.-]+) ms",
+                                r.stdout).group(1))
+    face = float(re.search(r"card face \(extended\).*pcscd\+vpcd\s+([\d.]+) ms",
+                           r.stdout).group(1))
+    assert transport < 5, r.stdout
+    assert face < 1000, r.stdout  # the 100 ms target is the machine's; this catches a hang

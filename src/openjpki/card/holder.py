@@ -16,7 +16,7 @@ from openjpki.card import apdu as A
 from openjpki.card import tlv
 from openjpki.card.apps import AIDS, PIN_EF, App
 from openjpki.card.client import CardError, JpkiClient, Transport
-from openjpki.card.pins import PIN_TRIES, PinId
+from openjpki.card.pins import PIN_TRIES, PinId, pin_form_message
 
 SEX_NAMES = {"1": "male", "2": "female", "9": "other"}
 SHORT_CHUNK = 256
@@ -43,6 +43,15 @@ class PinLocked(CardError):
         self.message_ja = "暗証番号はロックされています。市区町村の窓口で初期化してください (R1.7)"
         self.message_en = f"the {pid.value} PIN is locked; the municipal counter resets it (R1.7)"
         super().__init__(self.message_en, A.SW_PIN_BLOCKED)
+
+
+class NewPinRefused(CardError):
+    """R1.3 / R1.6: the card refused a new PIN of the wrong form (6A80)."""
+
+    def __init__(self, pid: PinId) -> None:
+        self.pin = pid
+        self.message_ja, self.message_en = pin_form_message(pid)
+        super().__init__(self.message_en, A.SW_WRONG_DATA)
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,10 @@ class HolderClient:
         fid = PIN_EF[pid][1]
         raw = new.encode("ascii", "replace")
         if not raw or len(raw) > 255:
-            raise CardError(f"the new {pid.value} PIN is empty or too long", A.SW_WRONG_DATA)
+            raise NewPinRefused(pid)
         _, sw = self._tx(A.build(0x00, 0x24, 0x01, 0x80 | fid, raw))
         if sw == A.SW_WRONG_DATA:
-            raise CardError(f"the card refused the new {pid.value} PIN: wrong form (R1.3)", sw)
+            raise NewPinRefused(pid)
         if sw == A.SW_CONDITIONS_NOT_SATISFIED:
             raise CardError(f"the {pid.value} PIN cannot be changed by the holder", sw)
         if sw == A.SW_PIN_BLOCKED:

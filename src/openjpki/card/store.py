@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from pathlib import Path
 
 from openjpki.card.card import VirtualCard
@@ -176,15 +177,17 @@ class CardStore:
         return sorted(p.name for p in self.directory.iterdir()
                       if p.is_dir() and CARD_ID_RE.match(p.name) and (p / "state.bin").is_file())
 
-    def open(self, card_id: str) -> VirtualCard:
-        """The card, held exclusively until ``close()`` (CardInUse if another holds it)."""
+    def open(self, card_id: str, *, wait: float = 0.0) -> VirtualCard:
+        """The card, held exclusively until ``close()``. CardInUse if another holds it —
+        at once, or after waiting up to ``wait`` seconds for it (a counter terminal waiting
+        its turn: several server threads or processes asking the same card one after the
+        other). The state is read only once the lock is held, so every holder sees what
+        the one before it left (tries used included)."""
         d = self._dir(card_id)
         if not (d / "state.bin").is_file():
             raise UnknownCard(f"no card {card_id} in {self.directory}")
         lock_fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(lock_fd, wait):
             os.close(lock_fd)
             raise CardInUse(f"card {card_id} is in use (inserted in a reader or being "
                             "issued by another process)") from None
@@ -232,6 +235,20 @@ class CardStore:
         finally:
             os.close(fd)
         return False
+
+
+def _lock(fd: int, wait: float) -> bool:
+    deadline = time.monotonic() + max(0.0, wait)
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
 
 class _ReadOnly:

@@ -19,7 +19,7 @@ from openjpki.cli.app import app
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "rules": ("rules_cmd",),
     "init": ("pki_cmd",), "cert": ("pki_cmd",), "crl": ("pki_cmd",), "serve": ("pki_cmd",),
-    "card": ("card_cmd",), "client": ("card_cmd", "citizen_cmd"),
+    "card": ("card_cmd",), "client": ("card_cmd", "citizen_cmd", "holder_cmd"),
     "verify": ("verify_cmd",),
     "resident": ("counter_cmd",), "counter": ("counter_cmd",), "register": ("counter_cmd",),
     "audit": ("counter_cmd",),

@@ -280,27 +280,6 @@ def client_verify_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
     console.print(f"{kind.value.upper()} PIN correct", markup=False, highlight=False, soft_wrap=True)
 
 
-@client_app.command("change-pin")
-def client_change_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
-                      pin: Optional[str] = typer.Option(None, "--pin", help="Current PIN "
-                                                        "(or $OPENJPKI_PIN)."),
-                      new_pin: Optional[str] = typer.Option(None, "--new-pin", help="New PIN "
-                                                            "(or $OPENJPKI_NEW_PIN)."),
-                      reader: Optional[str] = READER_OPT,
-                      pin_stdin: bool = PIN_STDIN) -> None:
-    """Change a PIN: needs the current one (R1.7); the card checks the new one's form (R1.3).
-    --pin-stdin reads the current PIN, then the new one."""
-    kind = _kind(key)
-    pins = Pins(pin_stdin)
-    old = _pin(pins, pin, "--pin", f"current {kind.value.upper()} PIN")
-    new = _pin(pins, new_pin, "--new-pin", f"new {kind.value.upper()} PIN")
-    with _Session(reader) as client:
-        client.select_jpki()
-        client.change_pin(kind, old, new)
-        client.select_jpki()
-    console.print(f"{kind.value.upper()} PIN changed", markup=False, highlight=False, soft_wrap=True)
-
-
 @client_app.command("sign")
 def client_sign(
     file: Path = typer.Argument(..., help="The file to sign."),

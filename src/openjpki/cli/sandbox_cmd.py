@@ -6,7 +6,8 @@
                   [--delay-ms N] [--kind sign|auth] [--serial HEX]       → {"ocsp": str, "crl": str}
     sandbox fault crl stale|missing|unavailable|off [--kind sign|auth]  → {"ocsp": str, "crl": str}
     sandbox fault show | clear
-    sandbox pin CARD --kind auth|sign (--tries N | --block | --unblock)
+    sandbox pin CARD --kind auth|sign|card|input|input_a|input_b|face_a|face_b
+                     (--tries N | --block | --unblock)
     sandbox card show CARD | end CARD --as returned|voided|lost|expired [--at D]
     sandbox cert revoke SERIAL --reason NAME [--at D] | hold SERIAL [--at D]
     sandbox resident create [--state S …] [--name N] | change ID [--address A] [--name N]
@@ -305,22 +306,27 @@ def fault_clear(ctx: typer.Context, as_json: bool = JSON) -> None:
 @sandbox_app.command("pin")
 def pin_cmd(ctx: typer.Context,
             card: str = typer.Argument(..., help="Virtual card id (mnc-…) or card number."),
-            kind: str = typer.Option(..., "--kind", help="auth or sign."),
-            tries: Optional[int] = typer.Option(None, "--tries", min=0, max=5,
-                                                help="Tries left (R1.4: AUTH 3, SIGN 5)."),
+            kind: str = typer.Option(..., "--kind", help="auth, sign, card (住民基本台帳用), "
+                                     "input (券面事項入力補助用), input_a, input_b, face_a "
+                                     "or face_b (照合番号A/B)."),
+            tries: Optional[int] = typer.Option(None, "--tries", min=0, max=15,
+                                                help="Tries left (R1.4: AUTH 3, SIGN 5, "
+                                                "card and input 3, 照合番号A/B 10)."),
             block: bool = typer.Option(False, "--block", help="Block the PIN (tries left 0)."),
             unblock: bool = typer.Option(False, "--unblock", help="Full tries again, the PIN "
                                          "unchanged."),
             as_json: bool = JSON) -> None:
     """Set a PIN's tries left on the card, or block it (the card must not be in a reader)."""
-    from openjpki.card import MAX_TRIES, KeyKind
+    from openjpki.card.pins import PIN_TRIES, PinId
     from openjpki.services.sandbox_state import set_pin_tries
 
-    if kind not in KINDS:
-        fail(f"--kind must be auth or sign (not {kind!r})")
+    try:
+        pid = PinId.of(kind)
+    except ValueError as e:
+        fail(f"--kind: {e}")
     if sum((tries is not None, block, unblock)) != 1:
         fail("give exactly one of --tries N, --block, --unblock")
-    n = 0 if block else MAX_TRIES[KeyKind.of(kind)] if unblock else tries
+    n = 0 if block else PIN_TRIES[pid] if unblock else tries
     with _counter(ctx, as_json) as c:
         out = set_pin_tries(c, card, kind, n, now=_now(c.store))  # type: ignore[arg-type]
     if as_json:

@@ -38,7 +38,7 @@ from openjpki.rules.kinds import PinKind
 from openjpki.services.audit import record
 from openjpki.services.counter import CounterContext, CounterRequest, NO_PINS, PinEntry
 from openjpki.services.counter.accept import Intake, accept_in
-from openjpki.services.counter.facts import check_card_pin
+from openjpki.services.counter.cardpin import check_card_pin
 from openjpki.services.counter.procedures import apply
 from openjpki.services.counter.residents import NotFound
 from openjpki.services.counter.results import Completed, InquiryMailed
@@ -172,7 +172,7 @@ def submit(ctx: CounterContext, health: Optional[AuthorityHealth], req: CounterR
     return defer(ctx, req, pins, now=now, reason=reason)
 
 
-def _pin_checks(s: Session, intake: Intake, req: CounterRequest, pins: PinEntry
+def _pin_checks(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest, pins: PinEntry
                 ) -> Refused | None:
     """What :func:`execute_in` would check of the PINs, checked while the resident is at
     the counter: the forms (R1.3, R1.6) and the resident-registry PIN on the card (R1.6)."""
@@ -187,7 +187,7 @@ def _pin_checks(s: Session, intake: Intake, req: CounterRequest, pins: PinEntry
         if isinstance(d, Refused):
             return d
     if intake.card is not None:
-        d = check_card_pin(intake.card, pins.card)
+        d = check_card_pin(ctx, intake.card, pins.card)
         if isinstance(d, Refused):
             return d
     return None
@@ -203,7 +203,7 @@ def defer(ctx: CounterContext, req: CounterRequest, pins: PinEntry = NO_PINS, *,
         if not isinstance(intake, Intake):
             return intake
         app = intake.application
-        refused = _pin_checks(s, intake, req, pins)
+        refused = _pin_checks(s, ctx, intake, req, pins)
         if refused is not None:
             app.state, app.refusal_rule, app.updated_at = "refused", refused.rule, now
             record(s, f"counter.{req.procedure.value}.refused", now, actor=ctx.actor,

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from openjpki.rules import register_text_problem
 from openjpki.rules.revocation import FactChange, revocations_for_fact_change
 from openjpki.services.audit import record
+from openjpki.services.counter.cardfacts import write_particulars
+from openjpki.services.counter.cardops import open_card
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import cards_of
 from openjpki.services.counter.residents import (
@@ -224,8 +226,10 @@ def correct_sex(ctx: CounterContext, resident_id: int, sex: int | str,
 
 def change_card_particulars(ctx: CounterContext, resident_id: int, now: datetime
                             ) -> dict:
-    """記載事項変更: the card face is rewritten to match the register (R5.2); afterwards the
-    procedures that need an up-to-date face (the R4.5 re-issue among them) can be done."""
+    """記載事項変更: the card face is rewritten to match the register (R5.2): the card's
+    券面事項入力補助AP and 券面事項確認AP files are written again from the register and
+    signed again (照合番号A/B follow them); afterwards the procedures that need an
+    up-to-date face (the R4.5 re-issue among them) can be done."""
     with ctx.store.transaction() as s:
         r = require_resident(s, resident_id, for_update=True)
         cards = [c for c in cards_of(s, r.id) if c.state == "active"]
@@ -233,6 +237,8 @@ def change_card_particulars(ctx: CounterContext, resident_id: int, now: datetime
             raise InputError(f"resident {r.id} has no active card")
         updated = []
         for c in cards:
+            with open_card(ctx, c) as work:
+                write_particulars(ctx, work, r, c)
             if not c.face_up_to_date:
                 c.face_up_to_date = True
                 updated.append(c.card_number)

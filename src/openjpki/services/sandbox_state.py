@@ -18,7 +18,7 @@ from typing import Optional
 
 from sqlalchemy import or_, select
 
-from openjpki.card import KeyKind, MAX_TRIES
+from openjpki.card.pins import PIN_TRIES, PinId
 from openjpki.rules import CardEnd, revocations_for_card_end
 from openjpki.rules.revocation import Reason
 from openjpki.services.audit import record
@@ -58,10 +58,12 @@ def find_card(s, ref: str, *, for_update: bool = False):
 
 def set_pin_tries(ctx: CounterContext, card_ref: str, kind: str, tries: int, *,
                   now: datetime) -> dict:
-    """Set the tries left of a card's AUTH or SIGN PIN (0 blocks it: R1.4; the full count
-    unblocks it without changing the PIN). The card must not be in a reader."""
-    key = KeyKind.of(kind)
-    limit = MAX_TRIES[key]
+    """Set the tries left of any PIN of a card — auth, sign, card (住民基本台帳用), input
+    (券面事項入力補助用), input_a/input_b/face_a/face_b (照合番号A/B) — (0 blocks it: R1.4;
+    the full count unblocks it without changing the PIN). The card must not be in a
+    reader."""
+    key = PinId.of(kind)
+    limit = PIN_TRIES[key]
     if not isinstance(tries, int) or not 0 <= tries <= limit:
         raise InputError(f"tries left of the {key.value} PIN must be 0 to {limit} (R1.4)")
     with ctx.store.transaction() as s:
@@ -69,7 +71,7 @@ def set_pin_tries(ctx: CounterContext, card_ref: str, kind: str, tries: int, *,
         before = ctx.cards.status(card.virtual_card_id)["pins"][key.value]
         if not before["set"]:
             raise InputError(f"card {card.virtual_card_id} has no {key.value} PIN "
-                             "(that certificate was never issued on it)")
+                             "(never set on this card)")
         with open_card(ctx, card) as work:
             work.terminal.set_tries(key.value, tries)
         record(s, "sandbox.card.pin_tries", now, actor=ACTOR, subject=f"card:{card.id}",

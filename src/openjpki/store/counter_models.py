@@ -73,8 +73,11 @@ class Card(Base):
     auth_declined: Mapped[bool] = mapped_column(Boolean, default=False)
     virtual_card_id: Mapped[str] = mapped_column(String(64))
     issuing_secret_enc: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True)
-    # R1.6: the resident-registry PIN, as "scrypt$salt$hash" (hex), and its failures.
-    card_pin_hash: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    # The security code printed on the card (照合番号B ends with it), sealed with the
+    # counter key like the issuing secret.
+    security_code_enc: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True)
+    # R1.6: the resident-registry PIN lives on the card (住基AP), which counts its tries;
+    # these two only repeat the card's last answer for display.
     card_pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     card_pin_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

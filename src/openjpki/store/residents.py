@@ -25,6 +25,10 @@ class Resident(Base):
     __table_args__ = (CheckConstraint("sex IN (1, 2, 3)", name="sex"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # 個人番号: a synthetic 12-digit number with its check digit, unique in the register
+    # (openjpki.rules.individual_number); the card's 券面事項入力補助AP carries it.
+    individual_number: Mapped[Optional[str]] = mapped_column(String(12), unique=True,
+                                                             index=True, nullable=True)
     # 基本4情報 (R1.2). name: surname, U+3000, given name.
     name: Mapped[str] = mapped_column(String(200))
     name_kana: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)

@@ -15,7 +15,7 @@ from typing import Optional
 from sqlalchemy import Connection, Engine, inspect, text
 
 # The newest migration under openjpki/store/migrations/versions (its ``revision``).
-SCHEMA_HEAD = "ctr1"
+SCHEMA_HEAD = "card1"
 
 _VERSION_TABLE = "alembic_version"
 

@@ -14,7 +14,6 @@ from openjpki.rules.documents import AuthorityProof, PhotoId, PresentedId
 from openjpki.services.counter import (
     ApplicantInput, Completed, PinEntry, issue_certificates, issue_new_card, show_resident,
 )
-from openjpki.services.counter.secrets import card_pin_matches
 from openjpki.store.counter_models import Application, Card, CardCertificate
 
 LICENCE = PresentedId(PhotoId.DRIVERS_LICENCE, valid_until=date(2030, 1, 1))
@@ -59,7 +58,8 @@ def test_R5_10_new_card_carries_both_certificates_made_on_the_card(ctx):
     with ctx.store.transaction() as s:
         card = s.execute(select(Card)).scalar_one()
         assert card.expires_on == date(2034, 5, 15)  # R2.5: 10th birthday after issue
-        assert card_pin_matches(card.card_pin_hash, "1234")
+        assert not hasattr(card, "card_pin_hash")  # R1.6: the card keeps its PIN
+        assert status["pins"]["card"]["set"] and status["pins"]["card"]["tries_left"] == 3
         assert b"1234" not in (card.issuing_secret_enc or b"")
         app = s.execute(select(Application)).scalar_one()
         assert (app.state, app.procedure, app.applicant_type) == (

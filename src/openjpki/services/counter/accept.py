@@ -35,7 +35,8 @@ from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.revocation import HolderRequest
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
-from openjpki.services.counter.facts import applicant_facts, check_card_pin, holder_facts
+from openjpki.services.counter.cardpin import check_card_pin
+from openjpki.services.counter.facts import applicant_facts, holder_facts
 from openjpki.services.counter.letters import (
     EXPIRY_NOTICE, find_letter, live_inquiry, mail_inquiry_form,
 )
@@ -131,7 +132,7 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
         # Everything else is in order: only now are the PINs written on the form compared
         # with the card (a try is used only when it can decide the visit).
         form = InquiryForm(complete=True, sealed=True,
-                           pins_match=_form_pins_match(card, pins, kinds, proc),
+                           pins_match=_form_pins_match(ctx, card, pins, kinds, proc),
                            from_expiry_notice=form.from_expiry_notice)
         decision = decide(form)
     if form is not None:
@@ -237,7 +238,7 @@ def _holder_request(req: CounterRequest) -> HolderRequest:
         raise InputError(f"unknown revocation reason {req.reason!r} ({names})") from None
 
 
-def _form_pins_match(card: Card | None, pins: PinEntry | None, kinds: tuple[CertKind, ...],
+def _form_pins_match(ctx: CounterContext, card: Card | None, pins: PinEntry | None, kinds: tuple[CertKind, ...],
                      proc: Procedure) -> bool:
     """R5.4: do the PINs written on the inquiry form match? The resident-registry PIN is
     compared with the card (a try, R1.6); the PINs to be set must have their form (R1.3).
@@ -247,7 +248,7 @@ def _form_pins_match(card: Card | None, pins: PinEntry | None, kinds: tuple[Cert
     match = True
     if PinKind.CARD in needed:
         if card is not None:
-            match = check_card_pin(card, pins.card).allowed
+            match = check_card_pin(ctx, card, pins.card).allowed
         else:  # a new card: the card PIN is being chosen, only its form can be wrong
             match = pins.card is not None and validate_pin(PinKind.CARD, pins.card).allowed
     for k in kinds:

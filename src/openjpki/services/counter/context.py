@@ -60,6 +60,9 @@ class CounterContext:
     # (deferred_health.guarded_counter), so that moving the sandbox clock neither strands
     # nor hurries queued work; None: the moment of the request (tests with a fixed clock).
     queue_clock: Any = None
+    # The card issuer's RSA key, signing the particulars written to cards (cardfacts);
+    # None: a key made once per process (tests).
+    issuer_key: Any = None
 
     def queue_now(self, now: datetime) -> datetime:
         """The queue's now (see ``queue_clock``); ``now`` when it has none."""
@@ -88,13 +91,16 @@ class CounterContext:
         """The counter of an initialised home (NotInitialised when ``init`` has not run)."""
         from openjpki.services.authority_home import open_authorities
 
+        from openjpki.services.counter.cardfacts import load_or_create_issuer_key
+
         authority = open_authorities(settings)
         municipality, calendar, default_office = load_counter_config(settings.config_file)
         return cls(store=authority.store, authority=authority,
                    cards=CardStore(settings.cards_dir),
                    box=SecretBox.from_keys_dir(settings.keys_dir),
                    municipality=municipality, calendar=calendar,
-                   default_office=default_office, actor=actor)
+                   default_office=default_office, actor=actor,
+                   issuer_key=load_or_create_issuer_key(settings.keys_dir))
 
     def close(self) -> None:
         self.store.dispose()

@@ -31,12 +31,14 @@ from openjpki.services.counter.cardops import (
     CardWork, change_pin_on_card, create_virtual_card, new_card_number, open_card,
 )
 from openjpki.services.counter.context import CounterContext
-from openjpki.services.counter.facts import check_card_pin, sign_facts
+from openjpki.card.pins import PinId
+from openjpki.services.counter.cardfacts import write_particulars
+from openjpki.services.counter.cardpin import check_card_pin
+from openjpki.services.counter.facts import sign_facts
 from openjpki.services.counter.fees import take_fee
 from openjpki.services.counter.queries import cards_of, current_certificates
 from openjpki.services.counter.requests import CounterRequest, PinEntry
 from openjpki.services.counter.results import Completed, EndedCertificate, IssuedCertificate
-from openjpki.services.counter.secrets import hash_card_pin
 from openjpki.store.counter_models import Card, CardCertificate
 
 
@@ -95,12 +97,13 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
     refused = _pin_forms(pins, kinds, card_pin=True)
     if refused:
         return refused
+    new_card = card is None
     if card is None:
         ended_by_new_card = _void_old_cards(s, ctx, intake.resident.id, now)
         card = _new_card(s, ctx, intake, req, pins, now)
     else:
         ended_by_new_card = []
-        d = check_card_pin(card, pins.card)  # R1.6
+        d = check_card_pin(ctx, card, pins.card)  # R1.6
         if isinstance(d, Refused):
             return d
     current = current_certificates(s, card.id)
@@ -110,6 +113,10 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
     # AUTH first: a SIGN issued with it is capped by its expiry (R2.2).
     order = sorted(kinds, key=lambda k: k is CertKind.SIGN)
     with open_card(ctx, card) as work:
+        if new_card:  # the particulars, and the 4-digit PINs of the other applications
+            # (R1.6): the 券面事項入力補助用暗証番号 starts as the resident-registry PIN
+            write_particulars(ctx, work, r, card, {PinId.CARD: pins.card or "",
+                                                   PinId.INPUT: pins.card or ""})
         for kind in order:
             auth_expiry = _auth_expiry(issued, current, today)
             exp = certificate_expiry(
@@ -176,7 +183,8 @@ def _supersede(s: Session, ctx: CounterContext, old, now: datetime) -> list[Ende
 
 def _new_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
               pins: PinEntry, now: datetime) -> Card:
-    """R5.10: a new card in the card store, its issuing secret sealed, its card PIN set."""
+    """R5.10: a new card in the card store, its issuing secret sealed (its card PIN is set
+    on the card itself, R1.6)."""
     r, today = intake.resident, ctx.today(now)
     number = new_card_number()
     vid, sealed = create_virtual_card(ctx, number)
@@ -188,8 +196,8 @@ def _new_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterReque
                 expires_on=expires_on, state="active",
                 face_up_to_date=True, sign_declined=CertKind.SIGN in declined,
                 auth_declined=CertKind.AUTH in declined, virtual_card_id=vid,
-                issuing_secret_enc=sealed, card_pin_hash=hash_card_pin(pins.card or ""),
-                card_pin_failures=0, card_pin_locked=False, created_at=now)
+                issuing_secret_enc=sealed, card_pin_failures=0, card_pin_locked=False,
+                created_at=now)
     s.add(card)
     s.flush()
     intake.application.card_id = card.id
@@ -252,7 +260,7 @@ def _pin_reset(s: Session, ctx: CounterContext, intake: Intake, pins: PinEntry,
     refused = _pin_forms(pins, intake.kinds, card_pin=True)
     if refused:
         return refused
-    d = check_card_pin(card, pins.card)
+    d = check_card_pin(ctx, card, pins.card)
     if isinstance(d, Refused):
         return d
     rule = "R6.5"

@@ -1,6 +1,7 @@
 """From the register and the card records to the values the rules decide on: the holder's
 facts (rules.eligibility.Holder), the applicant (Applicant), the SIGN facts a certificate
-carries (pki.SignFacts), and the resident-registry PIN check (R1.6)."""
+carries (pki.SignFacts). The resident-registry PIN check (R1.6) asks the card: see
+:mod:`.cardpin`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from openjpki.pki import SignFacts
-from openjpki.rules import CARD_PIN_RETRY_LIMIT, PinCounter, after_pin_try, validate_card_pin
-from openjpki.rules.decision import Allowed, Refused
 from openjpki.rules.documents import InquiryForm
 from openjpki.rules.eligibility import Applicant, Holder
-from openjpki.rules.kinds import PinKind
 from openjpki.services.counter.requests import ApplicantInput
-from openjpki.services.counter.secrets import card_pin_matches
 from openjpki.store.counter_models import Card
 from openjpki.store.residents import Resident, get_resident
 
@@ -68,18 +65,3 @@ def sign_name(r: Resident) -> str:
 def sign_facts(r: Resident) -> SignFacts:
     """The basic four facts of the resident as a SIGN certificate carries them (R1.2)."""
     return SignFacts(name=sign_name(r), address=r.address, birth_date=r.birth_date, sex=r.sex)
-
-
-def check_card_pin(card: Card, pin: str | None) -> Allowed | Refused:
-    """R1.6: the resident-registry PIN, counted like the others (R1.4, R1.7: locked after 3
-    wrong tries; only a reset of that PIN — not done here — would unlock it)."""
-    form = validate_card_pin(pin if isinstance(pin, str) else "")
-    if isinstance(form, Refused):
-        return form  # not a PIN at all: no try is used
-    counter = PinCounter(PinKind.CARD, min(card.card_pin_failures, CARD_PIN_RETRY_LIMIT),
-                         card.card_pin_locked)
-    correct = card_pin_matches(card.card_pin_hash, pin)
-    tried = after_pin_try(counter, correct)
-    card.card_pin_failures = tried.counter.failures
-    card.card_pin_locked = tried.counter.locked
-    return tried.decision

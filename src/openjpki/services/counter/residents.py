@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from openjpki.rules import register_text_problem
+from openjpki.rules.individual_number import synthetic as synthetic_individual_number
 from openjpki.services.audit import record
 from openjpki.services.counter.context import CounterContext
 from openjpki.store.counter_models import Card
@@ -124,12 +125,24 @@ def add_resident_in(s: Session, ctx: CounterContext, data: ResidentInput,
         municipality_code=data.municipality_code or m.code,
         prefecture=data.prefecture or m.prefecture,
         municipality=data.municipality or m.name,
-        on_register=True, registered_at=now, updated_at=now)
+        on_register=True, registered_at=now, updated_at=now,
+        individual_number=new_individual_number(s))
     s.add(r)
     s.flush()
     record(s, "register.add", now, actor=ctx.actor, subject=f"resident:{r.id}",
            household_id=r.household_id, relationship=r.relationship)
     return r
+
+
+def new_individual_number(s: Session) -> str:
+    """A synthetic individual number not yet in the register (the unique index is the last
+    word: two concurrent registrations drawing the same number cannot both commit)."""
+    while True:
+        number = synthetic_individual_number()
+        taken = s.execute(select(Resident.id).where(
+            Resident.individual_number == number)).first()
+        if taken is None:
+            return number
 
 
 def require_resident(s: Session, resident_id: int, *, for_update: bool = False) -> Resident:
@@ -161,8 +174,8 @@ def find_residents(ctx: CounterContext, *, name: str | None = None,
 
 def resident_dict(r: Resident) -> dict:
     return {
-        "id": r.id, "name": r.name, "name_kana": r.name_kana, "address": r.address,
-        "postal_code": r.postal_code,
+        "id": r.id, "individual_number": r.individual_number, "name": r.name,
+        "name_kana": r.name_kana, "address": r.address, "postal_code": r.postal_code,
         "birth_date": r.birth_date.isoformat(), "sex": r.sex,
         "former_surname": r.former_surname, "alias": r.alias,
         "household_id": r.household_id, "relationship": r.relationship,

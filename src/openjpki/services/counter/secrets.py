@@ -1,21 +1,18 @@
-"""The counter's secrets at rest: each card's issuing secret, and the resident-registry PIN.
+"""The counter's secrets at rest: each card's issuing secret.
 
 - Issuing secrets (CARD.md "Issuance": only the issuer knows them) are stored in the
   ``cards`` table encrypted with AES-256-GCM under the counter key, bound to the card's id as
   associated data (a row's ciphertext cannot be moved to another card). The key is the file
   ``<home>/keys/counter.key`` (32 random bytes, mode 0600, made on first use), or
   ``$OPENJPKI_COUNTER_KEY`` (64 hex digits) when set.
-- The resident-registry PIN 住民基本台帳用暗証番号 (R1.6) belongs to the card's 住基
-  application, which the virtual card does not implement; the counter keeps it as a salted
-  scrypt hash with its failure count (3 tries, rules.CARD_PIN_RETRY_LIMIT). A 4-digit PIN
-  cannot resist an offline search of its hash, so the database must be protected as the
-  card store is; the hash only keeps it out of sight.
+- The resident-registry PIN 住民基本台帳用暗証番号 (R1.6) is not kept here at all: it
+  lives in the card's 住基AP, which counts its tries, and the counter asks the card
+  (:mod:`.cardpin`). No hash of a 4-digit PIN, which an offline search would undo, is in
+  the database.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from pathlib import Path
 
@@ -26,7 +23,6 @@ from openjpki.keyfile import load_or_create_key
 COUNTER_KEY_ENV = "OPENJPKI_COUNTER_KEY"
 COUNTER_KEY_FILE = "counter.key"
 _NONCE = 12
-_SCRYPT = {"n": 2 ** 12, "r": 8, "p": 1}  # a 4-digit PIN: the cost buys little
 
 
 class SecretBoxError(Exception):
@@ -68,23 +64,3 @@ class SecretBox:
         except Exception:  # noqa: BLE001 — InvalidTag and malformed input alike
             raise SecretBoxError(f"the issuing secret of {context} does not open with this "
                                  "counter key") from None
-
-
-def hash_card_pin(pin: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(pin.encode("ascii"), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def card_pin_matches(stored: str | None, pin: str) -> bool:
-    if not stored or not isinstance(pin, str):
-        return False
-    try:
-        scheme, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        got = hashlib.scrypt(pin.encode("ascii", "replace"), salt=bytes.fromhex(salt),
-                             dklen=32, **_SCRYPT)
-    except ValueError:
-        return False
-    return hmac.compare_digest(got, bytes.fromhex(digest))
