@@ -235,8 +235,9 @@ def main(argv: list[str] | None = None) -> dict:
                 if workers == 1:  # registered once: the logins find the holder through the AUTH link
                     assert load(server.port, [home.body("registration", True)], 1, "/verify/registration")["ok"] == 1
                 for jwe in (False, True):
+                    warm = [home.body("login", jwe) for _ in range(max(8, n // 20))]
+                    load(server.port, warm, args.concurrency)  # warm-up: connections, caches, JIT of SQLAlchemy
                     bodies = [home.body("login", jwe) for _ in range(n)]
-                    load(server.port, bodies[: max(4, n // 20)], args.concurrency)  # warm-up (replays: refused)
                     runs[f"{'jwe' if jwe else 'pem'}_{workers}w"] = load(server.port, bodies, args.concurrency)
             finally:
                 server.stop()

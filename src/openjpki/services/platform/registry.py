@@ -113,27 +113,28 @@ def _retried(change):
     return run
 
 
-@_retried
-def for_login(store: Store, provider_id: int, checked: Checked, now: datetime) -> Optional[Registered]:
-    """The registration of a verified AUTH certificate: by its link, else by its holder's
-    registration (then the link is made: the next log-in finds it directly)."""
-    with store.transaction() as s:
+def for_login(store: Store, provider_id: int, checked: Checked) -> tuple[Optional[Registered], bool]:
+    """The registration of a verified AUTH certificate (read only): by its link, else by its
+    holder's registration — then ``True``: the link is to be made (:func:`link_auth`), in the
+    transaction that also enters the nonce and the audit entry."""
+    with store.sessions() as s:
         row = _by_certificate(s, provider_id, checked.serial)
         if row is not None and row.kind != "auth":
-            return None
+            return None, False
         reg_of_cert = (lambda _serial: s.get(PlatformRegistration, row.registration_id)) if row is not None \
             else (lambda _serial: None)
         reg, linked = find_linked(checked.serial, checked.holder, reg_of_cert,
                                   lambda holder: _by_holder(s, provider_id, holder))
-        if reg is None:
-            return None
-        if linked:
-            s.execute(update(PlatformCertificate).where(and_(
-                PlatformCertificate.registration_id == reg.id, PlatformCertificate.kind == "auth",
-                PlatformCertificate.current.is_(True))).values(current=False, replaced_at=now))
-            _add_certificate(s, provider_id, reg.id, "auth", checked, now)
-            s.flush()
-        return _view(s, reg)
+        return (_view(s, reg), linked) if reg is not None else (None, False)
+
+
+def link_auth(s: Session, provider_id: int, reg_id: int, checked: Checked, now: datetime) -> None:
+    """Link the AUTH certificate to the registration (the previous AUTH link, of a card
+    renewed, R3.7, is no longer current); a parallel link makes the commit fail."""
+    s.execute(update(PlatformCertificate).where(and_(
+        PlatformCertificate.registration_id == reg_id, PlatformCertificate.kind == "auth",
+        PlatformCertificate.current.is_(True))).values(current=False, replaced_at=now))
+    _add_certificate(s, provider_id, reg_id, "auth", checked, now)
 
 
 @_retried
@@ -161,4 +162,4 @@ def replace(store: Store, provider_id: int, checked: Checked, now: datetime) -> 
         return _view(s, reg)
 
 
-__all__ = ["Registered", "for_login", "register", "replace"]
+__all__ = ["Registered", "for_login", "link_auth", "register", "replace"]

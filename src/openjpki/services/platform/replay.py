@@ -15,7 +15,7 @@ import hashlib
 import itertools
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from openjpki.services.platform.answers import Call
@@ -31,22 +31,37 @@ def digest(nonce: bytes) -> str:
     return hashlib.sha256(nonce).hexdigest()
 
 
-def accept_nonce(store: Store, provider_id: int, call: Call, nonce: bytes, now: datetime,
-                 window: timedelta = DEFAULT_WINDOW) -> bool:
-    """True the first time within the window; False for a replay."""
+def enter_nonce(conn, provider_id: int, call: Call, nonce: bytes, now: datetime,
+                window: timedelta = DEFAULT_WINDOW) -> None:
+    """The nonce's row, in the caller's transaction (a connection or a session): its commit
+    fails with IntegrityError when the nonce was accepted within the window."""
     table = PlatformNonce.__table__
     key = and_(table.c.provider_id == provider_id, table.c.call == call.value, table.c.digest == digest(nonce))
+    conn.execute(delete(table).where(key, table.c.expires_at <= now))
+    conn.execute(insert(table).values(provider_id=provider_id, call=call.value, digest=digest(nonce),
+                                      used_at=now, expires_at=now + window))
+    if next(_calls) % PURGE_EVERY == PURGE_EVERY - 1:
+        conn.execute(delete(table).where(table.c.expires_at <= now - window))
+
+
+def seen(store: Store, provider_id: int, call: Call, nonce: bytes, now: datetime) -> bool:
+    """Whether the nonce is in the window now (after a refused commit: was it the nonce?)."""
+    table = PlatformNonce.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(select(table.c.id).where(
+            table.c.provider_id == provider_id, table.c.call == call.value, table.c.digest == digest(nonce),
+            table.c.expires_at > now)).first() is not None
+
+
+def accept_nonce(store: Store, provider_id: int, call: Call, nonce: bytes, now: datetime,
+                 window: timedelta = DEFAULT_WINDOW) -> bool:
+    """True the first time within the window; False for a replay (its own transaction)."""
     try:
         with store.engine.begin() as conn:
-            conn.execute(delete(table).where(key, table.c.expires_at <= now))
-            conn.execute(insert(table).values(provider_id=provider_id, call=call.value, digest=digest(nonce),
-                                              used_at=now, expires_at=now + window))
+            enter_nonce(conn, provider_id, call, nonce, now, window)
     except IntegrityError:
         return False
-    if next(_calls) % PURGE_EVERY == PURGE_EVERY - 1:
-        with store.engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.expires_at <= now))
     return True
 
 
-__all__ = ["DEFAULT_WINDOW", "accept_nonce", "digest"]
+__all__ = ["DEFAULT_WINDOW", "accept_nonce", "digest", "enter_nonce", "seen"]
