@@ -132,3 +132,26 @@ def test_rp_api_keeps_working_beside_the_platform(client):
     r = client.post("/api/rp/challenges", json={"purpose": "login"})
     assert r.status_code == 201 and r.json()["key"] == "auth"
     assert os.environ.get("OPENJPKI_SERVICE_MODE") in (None, "")
+
+
+def test_R2_1_the_sandbox_clock_reaches_the_platform_an_auth_certificate_expired_is_401(tmp_path, holder, clock):
+    from rp.conftest import FACTS
+    from rp.homekit import make_home
+
+    from openjpki.services.sandbox_clock import reset_clock, set_clock
+
+    box = make_home(tmp_path / "clocked")
+    sign = box.issue("sign", holder["sign_key"], facts=FACTS, resident_id="c1")
+    auth = box.issue("auth", holder["auth_key"], resident_id="c1")
+    app = create_app(box.settings, clock=clock, sync_interval=0.0,
+                     extensions=[sandbox_extension(Mode("sandbox", "test"))])
+    store = box.service.store
+    with TestClient(app) as client:
+        assert _post(client, "registration", signed("registration", "SP", sign, holder["sign_key"]))[0] == 200
+        set_clock(store, auth.not_valid_after_utc + timedelta(days=2), real=clock.now, freeze=True)
+        app.state.openjpki_sandbox.changed()
+        status, answer = _post(client, "login", signed("login", "SP", auth, holder["auth_key"]))
+        assert status == 401 and "R2.1" in answer["status"]["errorInfo"]["message"]
+        reset_clock(store, real=clock.now)
+        app.state.openjpki_sandbox.changed()
+        assert _post(client, "login", signed("login", "SP", auth, holder["auth_key"]))[0] == 200
