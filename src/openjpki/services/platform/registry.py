@@ -16,7 +16,7 @@ from typing import Optional
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from openjpki.rules import JST
 from openjpki.services.platform.answers import Identity, PlatformError
@@ -53,8 +53,12 @@ def _view(s: Session, reg: PlatformRegistration) -> Registered:
     der = s.execute(select(PlatformCertificate.der).where(and_(
         PlatformCertificate.registration_id == reg.id, PlatformCertificate.kind == "sign",
         PlatformCertificate.current.is_(True)))).scalar()
+    return _registered(reg, der)
+
+
+def _registered(reg: PlatformRegistration, sign_der: Optional[bytes]) -> Registered:
     identity = Identity(reg.tis_user_id, reg.name, reg.date_of_birth, reg.gender, reg.address)
-    return Registered(reg.id, reg.applicant_id, identity, bytes(der) if der is not None else None)
+    return Registered(reg.id, reg.applicant_id, identity, bytes(sign_der) if sign_der is not None else None)
 
 
 def _applicant_id(now: datetime) -> str:
@@ -116,14 +120,22 @@ def _retried(change):
 def for_login(store: Store, provider_id: int, checked: Checked) -> tuple[Optional[Registered], bool]:
     """The registration of a verified AUTH certificate (read only): by its link, else by its
     holder's registration — then ``True``: the link is to be made (:func:`link_auth`), in the
-    transaction that also enters the nonce and the audit entry."""
+    transaction that also enters the nonce and the audit entry. The usual case (a linked
+    certificate) is one query: the registration, the link's kind and the current SIGN."""
+    link, sign = aliased(PlatformCertificate), aliased(PlatformCertificate)
     with store.sessions() as s:
-        row = _by_certificate(s, provider_id, checked.serial)
-        if row is not None and row.kind != "auth":
-            return None, False
-        reg_of_cert = (lambda _serial: s.get(PlatformRegistration, row.registration_id)) if row is not None \
-            else (lambda _serial: None)
-        reg, linked = find_linked(checked.serial, checked.holder, reg_of_cert,
+        found = s.execute(
+            select(PlatformRegistration, link.kind, sign.der)
+            .join(link, link.registration_id == PlatformRegistration.id)
+            .outerjoin(sign, and_(sign.registration_id == PlatformRegistration.id, sign.kind == "sign",
+                                  sign.current.is_(True)))
+            .where(link.provider_id == provider_id, link.serial == checked.serial)).first()
+        if found is not None:
+            reg, kind, der = found
+            if kind != "auth":
+                return None, False
+            return _registered(reg, der), False
+        reg, linked = find_linked(checked.serial, checked.holder, lambda _serial: None,
                                   lambda holder: _by_holder(s, provider_id, holder))
         return (_view(s, reg), linked) if reg is not None else (None, False)
 

@@ -42,7 +42,7 @@ from openjpki.services.platform.answers import (
 from openjpki.services.platform.certificate import read_certificate
 from openjpki.services.platform.keys import KeySet, KeyStore, PlatformKeyError
 from openjpki.services.platform.providers import admit
-from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce, enter_nonce, seen
+from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce, enter_nonce, forget_expired, seen
 from openjpki.services.platform.requests import PlatformRequest, decode_body, parse_request, request_info_of
 from openjpki.services.relying_party_core import Checked, Outcome, VerificationCore
 from openjpki.store import Store
@@ -168,7 +168,11 @@ class PlatformService:
                     raise replayed() from None
                 if attempt == 2:
                     raise
-                linked = False  # a parallel log-in linked the certificate first
+                # the nonce's row was past its window, or a parallel log-in made the link first
+                forget_expired(self.store, provider, Call.LOGIN, request.nonce, now)
+                reg, linked = registry.for_login(self.store, provider, checked)
+                if reg is None:
+                    raise
         raise AssertionError("unreachable")
 
     def _record(self, s, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime,
