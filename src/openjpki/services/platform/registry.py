@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Optional
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -117,19 +117,21 @@ def _retried(change):
     return run
 
 
+_LINK, _SIGN = aliased(PlatformCertificate), aliased(PlatformCertificate)
+# Built once (the log-in's one query in the usual case): registration, the link's kind, current SIGN.
+_LINKED = (select(PlatformRegistration, _LINK.kind, _SIGN.der)
+           .join(_LINK, _LINK.registration_id == PlatformRegistration.id)
+           .outerjoin(_SIGN, and_(_SIGN.registration_id == PlatformRegistration.id, _SIGN.kind == "sign",
+                                  _SIGN.current.is_(True)))
+           .where(_LINK.provider_id == bindparam("provider"), _LINK.serial == bindparam("serial")))
+
+
 def for_login(store: Store, provider_id: int, checked: Checked) -> tuple[Optional[Registered], bool]:
     """The registration of a verified AUTH certificate (read only): by its link, else by its
     holder's registration — then ``True``: the link is to be made (:func:`link_auth`), in the
-    transaction that also enters the nonce and the audit entry. The usual case (a linked
-    certificate) is one query: the registration, the link's kind and the current SIGN."""
-    link, sign = aliased(PlatformCertificate), aliased(PlatformCertificate)
+    transaction that also enters the nonce and the audit entry."""
     with store.sessions() as s:
-        found = s.execute(
-            select(PlatformRegistration, link.kind, sign.der)
-            .join(link, link.registration_id == PlatformRegistration.id)
-            .outerjoin(sign, and_(sign.registration_id == PlatformRegistration.id, sign.kind == "sign",
-                                  sign.current.is_(True)))
-            .where(link.provider_id == provider_id, link.serial == checked.serial)).first()
+        found = s.execute(_LINKED, {"provider": provider_id, "serial": checked.serial}).first()
         if found is not None:
             reg, kind, der = found
             if kind != "auth":

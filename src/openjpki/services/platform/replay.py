@@ -26,6 +26,7 @@ from openjpki.store.platform import PlatformNonce
 DEFAULT_WINDOW = timedelta(minutes=10)
 PURGE_EVERY = 500
 _calls = itertools.count()
+_INSERT = insert(PlatformNonce.__table__)  # built once; the values come with each execution
 
 
 def digest(nonce: bytes) -> str:
@@ -37,10 +38,10 @@ def enter_nonce(conn, provider_id: int, call: Call, nonce: bytes, now: datetime,
     """The nonce's row, in the caller's transaction (a connection or a session): one INSERT,
     whose commit fails with IntegrityError when the nonce has a row — accepted within the
     window (:func:`seen`), or an old one past it (:func:`forget_expired`, then again)."""
-    table = PlatformNonce.__table__
-    conn.execute(insert(table).values(provider_id=provider_id, call=call.value, digest=digest(nonce),
-                                      used_at=now, expires_at=now + window))
+    conn.execute(_INSERT, {"provider_id": provider_id, "call": call.value, "digest": digest(nonce),
+                           "used_at": now, "expires_at": now + window})
     if next(_calls) % PURGE_EVERY == PURGE_EVERY - 1:
+        table = PlatformNonce.__table__
         conn.execute(delete(table).where(table.c.expires_at <= now - window))
 
 
