@@ -24,7 +24,7 @@ def _base() -> dict:
             "encryptedCertificateForUser": "-----BEGIN CERTIFICATE-----", "nonceData": "n", "nonceSign": "QUJD"}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(body=JSON, call=st.sampled_from(list(Call)))
 def test_any_json_is_read_or_refused_with_400(body, call):
     try:
@@ -33,7 +33,7 @@ def test_any_json_is_read_or_refused_with_400(body, call):
         assert e.status == 400
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(name=NAMES, value=JSON)
 def test_any_value_in_any_field_is_read_or_refused_with_400(name, value):
     body = _base()
@@ -47,7 +47,7 @@ def test_any_value_in_any_field_is_read_or_refused_with_400(name, value):
         assert e.status == 400
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(nonce=st.text(min_size=1, max_size=300).filter(lambda t: len(t.encode("utf-8", "ignore")) == len(
     t.encode("utf-8", "surrogatepass"))))
 def test_the_nonce_kept_is_exactly_the_utf8_of_what_was_sent(nonce):
@@ -55,7 +55,7 @@ def test_the_nonce_kept_is_exactly_the_utf8_of_what_was_sent(nonce):
     assert parse_request(Call.LOGIN, body).nonce == nonce.encode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(text=st.text(max_size=400) | st.from_regex(r"[A-Za-z0-9_-]{1,40}(\.[A-Za-z0-9_-]{0,40}){4}", fullmatch=True))
 def test_any_certificate_text_is_read_or_refused_with_400(text):
     try:
