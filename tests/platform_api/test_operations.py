@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import stat
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from openjpki.pki import Kind
 from openjpki.services.audit import trail
 from openjpki.services.platform import add_provider, rotate, set_enabled
 from openjpki.services.sandbox_faults import clear_faults, set_fault
@@ -155,3 +156,20 @@ def test_R2_1_the_sandbox_clock_reaches_the_platform_an_auth_certificate_expired
         reset_clock(store, real=clock.now)
         app.state.openjpki_sandbox.changed()
         assert _post(client, "login", signed("login", "SP", auth, holder["auth_key"]))[0] == 200
+
+
+def test_a_root_rollover_is_trusted_by_the_running_platform(tmp_path, holder, clock):
+    from rp.conftest import FACTS
+    from rp.homekit import make_home
+
+    box = make_home(tmp_path / "rollover")
+    with TestClient(create_app(box.settings, clock=clock)) as client:
+        old = box.issue("sign", holder["sign_key"], facts=FACTS, resident_id="g1")
+        assert _post(client, "registration", signed("registration", "SP", old, holder["sign_key"]))[0] == 200
+        service = client.app.state.openjpki.open()  # the server's own authority service
+        service.rollover("sign", now=clock.now)
+        new = service.issue(Kind.SIGN, holder["sign_key"].public_key(), last_valid_day=date(2029, 2, 28),
+                            now=clock.now, resident_id="g2", prefecture="埼玉県", municipality="川口市",
+                            facts=FACTS).certificate  # under the new root
+        assert new.issuer == old.issuer and new.signature != old.signature
+        assert _post(client, "registration", signed("registration", "SP", new, holder["sign_key"]))[0] == 200
