@@ -216,6 +216,15 @@ def test_an_auth_certificate_revoked_is_401_and_an_unregistered_card_404(tmp_pat
         time.sleep(0.6)
         status, answer, _ = _call(server, card, person["pins"], tmp_path, "login", "SP-A", jwk=jwk)
         assert status == 401, answer
+        # a blocked AUTH PIN (reset at the counter, R1.7): the card signs nothing, no call reaches the platform
+        card.remove()
+        assert openjpki(home, "sandbox", "pin", person["card_id"], "--kind", "auth", "--block").returncode == 0
+        card.insert()
+        env = dict(os.environ, OPENJPKI_CARD_PIN=person["pins"]["auth"])
+        done = subprocess.run([sys.executable, str(SCRIPT), "login", "--url", server.url, "--sender", "SP-A",
+                               "--reader", READER, "--openjpki", f"{sys.executable} -m openjpki --home {home}"],
+                              capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and "R1.7" in done.stderr, done.stdout + done.stderr
     finally:
         card.remove()
         server.stop()
