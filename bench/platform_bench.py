@@ -113,6 +113,25 @@ def in_process_rate(home: Home, seconds: float) -> float:
     return n / (time.perf_counter() - start), n / max(time.process_time() - cpu, 1e-9)
 
 
+def cli_rate(home: Home, runs: int) -> float:
+    """The ``openjpki verify`` command itself, one process a verification (what a relying party
+    shelling out to it pays: Python's start-up and imports included)."""
+    work = home.settings.home / "cli"
+    work.mkdir(exist_ok=True)
+    nonce = str(uuid.uuid4()).encode()
+    (work / "nonce").write_bytes(nonce)
+    (work / "nonce.sig").write_bytes(pkcs1(home.key, nonce))
+    (work / "auth.pem").write_bytes(home.pem(home.auth))
+    argv = [sys.executable, "-m", "openjpki", "--home", str(home.settings.home), "verify", str(work / "nonce"),
+            "--signature", str(work / "nonce.sig"), "--certificate", str(work / "auth.pem"), "--purpose", "auth",
+            "--json"]
+    start = time.perf_counter()
+    for _ in range(runs):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        assert done.returncode == 0 and json.loads(done.stdout)["valid"], done.stdout + done.stderr
+    return runs / (time.perf_counter() - start)
+
+
 def pyhanko_rate(home: Home, seconds: float) -> float:
     from asn1crypto import crl as asn1_crl
     from asn1crypto import x509 as asn1_x509
@@ -245,6 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
         home = Home(Path(tmp) / "home")
         inproc, inproc_cpu = in_process_rate(home, seconds)
         pyhanko = pyhanko_rate(home, seconds)
+        cli = cli_rate(home, 2 if args.quick else 5)
         runs: dict[str, dict] = {}
         for workers in (1, 2):
             server = Server(home, workers)
@@ -266,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     best = max(r["rps"] for r in runs.values())
     load_avg = os.getloadavg()
     result = {"in_process_per_second": round(inproc, 1), "in_process_per_cpu_second": round(inproc_cpu, 1),
-              "pyhanko_per_second": round(pyhanko, 1), "http": runs,
+              "pyhanko_per_second": round(pyhanko, 1), "cli_per_second": round(cli, 2), "http": runs,
               "ratio_http_jwe_2w_to_in_process": round(runs["jwe_2w"]["rps"] / inproc, 3),
               "ratio_http_best_to_in_process": round(best / inproc, 3),
               "ratio_http_jwe_2w_to_pyhanko": round(runs["jwe_2w"]["rps"] / pyhanko, 2),
@@ -280,6 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"in process (openjpki verify's verifier): {inproc:10.1f} verifications/s "
               f"({inproc_cpu:.1f} per CPU second)")
         print(f"pyhanko-certvalidator:                   {pyhanko:10.1f} validations/s")
+        print(f"openjpki verify, a process each:         {cli:10.2f} verifications/s")
         for name, r in runs.items():
             print(f"HTTP {name:7s}: {r['rps']:8.1f} logins/s  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
                   f"({r['ok']}/{r['requests']} answered 200; server CPU {r['server_cpu_ms_per_login']} ms a login)")
