@@ -5,11 +5,15 @@ kept is exactly the bytes sent."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openjpki.services.platform import Call, PlatformError, read_certificate
+from openjpki.rules import JST as JST_ZONE
+from openjpki.services.platform.answers import timestamp
 from openjpki.services.platform.requests import decode_body, parse_request
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -62,3 +66,13 @@ def test_any_certificate_text_is_read_or_refused_with_400(text):
         read_certificate(text, None)
     except PlatformError as e:
         assert e.status in (400, 503)  # 503: a JWE while no key set is given
+
+
+@settings(max_examples=100, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31),
+                           timezones=st.sampled_from([timezone.utc, JST_ZONE])))
+def test_ts_is_japan_time_to_the_millisecond_for_any_moment(moment):
+    text = timestamp(moment)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}", text)
+    back = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=JST_ZONE)
+    assert abs((back - moment).total_seconds()) < 0.001
