@@ -173,3 +173,16 @@ def test_a_root_rollover_is_trusted_by_the_running_platform(tmp_path, holder, cl
                             facts=FACTS).certificate  # under the new root
         assert new.issuer == old.issuer and new.signature != old.signature
         assert _post(client, "registration", signed("registration", "SP", new, holder["sign_key"]))[0] == 200
+
+
+def test_a_home_made_before_the_platform_gets_its_key_on_first_use(tmp_path, clock):
+    import shutil
+
+    from rp.homekit import make_home
+
+    old = make_home(tmp_path / "older")
+    shutil.rmtree(old.settings.keys_dir / "platform")
+    with TestClient(create_app(old.settings, clock=clock)) as client:
+        r = client.get("/key/jwks.json")
+        assert r.status_code == 200 and len(r.json()["keys"]) == 1
+    assert stat.S_IMODE((old.settings.keys_dir / "platform").stat().st_mode) == 0o700
