@@ -107,3 +107,14 @@ def test_a_signature_over_the_nonce_is_checked_on_its_exact_bytes(call, holder):
     request = signed("registration", f"SP-{uuid.uuid4().hex[:6]}", holder["sign"], holder["sign_key"], nonce)
     request["sign"] = base64.b64encode(card_sign(holder["sign_key"], nonce.upper().encode())).decode()
     assert call("registration", request)[0] == 401
+
+
+def test_a_signature_with_line_breaks_as_the_apps_write_them_is_read(call, holder):
+    sp = f"SP-{uuid.uuid4().hex[:6]}"
+    statuses = []
+    for joiner in ("\n", "\\n", "\r\n"):
+        request = signed("registration", sp, holder["sign"], holder["sign_key"])
+        sig = request["sign"]
+        request["sign"] = joiner.join(sig[i:i + 76] for i in range(0, len(sig), 76))
+        statuses.append(call("registration", request)[0])
+    assert statuses == [200, 409, 409]  # each read and verified; the holder registered by the first

@@ -154,3 +154,15 @@ def test_the_same_signed_nonce_is_refused_the_second_time(call, holder, jwk):
     other = sender()
     assert call("registration", signed("registration", other, holder["sign"], holder["sign_key"], jwk=jwk))[0] == 200
     assert call("login", signed("login", other, holder["auth"], holder["auth_key"], nonce, jwk=jwk))[0] == 200
+
+
+def test_after_the_replay_window_the_same_nonce_is_accepted_again(call, holder, jwk, clock):
+    sp = sender()
+    assert call("registration", signed("registration", sp, holder["sign"], holder["sign_key"], jwk=jwk))[0] == 200
+    request = signed("login", sp, holder["auth"], holder["auth_key"], jwk=jwk)
+    assert call("login", request)[0] == 200
+    clock.now += timedelta(minutes=9)
+    assert call("login", request)[0] == 401
+    clock.now += timedelta(minutes=2)  # ten minutes after the first use
+    assert call("login", request)[0] == 200
+    assert call("login", request)[0] == 401

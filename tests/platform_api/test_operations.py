@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import stat
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from openjpki.pki import Kind
 from openjpki.services.audit import trail
 from openjpki.services.platform import add_provider, rotate, set_enabled
 from openjpki.services.sandbox_faults import clear_faults, set_fault
@@ -132,3 +133,56 @@ def test_rp_api_keeps_working_beside_the_platform(client):
     r = client.post("/api/rp/challenges", json={"purpose": "login"})
     assert r.status_code == 201 and r.json()["key"] == "auth"
     assert os.environ.get("OPENJPKI_SERVICE_MODE") in (None, "")
+
+
+def test_R2_1_the_sandbox_clock_reaches_the_platform_an_auth_certificate_expired_is_401(tmp_path, holder, clock):
+    from rp.conftest import FACTS
+    from rp.homekit import make_home
+
+    from openjpki.services.sandbox_clock import reset_clock, set_clock
+
+    box = make_home(tmp_path / "clocked")
+    sign = box.issue("sign", holder["sign_key"], facts=FACTS, resident_id="c1")
+    auth = box.issue("auth", holder["auth_key"], resident_id="c1")
+    app = create_app(box.settings, clock=clock, sync_interval=0.0,
+                     extensions=[sandbox_extension(Mode("sandbox", "test"))])
+    store = box.service.store
+    with TestClient(app) as client:
+        assert _post(client, "registration", signed("registration", "SP", sign, holder["sign_key"]))[0] == 200
+        set_clock(store, auth.not_valid_after_utc + timedelta(days=2), real=clock.now, freeze=True)
+        app.state.openjpki_sandbox.changed()
+        status, answer = _post(client, "login", signed("login", "SP", auth, holder["auth_key"]))
+        assert status == 401 and "R2.1" in answer["status"]["errorInfo"]["message"]
+        reset_clock(store, real=clock.now)
+        app.state.openjpki_sandbox.changed()
+        assert _post(client, "login", signed("login", "SP", auth, holder["auth_key"]))[0] == 200
+
+
+def test_a_root_rollover_is_trusted_by_the_running_platform(tmp_path, holder, clock):
+    from rp.conftest import FACTS
+    from rp.homekit import make_home
+
+    box = make_home(tmp_path / "rollover")
+    with TestClient(create_app(box.settings, clock=clock)) as client:
+        old = box.issue("sign", holder["sign_key"], facts=FACTS, resident_id="g1")
+        assert _post(client, "registration", signed("registration", "SP", old, holder["sign_key"]))[0] == 200
+        service = client.app.state.openjpki.open()  # the server's own authority service
+        service.rollover("sign", now=clock.now)
+        new = service.issue(Kind.SIGN, holder["sign_key"].public_key(), last_valid_day=date(2029, 2, 28),
+                            now=clock.now, resident_id="g2", prefecture="埼玉県", municipality="川口市",
+                            facts=FACTS).certificate  # under the new root
+        assert new.issuer == old.issuer and new.signature != old.signature
+        assert _post(client, "registration", signed("registration", "SP", new, holder["sign_key"]))[0] == 200
+
+
+def test_a_home_made_before_the_platform_gets_its_key_on_first_use(tmp_path, clock):
+    import shutil
+
+    from rp.homekit import make_home
+
+    old = make_home(tmp_path / "older")
+    shutil.rmtree(old.settings.keys_dir / "platform")
+    with TestClient(create_app(old.settings, clock=clock)) as client:
+        r = client.get("/key/jwks.json")
+        assert r.status_code == 200 and len(r.json()["keys"]) == 1
+    assert stat.S_IMODE((old.settings.keys_dir / "platform").stat().st_mode) == 0o700

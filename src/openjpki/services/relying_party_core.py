@@ -19,7 +19,8 @@ never the "not ours" of a certificate the authorities did not issue.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from functools import cached_property
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Optional, TypeVar
 
@@ -49,9 +50,18 @@ def unavailable(source: str, detail: str) -> Unavailable:
 
 @dataclass(frozen=True)
 class Checked:
+    """A verdict; ``holder`` (the register's holder of a good certificate) is looked up when
+    first asked for — a log-in with an AUTH certificate already linked never needs it."""
+
     result: VerificationResult
     outcome: Outcome
-    holder: Optional[str] = None
+    links: Optional[LinkResolver] = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def holder(self) -> Optional[str]:
+        if self.outcome is not Outcome.GOOD or self.links is None or not self.result.serial:
+            return None
+        return self.links.holder_of(self.result.serial)
 
     @property
     def good(self) -> bool:
@@ -88,9 +98,7 @@ class VerificationCore:
     def check(self, data: bytes, signature: bytes, certificate, purpose: Purpose, now: datetime) -> Checked:
         """The signature over exactly ``data`` and its certificate, for ``purpose``."""
         result = self.verifier.verify(data, signature, certificate, at=now, purpose=purpose)
-        outcome = outcome_of(result)
-        holder = self.holder_of(result.serial) if outcome is Outcome.GOOD else None
-        return Checked(result, outcome, holder)
+        return Checked(result, outcome_of(result), self.links)
 
     def status_of(self, certificate, purpose: Purpose, now: datetime) -> Checked:
         """A certificate held on record, checked now (no signature)."""

@@ -15,6 +15,7 @@ is ``docs/platform-openapi.yaml``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Optional
 
@@ -29,6 +30,7 @@ from openjpki.services.platform.requests import MAX_BODY, bad
 from openjpki.services.sandbox_mode import resolve_mode
 
 router = APIRouter(tags=["platform"], include_in_schema=False)
+log = logging.getLogger("openjpki.platform")
 _lock = threading.Lock()
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -75,6 +77,9 @@ async def _call(call: Call, request: Request) -> JSONResponse:
         platform = _platform(request)
     except NotInitialised:
         return _answer(503, failure(RequestInfo(), now, PlatformError(503, "システム利用不可: not initialised")))
+    except Exception:  # noqa: BLE001 — e.g. unreadable keys or store: the contract's 500, logged here
+        log.exception("the platform service could not be opened")
+        return _answer(500, failure(RequestInfo(), now, PlatformError(500, "システム異常 (internal error)")))
     answer = await run_in_threadpool(platform.handle, call, raw, now)
     return _answer(answer.status, answer.body)
 

@@ -23,11 +23,27 @@ def platform_verifier(service: AuthorityService, faults: Callable[[], Optional[F
     return Verifier(store_roots(service), revocation=[FaultGatedRevocation(StoreRevocation(service), faults)])
 
 
+class HomeVerifier:
+    """The verifier of the home, made again when the authorities' generations change (a root
+    rollover: the new root is trusted from then on, the old ones still)."""
+
+    def __init__(self, service: AuthorityService, faults: Callable[[], Optional[FaultSet]]) -> None:
+        self.service = service
+        self.faults = faults
+        self._ids: tuple = ()
+        self._verifier: Optional[Verifier] = None
+
+    def __call__(self) -> Verifier:
+        ids = tuple(sorted(a.id for a in self.service.authorities()))  # in memory: no query
+        if self._verifier is None or ids != self._ids:
+            self._verifier, self._ids = platform_verifier(self.service, self.faults), ids
+        return self._verifier
+
+
 def open_platform(service: AuthorityService, keys_dir, *, sandbox: bool,
                   faults: Callable[[], Optional[FaultSet]] = lambda: None) -> PlatformService:
-    verifier = platform_verifier(service, faults)
-    core = VerificationCore(lambda: verifier, RegisterLinks(service.store))
+    core = VerificationCore(HomeVerifier(service, faults), RegisterLinks(service.store))
     return PlatformService(service.store, core, KeyStore(keys_dir), sandbox=sandbox)
 
 
-__all__ = ["open_platform", "platform_verifier"]
+__all__ = ["HomeVerifier", "open_platform", "platform_verifier"]

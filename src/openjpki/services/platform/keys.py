@@ -7,6 +7,8 @@ the current key, the previous one and until when the previous one is still honou
 key files are not encrypted: the server must decrypt without anyone typing a passphrase, and
 the folder is the owner's alone; nothing of them goes to the database.
 
+A home initialised before the platform existed gets its key on first use.
+
 Rotation (``openjpki platform key rotate``) makes a new current key; the old current becomes
 the previous one, listed second in the JWKS and accepted for decryption for ``grace`` (a
 caller that fetched the set just before may still encrypt to it), then dropped. The
@@ -165,6 +167,7 @@ class KeyStore:
     changes (a rotation by the CLI in another process) or the previous key's grace ends."""
 
     def __init__(self, keys_dir: Path) -> None:
+        self.keys_dir = Path(keys_dir)
         self.where = folder(keys_dir)
         self._stamp: Optional[tuple] = None
         self._loaded: dict[str, RSAKey] = {}
@@ -174,7 +177,10 @@ class KeyStore:
         try:
             st = (self.where / MANIFEST).stat()
         except FileNotFoundError:
-            raise PlatformKeyError(f"no platform key in {self.where}: run `openjpki init`") from None
+            if not self.keys_dir.is_dir():
+                raise PlatformKeyError(f"no platform key in {self.where}: run `openjpki init`") from None
+            ensure_key(self.keys_dir, now)  # a home initialised before the platform existed
+            st = (self.where / MANIFEST).stat()
         stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
         if stamp != self._stamp:
             manifest = _read_manifest(self.where) or {}

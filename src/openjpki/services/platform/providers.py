@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from openjpki.services.audit import record
@@ -72,9 +72,13 @@ def list_providers(store: Store) -> list[dict]:
         return [provider_dict(p) for p in s.execute(select(PlatformProvider).order_by(PlatformProvider.id)).scalars()]
 
 
-def _find(store: Store, name: str) -> Optional[PlatformProvider]:
-    with store.sessions() as s:
-        return s.execute(select(PlatformProvider).where(PlatformProvider.name == name)).scalar_one_or_none()
+# Built once: every call looks its provider up (statement building costs more than the query).
+_BY_NAME = select(PlatformProvider.id, PlatformProvider.enabled).where(PlatformProvider.name == bindparam("name"))
+
+
+def _find(store: Store, name: str):
+    with store.engine.connect() as conn:
+        return conn.execute(_BY_NAME, {"name": name}).first()
 
 
 def admit(store: Store, sender: str, now: datetime, *, sandbox: bool) -> int:

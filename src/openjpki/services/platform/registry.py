@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Optional
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from openjpki.rules import JST
 from openjpki.services.platform.answers import Identity, PlatformError
@@ -53,8 +53,12 @@ def _view(s: Session, reg: PlatformRegistration) -> Registered:
     der = s.execute(select(PlatformCertificate.der).where(and_(
         PlatformCertificate.registration_id == reg.id, PlatformCertificate.kind == "sign",
         PlatformCertificate.current.is_(True)))).scalar()
+    return _registered(reg, der)
+
+
+def _registered(reg: PlatformRegistration, sign_der: Optional[bytes]) -> Registered:
     identity = Identity(reg.tis_user_id, reg.name, reg.date_of_birth, reg.gender, reg.address)
-    return Registered(reg.id, reg.applicant_id, identity, bytes(der) if der is not None else None)
+    return Registered(reg.id, reg.applicant_id, identity, bytes(sign_der) if sign_der is not None else None)
 
 
 def _applicant_id(now: datetime) -> str:
@@ -113,27 +117,38 @@ def _retried(change):
     return run
 
 
-@_retried
-def for_login(store: Store, provider_id: int, checked: Checked, now: datetime) -> Optional[Registered]:
-    """The registration of a verified AUTH certificate: by its link, else by its holder's
-    registration (then the link is made: the next log-in finds it directly)."""
-    with store.transaction() as s:
-        row = _by_certificate(s, provider_id, checked.serial)
-        if row is not None and row.kind != "auth":
-            return None
-        reg_of_cert = (lambda _serial: s.get(PlatformRegistration, row.registration_id)) if row is not None \
-            else (lambda _serial: None)
-        reg, linked = find_linked(checked.serial, checked.holder, reg_of_cert,
+_LINK, _SIGN = aliased(PlatformCertificate), aliased(PlatformCertificate)
+# Built once (the log-in's one query in the usual case): registration, the link's kind, current SIGN.
+_LINKED = (select(PlatformRegistration, _LINK.kind, _SIGN.der)
+           .join(_LINK, _LINK.registration_id == PlatformRegistration.id)
+           .outerjoin(_SIGN, and_(_SIGN.registration_id == PlatformRegistration.id, _SIGN.kind == "sign",
+                                  _SIGN.current.is_(True)))
+           .where(_LINK.provider_id == bindparam("provider"), _LINK.serial == bindparam("serial")))
+
+
+def for_login(store: Store, provider_id: int, checked: Checked) -> tuple[Optional[Registered], bool]:
+    """The registration of a verified AUTH certificate (read only): by its link, else by its
+    holder's registration — then ``True``: the link is to be made (:func:`link_auth`), in the
+    transaction that also enters the nonce and the audit entry."""
+    with store.sessions() as s:
+        found = s.execute(_LINKED, {"provider": provider_id, "serial": checked.serial}).first()
+        if found is not None:
+            reg, kind, der = found
+            if kind != "auth":
+                return None, False
+            return _registered(reg, der), False
+        reg, linked = find_linked(checked.serial, checked.holder, lambda _serial: None,
                                   lambda holder: _by_holder(s, provider_id, holder))
-        if reg is None:
-            return None
-        if linked:
-            s.execute(update(PlatformCertificate).where(and_(
-                PlatformCertificate.registration_id == reg.id, PlatformCertificate.kind == "auth",
-                PlatformCertificate.current.is_(True))).values(current=False, replaced_at=now))
-            _add_certificate(s, provider_id, reg.id, "auth", checked, now)
-            s.flush()
-        return _view(s, reg)
+        return (_view(s, reg), linked) if reg is not None else (None, False)
+
+
+def link_auth(s: Session, provider_id: int, reg_id: int, checked: Checked, now: datetime) -> None:
+    """Link the AUTH certificate to the registration (the previous AUTH link, of a card
+    renewed, R3.7, is no longer current); a parallel link makes the commit fail."""
+    s.execute(update(PlatformCertificate).where(and_(
+        PlatformCertificate.registration_id == reg_id, PlatformCertificate.kind == "auth",
+        PlatformCertificate.current.is_(True))).values(current=False, replaced_at=now))
+    _add_certificate(s, provider_id, reg_id, "auth", checked, now)
 
 
 @_retried
@@ -161,4 +176,4 @@ def replace(store: Store, provider_id: int, checked: Checked, now: datetime) -> 
         return _view(s, reg)
 
 
-__all__ = ["Registered", "for_login", "register", "replace"]
+__all__ = ["Registered", "for_login", "link_auth", "register", "replace"]

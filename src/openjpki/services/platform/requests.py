@@ -96,7 +96,9 @@ def _request_info(body: dict) -> tuple[RequestInfo, str]:
 
 
 def _signature(name: str, value: str) -> bytes:
-    compact = "".join(value.split())
+    """Base64 (standard or URL-safe), its lines broken by newlines or by the two characters
+    backslash and n (as the mobile apps write them) or not at all."""
+    compact = "".join(value.replace("\\r", "").replace("\\n", "").split())
     try:
         raw = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
+from sqlalchemy.exc import IntegrityError
+
 from openjpki.services.audit import record
 from openjpki.services.platform import registry
 from openjpki.services.platform.answers import (
@@ -40,7 +42,7 @@ from openjpki.services.platform.answers import (
 from openjpki.services.platform.certificate import read_certificate
 from openjpki.services.platform.keys import KeySet, KeyStore, PlatformKeyError
 from openjpki.services.platform.providers import admit
-from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce
+from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce, enter_nonce, forget_expired, seen
 from openjpki.services.platform.requests import PlatformRequest, decode_body, parse_request, request_info_of
 from openjpki.services.relying_party_core import Checked, Outcome, VerificationCore
 from openjpki.store import Store
@@ -48,6 +50,11 @@ from openjpki.store import Store
 log = logging.getLogger("openjpki.platform")
 ACTOR = "platform"
 UNAVAILABLE = "システム利用不可: the revocation status cannot be learnt now; try again later"
+
+
+def replayed() -> PlatformError:
+    return PlatformError(401, "クライアント認証失敗: this signed nonce was used already (replay)",
+                         outcome="replayed-nonce")
 
 
 @dataclass(frozen=True)
@@ -120,20 +127,23 @@ class PlatformService:
         error = refusal(checked, call)
         if error is not None:
             raise error
+        if call is Call.LOGIN:
+            reg = self._login(provider, request, checked, now, detail)
+            return success(request.info, now, reg.applicant_id, reg.identity)
         if not accept_nonce(self.store, provider, call, request.nonce, now, self.window):
-            raise PlatformError(401, "クライアント認証失敗: this signed nonce was used already (replay)",
-                                outcome="replayed-nonce")
+            raise replayed()
         if call is Call.REGISTRATION:
             reg = registry.register(self.store, provider, checked, now)
-        elif call is Call.REPLACEMENT:
-            reg = registry.replace(self.store, provider, checked, now)
         else:
-            reg = self._login(provider, checked, now)
+            reg = registry.replace(self.store, provider, checked, now)
         detail["tis_user_id"] = reg.identity.tis_user_id
         return success(request.info, now, reg.applicant_id, reg.identity)
 
-    def _login(self, provider: int, checked: Checked, now: datetime) -> registry.Registered:
-        reg = registry.for_login(self.store, provider, checked, now)
+    def _login(self, provider: int, request: PlatformRequest, checked: Checked, now: datetime,
+               detail: dict) -> registry.Registered:
+        """Log-in: the registration and its SIGN's status first, then one transaction enters
+        the nonce, the AUTH link (when new) and the audit entry together."""
+        reg, linked = registry.for_login(self.store, provider, checked)
         if reg is None:
             raise PlatformError(404, "ユーザ未登録: no registration is linked to this AUTH certificate",
                                 outcome="not-registered")
@@ -143,14 +153,40 @@ class PlatformService:
         if sign is None or not sign.good:
             reason = sign.result.reason if sign is not None else "none on record"
             raise PlatformError(410, f"署名用電子証明書が失効している: {reason}", outcome="sign-ended")
-        return reg
+        detail["tis_user_id"] = reg.identity.tis_user_id
+        for attempt in (1, 2):
+            try:
+                with self.store.transaction() as s:
+                    enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
+                    if linked:
+                        registry.link_auth(s, provider, reg.id, checked, now)
+                    self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
+                detail["audited"] = True
+                return reg
+            except IntegrityError:
+                if seen(self.store, provider, Call.LOGIN, request.nonce, now):
+                    raise replayed() from None
+                if attempt == 2:
+                    raise
+                # the nonce's row was past its window, or a parallel log-in made the link first
+                forget_expired(self.store, provider, Call.LOGIN, request.nonce, now)
+                reg, linked = registry.for_login(self.store, provider, checked)
+                if reg is None:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record(self, s, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime,
+                detail: dict) -> None:
+        record(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
+               transaction_id=info.transaction_id, status=status, outcome=outcome,
+               **{k: v for k, v in detail.items() if v and k != "audited"})
 
     def _audit(self, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime, detail: dict) -> None:
+        if detail.get("audited"):
+            return
         try:
             with self.store.transaction() as s:
-                record(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
-                       transaction_id=info.transaction_id, status=status, outcome=outcome,
-                       **{k: v for k, v in detail.items() if v})
+                self._record(s, call, info, status, outcome, now, detail)
         except Exception:  # noqa: BLE001 — the answer is given even if the log cannot be written
             log.exception("platform audit entry not written")
 
