@@ -24,7 +24,7 @@ import binascii
 import hashlib
 import logging
 import weakref
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Awaitable, Callable, Optional, Union
 
@@ -153,7 +153,8 @@ def _answer_blocking(ctx: WebContext, body: bytes, now: datetime) -> OcspAnswer:
 
 
 def _http_date(moment: datetime) -> str:
-    return format_datetime(moment, usegmt=True)
+    # format_datetime(usegmt=True) takes only UTC; the (sandbox) clock may be in Japan time.
+    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
 
 Headers = tuple[tuple[bytes, bytes], ...]
