@@ -78,11 +78,7 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     inquiry = req.applicant.inquiry
     notice: Letter | None = None
     if inquiry is not None and inquiry.from_expiry_notice:  # R5.5 a: the notice was sent
-        notice = find_letter(s, inquiry.reference or "", for_update=True)
-        if notice is not None and notice.kind != EXPIRY_NOTICE:
-            notice = None
-        known = notice_reference_decision(notice is not None and notice.state == "sent",
-                                          notice is not None and notice.resident_id == r.id)
+        notice, known = _expiry_notice(s, r, inquiry.reference)
         if isinstance(known, Refused):
             return _record_refusal(s, ctx, r, req, None, now, office, known)
     elif inquiry is not None and inquiry.reference:
@@ -160,6 +156,16 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
            kinds=[k.value for k in kinds], applicant=req.applicant.type, rule=decision.rule,
            office=office, inquiry=letter.reference if letter else None)
     return Intake(app, r, card, kinds, decision, visit)
+
+
+def _expiry_notice(s: Session, r: Resident, reference: str | None):
+    """(the notice letter, the decision): R5.5 a needs a notice sent to this holder, unused."""
+    notice = find_letter(s, reference or "", for_update=True)
+    if notice is not None and notice.kind != EXPIRY_NOTICE:
+        notice = None
+    return notice, notice_reference_decision(
+        notice is not None and notice.state == "sent",
+        notice is not None and notice.resident_id == r.id)
 
 
 def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:

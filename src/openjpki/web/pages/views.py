@@ -109,14 +109,7 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
     if Requirement.APPLICANT_PHOTO_ID in items or Requirement.HOLDER_PHOTO_ID in items:
         # What is needed once a photo ID is shown (a proxy's form, R5.4).
         decision = ask((PresentedId(PhotoId.DRIVERS_LICENCE),))
-    later: list[Any] = []
-    if isinstance(decision, SecondVisit):
-        if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
-            # R5.4: the sealed form reaches the holder only after this visit.
-            later = list(decision.needs)
-            items = [n for n in items if n is not Requirement.INQUIRY_FORM]
-        else:
-            items += [n for n in decision.needs if n not in items]
+    items, later = _by_visit(items, decision, applicant, visit)
     notes: list[tuple[str, str]] = []
     if applicant is ApplicantType.LEGAL_REPRESENTATIVE:
         notes.append(("親権者が本人の世帯の世帯主で続柄が住民票で確認できる場合、または本籍が"
@@ -137,6 +130,17 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
             "refusal": decision if getattr(decision, "allowed", True) is False
             and not isinstance(decision, SecondVisit) and not getattr(decision, "missing", ())
             else None}
+
+
+def _by_visit(items: list, decision: Any, applicant: ApplicantType, visit: int
+              ) -> tuple[list, list]:
+    """(what is brought today, what the second visit needs): on a voluntary proxy's first
+    visit the sealed form is for visit 2 — it reaches the holder only after today (R5.4)."""
+    if not isinstance(decision, SecondVisit):
+        return items, []
+    if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
+        return [n for n in items if n is not Requirement.INQUIRY_FORM], list(decision.needs)
+    return items + [n for n in decision.needs if n not in items], []
 
 
 PHOTO_IDS = list(PhotoId)
