@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from openjpki.rules import Allowed, Refused, SecondVisit, validate_pin
@@ -141,14 +141,17 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     if isinstance(decision, SecondVisit):
         return _inquiry(s, ctx, r, req, app, letter, card, kinds, now, office, decision, seen)
 
+    if notice is not None and not _claim(s, notice, now):  # R5.5 a: a notice serves once
+        return _record_refusal(s, ctx, r, req, app, now, office,
+                               notice_reference_decision(False), card, kinds, seen)
+    if letter is not None and not _claim(s, letter, now):  # R5.4: so does an inquiry form
+        return _record_refusal(s, ctx, r, req, app, now, office,
+                               inquiry_reference_decision(False), card, kinds, seen)
     app = app or _new_application(s, r, card, req, kinds, now, office)
     app.state = "accepted"
     app.kinds = ",".join(k.value for k in kinds)
     app.details = {**(app.details or {}), "decision": decision.to_dict()}
     app.updated_at = now
-    for answered in (letter, notice):
-        if answered is not None:
-            answered.state, answered.closed_at = "answered", now
     visit = _visit(s, app, req, now, office, "accepted", decision.rule, **seen)
     s.flush()
     record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
@@ -166,6 +169,15 @@ def _expiry_notice(s: Session, r: Resident, reference: str | None):
     return notice, notice_reference_decision(
         notice is not None and notice.state == "sent",
         notice is not None and notice.resident_id == r.id)
+
+
+def _claim(s: Session, notice: Letter, now: datetime) -> bool:
+    """Mark the letter (notice or inquiry form) used, if no other visit did first: one conditional UPDATE, which
+    waits for a concurrent claim to commit (PostgreSQL's row lock, SQLite's write lock)."""
+    done = s.execute(update(Letter).where(Letter.id == notice.id, Letter.state == "sent")
+                     .values(state="answered", closed_at=now)
+                     .execution_options(synchronize_session=False)).rowcount
+    return done == 1
 
 
 def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:
