@@ -210,6 +210,14 @@ def test_7_9_renewals_capped_by_the_card_and_by_auth_and_r3_5(page, counter, clo
                   .values(expires_on=date(2031, 8, 1)))
     clock.now = datetime(2029, 3, 1, 10, 0, tzinfo=JST)  # the renewal window (R3.1)
     sign_in(page, CLERK)
+    page.goto(f"/counter/residents/{by_card.resident_id}/procedures/renewal")
+    preview = page.locator("#renewal-preview")  # told before anything is done
+    expect(preview.locator('li[data-kind="sign"]')).to_have_attribute("data-basis", "card")
+    expect(preview).to_contain_text("2031年8月1日")
+    page.shots("renewal-preview-card", full=True)
+    page.goto(f"/counter/residents/{by_auth.resident_id}/procedures/renewal")
+    alone = page.locator('#renewal-preview li[data-kind="sign"] .alone')
+    expect(alone).to_have_attribute("data-nothing-gained", "yes")
     _renew_on_page(page, by_card.resident_id, (), "renewal-capped-by-card")
     expect(page.locator('#cap-sign[data-basis="card"]')).to_contain_text("カードの有効期限")
     expect(page.locator("#services-from")).to_contain_text("2029年3月5日")  # R3.5

@@ -99,7 +99,7 @@ async def _load(request: Request, rid: str, slug: str):
 
 def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: ApplicantType,
                   visit: int, today: date, **extra: Any) -> dict[str, Any]:
-    from openjpki.web.pages.views import checklist
+    from openjpki.web.pages.views import checklist, renewal_preview
 
     active = [c for c in resident["cards"] if c["state"] == "active"]
     ctx = {
@@ -111,6 +111,7 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
         "applicant_options": APPLICANT_OPTIONS,
         "action": f"/counter/residents/{resident['id']}/procedures/{procedure.value}",
         "decision": None,
+        "preview": renewal_preview(resident, today) if procedure is Procedure.RENEWAL else [],
     }
     ctx.update(extra)
     return ctx
