@@ -104,7 +104,7 @@ def test_serve_initialises_an_empty_home_and_answers(tmp_path):
     assert proc.returncode in (0, -signal.SIGTERM)
     # What serve says first: where, the home, the mode, and the next commands.
     assert f"OpenJPKI listening on {base}/" in said
-    assert f"home: {home}" in said and "mode: sandbox" in said
+    assert f"home: {home}" in said and "sandbox mode (" in said
     assert "openjpki serve --demo" in said  # an empty sandbox home: the demo is offered
     assert "openjpki clerk add admin --role supervisor" in said
     if "Uvicorn running" in said:
