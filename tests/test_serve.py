@@ -32,10 +32,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(home: Path, *extra: str, timeout: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def serving(home: Path, *extra: str, timeout: float = 60.0, serve_args: tuple[str, ...] = ()
+            ) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     log = open(home.parent / f"serve-{port}.log", "wb")
-    proc = subprocess.Popen([OPENJPKI, "--home", str(home), *extra, "serve", "--port", str(port)],
+    proc = subprocess.Popen([OPENJPKI, "--home", str(home), *extra, "serve", "--port", str(port),
+                             *serve_args],
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -92,9 +94,33 @@ def test_serve_initialises_an_empty_home_and_answers(tmp_path):
     """(A restart on the same home is exercised by tests/services/test_deferred_crash.py.)"""
     home = tmp_path / "home"  # does not exist yet
     with serving(home) as (base, proc):
+        landing = httpx.get(base + "/")
+        assert landing.status_code == 200 and "text/html" in landing.headers["content-type"]
+        assert "公的個人認証サービス" in landing.text and 'href="/counter"' in landing.text
         _check(base)
         assert (home / "openjpki.sqlite3").exists() and (home / "keys").is_dir()
+        port = base.rsplit(":", 1)[1]
+        said = (home.parent / f"serve-{port}.log").read_text()
     assert proc.returncode in (0, -signal.SIGTERM)
+    # What serve says first: where, the home, the mode, and the next commands.
+    assert f"OpenJPKI listening on {base}/" in said
+    assert f"home: {home}" in said and "sandbox mode (" in said
+    assert "openjpki serve --demo" in said  # an empty sandbox home: the demo is offered
+    assert "openjpki clerk add admin --role supervisor" in said
+    if "Uvicorn running" in said:
+        assert said.index("OpenJPKI listening") < said.index("Uvicorn running")
+
+
+@pytest.mark.slow
+def test_serve_demo_seeds_the_demo_first(tmp_path):
+    home = tmp_path / "home"
+    with serving(home, timeout=180.0, serve_args=("--demo",)) as (base, proc):
+        residents = httpx.get(base + "/api/residents").json()
+        assert len(residents) >= 5
+    port = base.rsplit(":", 1)[1]
+    said = (home.parent / f"serve-{port}.log").read_text()
+    assert "residents with cards in every state are seeded" in said, said
+    assert "no residents yet" not in said
 
 
 @pytest.mark.postgres

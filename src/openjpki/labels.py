@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from openjpki.rules.documents import ApplicantType, Procedure, Requirement
+from openjpki.rules.expiry import ExpiryBasis
 from openjpki.rules.kinds import CertKind, PinKind
 from openjpki.rules.revocation import FactChange, Reason
 
@@ -66,10 +67,7 @@ TABLES: dict[str, dict[str, Pair]] = {
     "event": {**_of_enum(FactChange),
               "card_particulars": ("カードの記載事項変更", "change of particulars"),
               "stay_extension": ("在留期間の更新", "extension of the period of stay")},
-    "expiry_basis": {"birthday": ("発行日後5回目の誕生日", "the 5th birthday after issue"),
-                     "card": ("カードの有効期限", "the card's own expiry"),
-                     "auth": ("利用者証明用電子証明書の有効期限", "the AUTH certificate's expiry"),
-                     "stay": ("在留期間の満了日", "the end of the period of stay")},
+    "expiry_basis": _of_enum(ExpiryBasis),
     "fee": {"card_reissue": ("カードの有料再交付に伴う発行手数料",
                              "fee with a paid re-issue of the card")},
     "visit_outcome": {"accepted": ("受付", "accepted"), "refused": ("手続きできず", "refused"),

@@ -128,12 +128,12 @@ def test_r8_1_portal_login_certificates_and_pin_change(page, counter):
     download = page.request.get("/portal/challenge.txt")
     assert download.text() == challenge  # the file the holder signs
     # A signature over something else does not log in.
-    page.get_by_label("表示されたJSON").fill(_sign_challenge(counter, holder, "not it"))
+    page.get_by_label("表示された結果（全体をそのまま貼り付け）").fill(_sign_challenge(counter, holder, "not it"))
     page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page.locator(".field", has=page.locator("#answer")).locator(".field-error")
            ).to_contain_text("チャレンジ")
     challenge = page.locator("#challenge").inner_text()  # a fresh one, after the failure
-    page.get_by_label("表示されたJSON").fill(_sign_challenge(counter, holder, challenge))
+    page.get_by_label("表示された結果（全体をそのまま貼り付け）").fill(_sign_challenge(counter, holder, challenge))
     page.shots("portal-login")
     page.get_by_role("button", name="ログイン", exact=True).click()
 
@@ -171,7 +171,7 @@ def test_r8_1_portal_login_certificates_and_pin_change(page, counter):
     revoke(counter, holder.resident_id, now=datetime(2025, 4, 1, 11, 0, tzinfo=JST),
            kinds=("auth",))
     challenge = page.locator("#challenge").inner_text()
-    page.get_by_label("表示されたJSON").fill(_sign_challenge(counter, holder, challenge, "2580"))
+    page.get_by_label("表示された結果（全体をそのまま貼り付け）").fill(_sign_challenge(counter, holder, challenge, "2580"))
     page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page.locator(".field", has=page.locator("#answer")).locator(".field-error")
            ).to_contain_text("失効")

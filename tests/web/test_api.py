@@ -435,3 +435,21 @@ def test_the_openapi_description_lists_every_endpoint_with_problem_answers(clien
     schema = spec["components"]["schemas"]["IssuanceIn"]
     assert schema["additionalProperties"] is False
     assert client.get("/docs").status_code == 200
+
+
+def test_R2_3_stay_extension_event(client):
+    """在留期間の更新 over the API: nothing revoked, the card follows the new period (R2.3);
+    bad input is a problem response."""
+    rid, first = holder(client, foreign_resident=True, stay_until="2025-06-30")
+    assert {c["not_after"] for c in first["issued"]} == {"2025-06-30"}
+    r = client.post(f"/api/residents/{rid}/events/stay-extension",
+                    json={"stay_until": "2028-06-30"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["event"], body["rule"], body["ended"]) == ("stay_extension", "R2.3", [])
+    assert body["cards"][0]["to"] == "2028-06-30"
+    r = client.post(f"/api/residents/{rid}/events/stay-extension",
+                    json={"stay_until": "2027-01-01"})
+    assert r.status_code == 400 and r.json()["type"].endswith("/invalid-input")
+    r = client.post(f"/api/residents/{rid}/events/stay-extension", json={"until": "x"})
+    assert r.status_code == 422

@@ -56,7 +56,7 @@ def start_lines(s, mode, host: str, port: int, *, residents: int, clerks: int,
     lines = [f"OpenJPKI listening on {url} (pages, /api with /docs, /ocsp, /crl/…)"
              + (f", on all interfaces ({host})" if shown != host else ""),
              f"home: {s.home}",
-             f"mode: {mode.name} ({mode.source})"]
+             f"{mode.name} mode ({mode.source})"]
     if demo_seeded is not None:
         lines.append(f"demo: {demo_seeded} residents with cards in every state are seeded "
                      "(openjpki demo --json lists them and their PINs)")

@@ -95,10 +95,8 @@ def kiosk_reset_pin(ctx: CounterContext, transport: Transport, target: "PinKind 
             _refused(s, None, target, read, now, kiosk_id, stage="pin")
             return read
         card = card_of_certificate(s, read.serial, for_update=True)
-        proved = kiosk_identity_decision(target, proving_certificate_status(s, read.serial))
-        if isinstance(proved, Refused):  # R6.1: a revoked SIGN's PIN proves nothing
-            _refused(s, card, target, proved, now, kiosk_id, stage="identity")
-            return proved
+        if (unproved := _unproved(s, card, target, read.serial, now, kiosk_id)) is not None:
+            return unproved
         reservation = _open_reservation(s, card, target)
         if reservation is None:  # R6.2/R6.3: the kiosk step follows the app step
             refusal = kiosk_reset_decision(target, None, now, hours)
@@ -157,6 +155,17 @@ def _reopen(ctx: CounterContext, reservation_id: int) -> None:
         s.execute(update(KioskReservation).where(
             KioskReservation.id == reservation_id, KioskReservation.state == "used")
             .values(state="open", closed_at=None).execution_options(synchronize_session=False))
+
+
+def _unproved(s: Session, card: Card, target: PinKind, serial: str, now: datetime,
+              kiosk_id: str) -> Refused | None:
+    """R6.1, R6.3: the other certificate's PIN proves the holder only while it is good (a
+    revoked SIGN's PIN proves nothing); the refusal is recorded."""
+    proved = kiosk_identity_decision(target, proving_certificate_status(s, serial))
+    if isinstance(proved, Refused):
+        _refused(s, card, target, proved, now, kiosk_id, stage="identity")
+        return proved
+    return None
 
 
 def _open_reservation(s: Session, card: Card, target: PinKind) -> KioskReservation | None:

@@ -223,11 +223,15 @@ def wrap(s: str, width_pt: float, font: str, size: float) -> list[str]:
     character (one measurement per distinct character, cached), not re-measured per line."""
     lines: list[str] = []
     for para in s.split("\n"):
-        cur, width = "", 0.0
+        cur, width, started = "", 0.0, False
         for ch in para:
             w = _char_width(ch, font, size)
+            if not cur and ch in _CLOSING and lines and started:
+                lines[-1] += ch  # a second closing mark (。after ）) stays with the line
+                continue
+            started = True
             if width + w > width_pt and cur:
-                if ch in "、。）」』，．":
+                if ch in _CLOSING:
                     lines.append(cur + ch)
                     cur, width = "", 0.0
                     continue
@@ -237,6 +241,9 @@ def wrap(s: str, width_pt: float, font: str, size: float) -> list[str]:
                 cur, width = cur + ch, width + w
         lines.append(cur)
     return lines
+
+
+_CLOSING = "、。）」』，．"
 
 
 @lru_cache(maxsize=8192)

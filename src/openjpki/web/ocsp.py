@@ -25,7 +25,7 @@ import hashlib
 import logging
 import weakref
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Awaitable, Callable, Optional, Union
@@ -161,7 +161,8 @@ def _answer_blocking(ctx: WebContext, body: bytes, now: datetime) -> OcspAnswer:
 
 
 def _http_date(moment: datetime) -> str:
-    return format_datetime(moment, usegmt=True)
+    # format_datetime(usegmt=True) takes only UTC; the (sandbox) clock may be in Japan time.
+    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
 
 @lru_cache(maxsize=4096)

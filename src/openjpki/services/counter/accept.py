@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from openjpki.rules import Allowed, Refused, SecondVisit, validate_pin
@@ -79,11 +79,7 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     inquiry = req.applicant.inquiry
     notice: Letter | None = None
     if inquiry is not None and inquiry.from_expiry_notice:  # R5.5 a: the notice was sent
-        notice = find_letter(s, inquiry.reference or "", for_update=True)
-        if notice is not None and notice.kind != EXPIRY_NOTICE:
-            notice = None
-        known = notice_reference_decision(notice is not None and notice.state == "sent",
-                                          notice is not None and notice.resident_id == r.id)
+        notice, known = _expiry_notice(s, r, inquiry.reference)
         if isinstance(known, Refused):
             return _record_refusal(s, ctx, r, req, None, now, office, known)
     elif inquiry is not None and inquiry.reference:
@@ -146,14 +142,17 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
     if isinstance(decision, SecondVisit):
         return _inquiry(s, ctx, r, req, app, letter, card, kinds, now, office, decision, seen)
 
+    if notice is not None and not _claim(s, notice, now):  # R5.5 a: a notice serves once
+        return _record_refusal(s, ctx, r, req, app, now, office,
+                               notice_reference_decision(False), card, kinds, seen)
+    if letter is not None and not _claim(s, letter, now):  # R5.4: so does an inquiry form
+        return _record_refusal(s, ctx, r, req, app, now, office,
+                               inquiry_reference_decision(False), card, kinds, seen)
     app = app or _new_application(s, r, card, req, kinds, now, office)
     app.state = "accepted"
     app.kinds = ",".join(k.value for k in kinds)
     app.details = {**(app.details or {}), "decision": decision.to_dict()}
     app.updated_at = now
-    for answered in (letter, notice):
-        if answered is not None:
-            answered.state, answered.closed_at = "answered", now
     visit = _visit(s, app, req, now, office, "accepted", decision.rule, **seen)
     s.flush()
     record(s, f"counter.{proc.value}.accepted", now, actor=ctx.actor,
@@ -161,6 +160,25 @@ def accept_in(s: Session, ctx: CounterContext, req: CounterRequest, now: datetim
            kinds=[k.value for k in kinds], applicant=req.applicant.type, rule=decision.rule,
            office=office, inquiry=letter.reference if letter else None)
     return Intake(app, r, card, kinds, decision, visit)
+
+
+def _expiry_notice(s: Session, r: Resident, reference: str | None):
+    """(the notice letter, the decision): R5.5 a needs a notice sent to this holder, unused."""
+    notice = find_letter(s, reference or "", for_update=True)
+    if notice is not None and notice.kind != EXPIRY_NOTICE:
+        notice = None
+    return notice, notice_reference_decision(
+        notice is not None and notice.state == "sent",
+        notice is not None and notice.resident_id == r.id)
+
+
+def _claim(s: Session, notice: Letter, now: datetime) -> bool:
+    """Mark the letter (notice or inquiry form) used, if no other visit did first: one conditional UPDATE, which
+    waits for a concurrent claim to commit (PostgreSQL's row lock, SQLite's write lock)."""
+    done = s.execute(update(Letter).where(Letter.id == notice.id, Letter.state == "sent")
+                     .values(state="answered", closed_at=now)
+                     .execution_options(synchronize_session=False)).rowcount
+    return done == 1
 
 
 def _card_for(s: Session, r: Resident, req: CounterRequest) -> Card | None:

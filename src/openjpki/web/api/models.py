@@ -96,6 +96,8 @@ class ResidentCreate(Strict):
     adult_ward: bool = Field(False, description="成年被後見人 (R1.5).")
     foreign_resident: bool = False
     stay_until: Optional[Day] = Field(None, description="End of the period of stay (R2.3).")
+    postal_code: Optional[Text(8)] = Field(None, description="郵便番号 NNN-NNNN, printed on "
+                                           "the letters mailed to the address.")
 
 
 class PinsIn(Strict):
@@ -220,6 +222,7 @@ class ProxyVisit2In(_Procedure):
 
 class AddressEventIn(Strict):
     address: RegisterText(200)
+    postal_code: Optional[Text(8)] = Field(None, description="郵便番号 of the new address.")
     household_id: Optional[Text(32)] = None
     relationship: Optional[Text(32)] = None
 

@@ -68,6 +68,7 @@ class ResidentOut(Open):
     adult_ward: bool
     foreign_resident: bool
     stay_until: Optional[date]
+    postal_code: Optional[str] = None
     municipality_code: str
     prefecture: str
     municipality: str

@@ -132,7 +132,7 @@ def move_in(body: AddressEventIn, request: Request, resident_id: int = ResidentI
 
     return _event(request, lambda ctx, now: run(
         ctx, resident_id, body.address, now, household_id=body.household_id,
-        relationship=body.relationship))
+        relationship=body.relationship, postal_code=body.postal_code))
 
 
 @router.post("/{resident_id}/events/move", **EVENT)
@@ -143,7 +143,7 @@ def move(body: AddressEventIn, request: Request, resident_id: int = ResidentId):
 
     return _event(request, lambda ctx, now: run(
         ctx, resident_id, body.address, now, household_id=body.household_id,
-        relationship=body.relationship))
+        relationship=body.relationship, postal_code=body.postal_code))
 
 
 @router.post("/{resident_id}/events/name-change", **EVENT)

@@ -57,6 +57,19 @@ def _procedure(slug: str) -> Optional[Procedure]:
         return None
 
 
+NOTICE_VISIT = 0
+"""The one visit of a proxy renewing with the form enclosed in the expiry notice (R5.5 a)."""
+
+
+def _visit(value: Optional[str], applicant: ApplicantType, procedure: Procedure) -> int:
+    """A voluntary proxy's visit: 1, 2, or :data:`NOTICE_VISIT` (renewal only)."""
+    if applicant is not ApplicantType.VOLUNTARY_PROXY:
+        return 1
+    if value == "notice" and procedure is Procedure.RENEWAL:
+        return NOTICE_VISIT
+    return 2 if value == "2" else 1
+
+
 def _applicant(value: Optional[str]) -> ApplicantType:
     try:
         return ApplicantType(value or "holder")
@@ -86,7 +99,7 @@ async def _load(request: Request, rid: str, slug: str):
 
 def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: ApplicantType,
                   visit: int, today: date, **extra: Any) -> dict[str, Any]:
-    from openjpki.web.pages.views import checklist
+    from openjpki.web.pages.views import checklist, renewal_preview
 
     active = [c for c in resident["cards"] if c["state"] == "active"]
     ctx = {
@@ -98,6 +111,7 @@ def _form_context(page: Page, resident: dict, procedure: Procedure, applicant: A
         "applicant_options": APPLICANT_OPTIONS,
         "action": f"/counter/residents/{resident['id']}/procedures/{procedure.value}",
         "decision": None,
+        "preview": renewal_preview(resident, today) if procedure is Procedure.RENEWAL else [],
     }
     ctx.update(extra)
     return ctx
@@ -133,7 +147,7 @@ async def procedure_form(request: Request, rid: str, slug: str) -> Response:
     page, resident, procedure = loaded
     q = request.query_params
     applicant = _applicant(q.get("applicant"))
-    visit = 2 if q.get("visit") == "2" and applicant is ApplicantType.VOLUNTARY_PROXY else 1
+    visit = _visit(q.get("visit"), applicant, procedure)
     st = request.app.state.openjpki_pages
     from openjpki.rules import to_jst
 
@@ -161,7 +175,7 @@ async def procedure_submit(request: Request, rid: str, slug: str) -> Response:
     form = Form(data)
     applicant = _applicant(form.choice("applicant", [a.value for a in ApplicantType],
                                        default="holder"))
-    visit = 2 if form.raw("visit") == "2" and applicant is ApplicantType.VOLUNTARY_PROXY else 1
+    visit = _visit(form.raw("visit"), applicant, procedure)
     if not may(page.clerk, procedure.value, applicant_type=applicant.value):
         return forbidden(page, (f"本人以外の申請による{procedure.ja}",
                                 f"A {procedure.en} asked for by someone other than the holder"))
@@ -187,6 +201,9 @@ async def procedure_submit(request: Request, rid: str, slug: str) -> Response:
     if error:
         return error
     if isinstance(outcome, Refused):
+        if outcome.rule in ("R5.4", "R5.5") and "reference" in data and not outcome.missing:
+            form.error("reference", f"{outcome.message_ja}（{outcome.rule}）",
+                       f"{outcome.message_en} ({outcome.rule})")
         if outcome.rule in PIN_RULES and "card_pin" in data:
             form.error("card_pin", f"{outcome.message_ja}（{outcome.rule}）",
                        f"{outcome.message_en} ({outcome.rule})")
@@ -249,10 +266,11 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
     proofs = form.choices("proofs", [v for v, _ in PROOF_OPTIONS])
     representative = form.integer("representative_id", required=False)
     inquiry = None
-    if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 2:
+    if applicant is ApplicantType.VOLUNTARY_PROXY and visit in (2, NOTICE_VISIT):
         reference = form.text("reference", max_len=40)
         inquiry = InquiryAnswer(reference=reference, complete=form.flag("form_complete"),
-                                sealed=form.flag("form_sealed"))
+                                sealed=form.flag("form_sealed"),
+                                from_expiry_notice=visit == NOTICE_VISIT)
     card_presented = True
     if not procedure.uses_card:
         card_presented = form.flag("card_presented")
@@ -270,7 +288,7 @@ def _build(form: Form, resident: dict, procedure: Procedure, applicant: Applican
     proxy_first = applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1
     # On visit 2 the PINs are those the holder wrote on the form: their form is checked by
     # the counter (R5.4: a mismatch restarts the inquiry), not refused here.
-    check = not (applicant is ApplicantType.VOLUNTARY_PROXY and visit == 2)
+    check = not (applicant is ApplicantType.VOLUNTARY_PROXY and visit in (2, NOTICE_VISIT))
     if procedure in (Procedure.PIN_CHANGE, Procedure.PIN_RESET):
         kind = form.choice("kind", kinds_all)
         kinds = (kind,) if kind else ()

@@ -109,14 +109,7 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
     if Requirement.APPLICANT_PHOTO_ID in items or Requirement.HOLDER_PHOTO_ID in items:
         # What is needed once a photo ID is shown (a proxy's form, R5.4).
         decision = ask((PresentedId(PhotoId.DRIVERS_LICENCE),))
-    later: list[Any] = []
-    if isinstance(decision, SecondVisit):
-        if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
-            # R5.4: the sealed form reaches the holder only after this visit.
-            later = list(decision.needs)
-            items = [n for n in items if n is not Requirement.INQUIRY_FORM]
-        else:
-            items += [n for n in decision.needs if n not in items]
+    items, later = _by_visit(items, decision, applicant, visit)
     notes: list[tuple[str, str]] = []
     if applicant is ApplicantType.LEGAL_REPRESENTATIVE:
         notes.append(("親権者が本人の世帯の世帯主で続柄が住民票で確認できる場合、または本籍が"
@@ -137,6 +130,60 @@ def checklist(resident: dict, procedure: Procedure, applicant: ApplicantType, on
             "refusal": decision if getattr(decision, "allowed", True) is False
             and not isinstance(decision, SecondVisit) and not getattr(decision, "missing", ())
             else None}
+
+
+def renewal_preview(resident: dict, today: date) -> list[dict[str, Any]]:
+    """What a renewal today would give each current certificate of the active card (R2.1–
+    R2.3, R2.2 with AUTH renewed first): the new last day, what limits it, and whether it
+    gains a day at all — so the clerk can tell the holder before anything is done."""
+    from openjpki.rules import certificate_expiry
+
+    cards = [c for c in resident["cards"] if c["state"] == "active"]
+    if not cards:
+        return []
+    card = cards[-1]
+    current = {c["kind"]: c for c in card["certificates"] if c["current"]}
+    birth = date.fromisoformat(resident["birth_date"])
+    card_end = date.fromisoformat(card["expires_on"])
+    stay = (date.fromisoformat(resident["stay_until"])
+            if resident["foreign_resident"] and resident["stay_until"] else None)
+    out: list[dict[str, Any]] = []
+    new_auth = None
+    for kind in ("auth", "sign"):
+        c = current.get(kind)
+        if c is None or card_end < today or (stay is not None and stay < today):
+            continue
+        try:
+            exp = certificate_expiry(kind, birth, today, card_end, stay_until=stay,
+                                     auth_expiry=new_auth if kind == "sign" else None)
+        except ValueError:
+            continue
+        if kind == "auth":
+            new_auth = exp.expires_on
+        old = date.fromisoformat(c["not_after"])
+        # The card's own end is what the clerk acts on, even when AUTH ties with it (R2.1).
+        by_card = exp.expires_on == card_end
+        item = {"kind": kind, "not_after": exp.expires_on, "rule": "R2.1" if by_card else exp.rule,
+                "basis": "card" if by_card else exp.basis.value,
+                "previous": old, "nothing_gained": exp.expires_on <= old}
+        auth = current.get("auth")
+        if kind == "sign" and auth is not None and auth["status"] == "good":
+            alone = min(exp.expires_on, date.fromisoformat(auth["not_after"]))  # R2.2
+            if alone < exp.expires_on:
+                item["alone"] = {"not_after": alone, "nothing_gained": alone <= old}
+        out.append(item)
+    return sorted(out, key=lambda x: x["kind"] != "sign")
+
+
+def _by_visit(items: list, decision: Any, applicant: ApplicantType, visit: int
+              ) -> tuple[list, list]:
+    """(what is brought today, what the second visit needs): on a voluntary proxy's first
+    visit the sealed form is for visit 2 — it reaches the holder only after today (R5.4)."""
+    if not isinstance(decision, SecondVisit):
+        return items, []
+    if applicant is ApplicantType.VOLUNTARY_PROXY and visit == 1:
+        return [n for n in items if n is not Requirement.INQUIRY_FORM], list(decision.needs)
+    return items + [n for n in decision.needs if n not in items], []
 
 
 PHOTO_IDS = list(PhotoId)
