@@ -82,14 +82,9 @@ def homes(database, tmp_path) -> Iterator[tuple[Path, Path, str]]:
         (a / "always.toml").write_text(ALWAYS_OPEN, encoding="utf-8")
         (a / "openjpki.toml").write_text(
             '[counter]\ncalendar = "always.toml"\ndefault_office = "always"\n', encoding="utf-8")
-        _cli(a, database, "init")
-        # The keys every node must share, made now so they can be copied: the pages' session
-        # key (clerk cookies) and the counter key (sealed PINs of deferred work).
-        from openjpki.services.counter.secrets import SecretBox
-        from openjpki.web.pages.session import load_or_create_key
-
-        load_or_create_key(a / "keys")
-        SecretBox.from_keys_dir(a / "keys")
+        _cli(a, database, "init")  # makes every key the nodes share (docs/OPERATIONS.md)
+        assert {"pages-session.key", "counter.key", "passphrase"} <= {
+            p.name for p in (a / "keys").iterdir()}
         b = d / "node-b"
         shutil.copytree(a, b, ignore=shutil.ignore_patterns("cards", "*.sqlite3*", "crl"))
         _cli(a, database, "clerk", "add", CLERK[0], "--role", "supervisor", "--password-stdin",
