@@ -143,11 +143,14 @@ def child(modes: str, workdir: str, seconds: str, now_iso: str) -> None:
         service.issue_many([request(i * BULK_BATCH + j) for j in range(BULK_BATCH)], now=now)
         return BULK_BATCH
 
+    run_id = secrets.token_hex(4)  # a new holder each time (a renewal would supersede)
+
     def counter(i: int) -> None:  # one counter issuance: its own transaction with the holder's
         # supersede check (R3.7), the certificate row and an audit entry, committed together
+        holder = f"bench-{run_id}-{i}"
         with service.store.transaction() as s:
-            rec = service.issue_many([request(i, f"bench-{i}")], now=now, session=s)[0]
-            audit.record(s, "bench.issuance", now, subject=f"resident:bench-{i}",
+            rec = service.issue_many([request(i, holder)], now=now, session=s)[0]
+            audit.record(s, "bench.issuance", now, subject=f"resident:{holder}",
                          serial=rec.serial, kind="sign")
 
     table = {"raw": raw, "sign": sign, "auth": auth, "service": service_issue, "bulk": bulk,

@@ -43,7 +43,8 @@ def record(session: Session, action: str, at: datetime, *, actor: str = "system"
 def _chain_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
-        append_all(session, pending)  # one lock and one INSERT for the session's entries
+        # one lock and one INSERT for the session's entries (checked when recorded)
+        append_all(session, pending, normalised=True)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -128,6 +128,7 @@ class AuthorityService:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._known_series: set[tuple[int, str]] = set()  # CRL partitions known to exist
+        self._options: dict[int, ProfileOptions] = {}
 
     # --- the authorities --------------------------------------------------------------------
 
@@ -192,9 +193,15 @@ class AuthorityService:
         return signer
 
     def options_for(self, a: LoadedAuthority) -> ProfileOptions:
-        return ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
-                              crl_url_base=self.options.crl_url_base, ocsp_url=self.options.ocsp_url,
-                              crl_path=crl_path(a.generation))
+        """The profile options of ``a``'s certificates: one object per authority, so that
+        issuing finds its compiled profile by identity (openjpki.pki.issue)."""
+        found = self._options.get(a.id)
+        if found is None:
+            found = ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
+                                   crl_url_base=self.options.crl_url_base,
+                                   ocsp_url=self.options.ocsp_url, crl_path=crl_path(a.generation))
+            self._options[a.id] = found
+        return found
 
     def rollover(self, kind: Kind | str, *, now: datetime) -> LoadedAuthority:
         """A new generation of ``kind``: a new key file and a new self-signed root of the same
