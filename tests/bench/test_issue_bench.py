@@ -13,7 +13,7 @@ from .conftest import NUMBER, openssl, run_bench
 def test_quick_bench_issues_both_kinds_and_compares_with_openssl_speed(tmp_path):
     run = run_bench("issue_bench.py", "--quick", "--workdir", str(tmp_path), timeout=600)
     sides = run.result["sides"]
-    assert set(sides) == {"openssl", "raw", "sign", "auth", "service"}
+    assert set(sides) == {"openssl", "raw", "sign", "auth", "service", "bulk", "counter"}
     for name, side in sides.items():
         assert side["ops"] > 0 and side["per_cpu_second"] > 0, name
     for kind in ("sign", "auth"):
@@ -22,3 +22,6 @@ def test_quick_bench_issues_both_kinds_and_compares_with_openssl_speed(tmp_path)
     (ratio,) = run.ratio_line("issue")
     assert NUMBER.match(ratio["sign"]) and NUMBER.match(ratio["auth"])
     assert float(ratio["sign"]) == sides["sign"]["ratio"]
+    (stored,) = run.ratio_line("stored")
+    assert float(stored["bulk"]) == sides["bulk"]["ratio"] and NUMBER.match(stored["counter"])
+    assert sides["bulk"]["ops"] % 64 == 0  # whole transactions of 64

@@ -54,7 +54,8 @@ def token_home(softhsm, tmp_path_factory):
 
 def test_init_makes_both_keys_in_the_token_and_no_key_file(softhsm, token_home):
     home, label, _ = token_home
-    assert not list((home / "keys").glob("*.key")) if (home / "keys").exists() else True
+    assert not list((home / "keys").glob("sign-*.key")) + list((home / "keys").glob("auth-*.key"))
+    assert not (home / "keys" / "passphrase").exists()  # no CA key file, so no passphrase
     config = (home / "openjpki.toml").read_text()
     assert 'key_store = "pkcs11"' in config and f'pkcs11_token = "{label}"' in config
     assert PIN not in config
@@ -176,14 +177,14 @@ def test_rollover_makes_the_next_key_in_the_token(softhsm, tmp_path):
     cert = x509.load_pem_x509_certificate(issued["pem"].encode())
     ski = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     assert ski not in (None, b"")
-    assert not list((home / "keys").glob("*.key")) if (home / "keys").exists() else True
+    assert not list((home / "keys").glob("sign-*.key"))
 
 
 def test_rollover_on_a_file_home_still_makes_a_file(tmp_path, softhsm):
     home = tmp_path / "home"
     _ok(softhsm.cli(home, "init"))
     _ok(softhsm.cli(home, "authorities", "rollover", "--kind", "auth"))
-    assert sorted(p.name for p in (home / "keys").glob("*.key")) == [
+    assert sorted(p.name for p in (home / "keys").glob("*-[0-9].key")) == [
         "auth-1.key", "auth-2.key", "sign-1.key"]
 
 

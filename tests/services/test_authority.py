@@ -120,7 +120,7 @@ def test_issue_stores_what_it_signed(service):
 
 def test_duplicate_serial_is_refused_by_the_database(service, monkeypatch):
     first = issue_sample(service, "auth", now=T0)
-    import openjpki.services.authority as mod
+    import openjpki.services.authority_issue as mod
     monkeypatch.setattr(mod, "new_serial", lambda: int(first.serial, 16))
     with pytest.raises(Exception) as info:
         issue_sample(service, "sign", now=T0)  # same serial, other authority

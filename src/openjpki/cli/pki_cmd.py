@@ -102,6 +102,7 @@ def init_cmd(
     require_private_home(ctx, claim=True)
     try:
         roots = initialise_home(s, now=_now(), environment=environment, **kwargs)
+        _make_node_keys(s)
     except (AuthorityError, SetupError, ValueError) as e:
         fail(str(e))
     if as_json:
@@ -110,6 +111,21 @@ def init_cmd(
     for label, root in (("SIGN", roots.sign), ("AUTH", roots.auth)):
         _say(f"{label} root: {root.subject.rfc4514_string()} (serial {root.serial_number:x})")
     _say(f"home: {s.home}")
+
+
+def _make_node_keys(s) -> None:
+    """The home's other keys every node of a deployment must share, made now (rather than
+    at first use) so that ``keys/`` can be copied to further nodes right after ``init``:
+    the pages' session key (clerk cookies) and the counter key (sealed PINs of deferred
+    work). docs/OPERATIONS.md."""
+    from openjpki.services.counter.secrets import SecretBox, SecretBoxError
+    from openjpki.web.pages.session import load_or_create_key
+
+    load_or_create_key(s.keys_dir)
+    try:
+        SecretBox.from_keys_dir(s.keys_dir)
+    except SecretBoxError as e:
+        fail(str(e))
 
 
 def read_pin_stdin() -> None:

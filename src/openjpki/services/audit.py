@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from openjpki.store import Store
 from openjpki.store.audit import (
-    AuditEntry, ChainReport, _check_no_secrets, _normalise, append, entries_for, verify_chain,
+    AuditEntry, ChainReport, _check_no_secrets, _normalise, append_all, entries_for, verify_chain,
 )
 
 _PENDING = "openjpki.audit.pending"
@@ -41,8 +41,10 @@ def record(session: Session, action: str, at: datetime, *, actor: str = "system"
 
 @event.listens_for(Session, "before_commit")
 def _chain_pending(session: Session) -> None:
-    for entry in session.info.pop(_PENDING, None) or ():
-        append(session, **entry)
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        # one lock and one INSERT for the session's entries (checked when recorded)
+        append_all(session, pending, normalised=True)
 
 
 @event.listens_for(Session, "after_rollback")

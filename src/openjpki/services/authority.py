@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openjpki.pki import (
-    Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry,
-    issue_certificate, make_root, new_serial, partition_id, write_crl,
+    Kind, ProfileOptions, SignFacts, Signer, build_crl, encode_revoked_entry, make_root,
+    write_crl,
 )
 from openjpki.rules import Refused, status_transition
 from openjpki.rules.revocation import Reason
@@ -36,9 +36,10 @@ from openjpki.services.authority_types import (  # re-exported
     AuthorityError, CertificateRecord, GeneratedCrl, LoadedAuthority, NotInitialised, Roots,
     TransitionRefused, UnknownCertificate, UnknownGeneration, UnknownPartition, WrittenCrlFile,
 )
+from openjpki.services.authority_issue import IssueRequest, issue_many
 from openjpki.services.authority_setup import SetupError
 from openjpki.services.keystore import FileKeys, HomeKeys
-from openjpki.store import Authority, Certificate, Store, serial_hex
+from openjpki.store import Authority, Certificate, Store
 from openjpki.store import ocsp_queries as oq
 from openjpki.store import queries as q
 
@@ -53,7 +54,7 @@ def crl_path(generation: int) -> str:
 
 __all__ = [
     "AuthorityError", "AuthorityService", "CertificateRecord", "DEFAULT_CRL_VALIDITY",
-    "GeneratedCrl", "LoadedAuthority", "NotInitialised", "Roots", "TransitionRefused",
+    "GeneratedCrl", "IssueRequest", "LoadedAuthority", "NotInitialised", "Roots", "TransitionRefused",
     "UnknownCertificate", "UnknownGeneration", "UnknownPartition", "WrittenCrlFile", "crl_path",
     "initialise",
 ]
@@ -127,6 +128,8 @@ class AuthorityService:
         self._signers: dict[int, Signer] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        self._known_series: set[tuple[int, str]] = set()  # CRL partitions known to exist
+        self._options: dict[int, ProfileOptions] = {}
 
     # --- the authorities --------------------------------------------------------------------
 
@@ -191,9 +194,15 @@ class AuthorityService:
         return signer
 
     def options_for(self, a: LoadedAuthority) -> ProfileOptions:
-        return ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
-                              crl_url_base=self.options.crl_url_base, ocsp_url=self.options.ocsp_url,
-                              crl_path=crl_path(a.generation))
+        """The profile options of ``a``'s certificates: one object per authority, so that
+        issuing finds its compiled profile by identity (openjpki.pki.issue)."""
+        found = self._options.get(a.id)
+        if found is None:
+            found = ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
+                                   crl_url_base=self.options.crl_url_base,
+                                   ocsp_url=self.options.ocsp_url, crl_path=crl_path(a.generation))
+            self._options[a.id] = found
+        return found
 
     def rollover(self, kind: Kind | str, *, now: datetime) -> LoadedAuthority:
         """A new generation of ``kind``: a new key file and a new self-signed root of the same
@@ -242,36 +251,15 @@ class AuthorityService:
         ``resident_id`` and ``supersede``, the resident's live certificate of the same kind is
         revoked as superseded in the same transaction (R3.7). ValueError for anything the
         profile refuses (pki's messages)."""
-        kind = Kind(kind)
-        a = self.current(kind)
-        subject_id = subject_id or secrets.token_hex(10).upper()
-        serial = new_serial()
-        cert = issue_certificate(
-            kind, issuer=a.root, signer=self.signer(a.id), public_key=public_key, serial=serial,
-            not_before=now, last_valid_day=last_valid_day, subject_id=subject_id,
-            prefecture=prefecture, municipality=municipality, facts=facts,
-            options=self.options_for(a))
-        part = partition_id(prefecture, municipality) if kind is Kind.SIGN else None  # type: ignore[arg-type]
-        changed = False
-        with self._transaction(session) as s:
-            if resident_id is not None and supersede:
-                for old in q.live_certificates(s, resident_id=resident_id, kind=kind.value):
-                    self._transition(s, old.serial, "revoked", Reason.SUPERSEDED, now)
-                    changed = True
-            row = Certificate(
-                serial=serial_hex(serial), authority_id=a.id, kind=kind.value,
-                subject_id=subject_id, resident_id=resident_id, partition=part,
-                not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                der=cert.public_bytes(serialization.Encoding.DER), status="good",
-                change_seq=0, issued_at=now)
-            q.add_certificate(s, row)
-            oq.register(s, row.serial, a.id)  # its OCSP response is due at once
-            if part is not None:
-                q.ensure_crl_series(s, a.id, part, prefecture=prefecture, municipality=municipality)
-            record = CertificateRecord.of(row)
-        if changed and session is None:
-            self._notify()
-        return record
+        req = IssueRequest(kind, public_key, last_valid_day, subject_id, prefecture,
+                           municipality, facts, resident_id, supersede)
+        return issue_many(self, [req], now=now, session=session)[0]
+
+    def issue_many(self, requests: Iterable[IssueRequest], *, now: datetime,
+                   session: Optional[Session] = None) -> list[CertificateRecord]:
+        """Bulk issuance (loading, batched renewals): every request signed, then all stored
+        in ONE transaction with one INSERT (:mod:`openjpki.services.authority_issue`)."""
+        return issue_many(self, requests, now=now, session=session)
 
     def revoke(self, serial: str, reason: Reason | str, *, at: datetime,
                session: Optional[Session] = None) -> CertificateRecord:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Integer, String, insert, select, update
+from sqlalchemy import JSON, Integer, String, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -150,6 +150,59 @@ def append(session: Session, *, action: str, at: datetime, actor: str = "system"
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=digest))
     session.flush()
     return entry
+
+
+def append_all(session: Session, entries: list[dict], *, normalised: bool = False) -> None:
+    """Append several entries (each the keyword arguments of :func:`append`) in the caller's
+    transaction, under ONE take of the writers' lock: ``UPDATE … SET seq = seq + n …
+    RETURNING`` reserves their sequence numbers and returns the previous hash, the chain is
+    computed here, and the rows go in with one INSERT (executemany), then the head's hash.
+    Three statements whatever the number of entries; the chain is the same as appending
+    them one by one. ``normalised``: the payloads were normalised and checked for secrets
+    already (:func:`openjpki.services.audit.record` does it when the entry is made)."""
+    if not entries:
+        return
+    rows = []
+    for e in entries:
+        payload = e.get("payload") or {}
+        if not normalised:
+            payload = _normalise(payload)
+            _check_no_secrets(payload)
+        at = e["at"]
+        if at.tzinfo is None:
+            raise ValueError("audit times are timezone-aware")
+        rows.append(dict(at=at.astimezone(timezone.utc), actor=e.get("actor", "system"),
+                         action=e["action"], subject=e.get("subject"), payload=payload))
+    last, prev = _reserve(session, len(rows))
+    seq = last - len(rows)
+    for row in rows:
+        seq += 1
+        digest = chain_hash(prev, entry_body(seq, row["at"], row["actor"], row["action"],
+                                             row["subject"], row["payload"]))
+        row.update(seq=seq, prev_hash=prev, hash=digest)
+        prev = digest
+    conn = session.connection()  # Core on the session's transaction: no ORM bookkeeping
+    conn.execute(_INSERT_ENTRIES, rows)
+    conn.execute(_SET_HEAD_HASH, {"new_hash": prev})
+
+
+def _reserve(session: Session, n: int) -> tuple[int, str]:
+    """Take the writers' lock and ``n`` sequence numbers: (the last of them, previous hash).
+    The UPDATE takes PostgreSQL's row lock (SQLite's write lock) before it reads the hash."""
+    conn = session.connection()
+    row = conn.execute(_RESERVE, {"n": n}).first()
+    if row is None:
+        _ensure_head(session)
+        row = conn.execute(_RESERVE, {"n": n}).one()
+    return row.seq, row.hash
+
+
+# Built once: the statements of append_all, compiled once per engine (SQLAlchemy's cache).
+_HEAD = AuditHead.__table__
+_RESERVE = (update(_HEAD).where(_HEAD.c.id == HEAD_ID)
+            .values(seq=_HEAD.c.seq + bindparam("n")).returning(_HEAD.c.seq, _HEAD.c.hash))
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
+_INSERT_ENTRIES = insert(AuditEntry.__table__)
 
 
 @dataclass(frozen=True)

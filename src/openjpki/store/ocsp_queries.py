@@ -39,6 +39,16 @@ def register(session: Session, serial: str, authority_id: int, change_seq: int =
     session.execute(stmt.on_conflict_do_nothing(index_elements=["serial"]))
 
 
+def register_many(session: Session, rows: Sequence[tuple[str, int]]) -> None:
+    """New certificates' rows (serial, authority id), due at once: one statement for a batch
+    (bulk issuance), no-op for those that exist."""
+    if rows:
+        stmt = _insert(session.get_bind().dialect.name).on_conflict_do_nothing(
+            index_elements=["serial"])
+        session.execute(stmt, [dict(serial=serial, authority_id=authority_id, change_seq=0,
+                                    refresh_at=0) for serial, authority_id in rows])
+
+
 def invalidate(session: Session, serial: str, authority_id: int, change_seq: int) -> None:
     """A status change (in its own transaction): the response emptied and due at once; the
     row now states ``change_seq``, so an older producer write is refused."""
