@@ -147,11 +147,9 @@ class OcspProducer:
 
     def run(self, stop: threading.Event, *, idle: float = 1.0) -> None:
         """Produce until ``stop`` is set, looking for due rows every ``idle`` seconds when
-        nothing is due (``serve``'s background thread)."""
-        try:
-            self.seed()
-        except Exception:  # noqa: BLE001 — another process seeding at once: the next run does
-            log.debug("seeding OCSP rows failed", exc_info=True)
+        nothing is due (``serve``'s background thread). Rows of certificates loaded by other
+        means than issuance are made by ``openjpki ocsp produce`` (:meth:`seed`), not here:
+        that scan of every certificate would weigh on every start of every process."""
         while not stop.is_set():
             try:
                 report = self.produce(stop=stop)
