@@ -440,7 +440,8 @@ def run(entries: int, *, repeat: int, workdir: Path, sides: str = "both", check_
     return result
 
 
-def run_partitions(entries: int, partitions: int, *, repeat: int, workdir: Path, reuse: bool = False) -> dict:
+def run_partitions(entries: int, partitions: int, *, repeat: int, workdir: Path, reuse: bool = False,
+                   setup_only: bool = False) -> dict:
     """One ``crl generate --kind sign`` (every partition, and the full list) against
     ``openssl ca -gencrl`` once per partition (crl_partitions)."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -456,6 +457,8 @@ def run_partitions(entries: int, partitions: int, *, repeat: int, workdir: Path,
         setup["entries"] = entries
         saved.write_text(json.dumps(setup))
         print(f"setup: done in {setup['seconds']:.1f} s (not timed)", flush=True)
+    if setup_only:
+        return {}
     env = {k: v for k, v in os.environ.items() if k != "OPENJPKI_CA_PASSPHRASE"}
     ours_argv = [sys.executable, "-m", "openjpki", "--home", setup["home"], "crl", "generate", "--kind", "sign",
                  "--json"]
@@ -575,7 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         if args.partitions:
-            result = run_partitions(entries, args.partitions, repeat=repeat, workdir=workdir, reuse=args.reuse)
+            result = run_partitions(entries, args.partitions, repeat=repeat, workdir=workdir, reuse=args.reuse,
+                                    setup_only=args.setup_only)
+            if args.setup_only:
+                return 0
             report_partitions(result)
         else:
             result = run(entries, repeat=repeat, workdir=workdir, sides=args.sides, check_serials=check,
