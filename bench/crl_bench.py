@@ -45,6 +45,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crl_partitions  # noqa: E402
 from measure import Run, run_measured  # noqa: E402
 
 QUICK_ENTRIES = 20_000
@@ -105,12 +106,15 @@ class Population:
 
 
 def populate(settings, index_file: Path | None, n: int, *, now: datetime, seed: int = 1,
-             kind: str = "sign", batch: int = 50_000) -> Population:
+             kind: str = "sign", batch: int = 50_000, places: list[tuple[str, str]] = PLACES,
+             by_partition: dict[str, list[str]] | None = None) -> Population:
     """Insert ``n`` revoked certificates of the ``kind`` authority into the store, straight
     into its ``certificates`` table (untimed setup: one executemany per batch, values bound
     through the table's own column types), and write the same entries to ``index_file`` for
     openssl.  Each row carries its CRL entry DER from ``encode_revoked_entry``, as a
-    revocation through the service stores it."""
+    revocation through the service stores it.  The rows go to ``places`` in turn (each one's
+    CRL series row made as issuance makes it); with ``by_partition`` the index lines are
+    collected there per partition instead of written to ``index_file``."""
     from cryptography import x509
     from sqlalchemy import insert
 
@@ -148,7 +152,13 @@ def populate(settings, index_file: Path | None, n: int, *, now: datetime, seed: 
         "not_before": bound("not_before", not_before), "not_after": bound("not_after", not_after),
         "der": bound("der", cert_der), "change_seq": 1, "issued_at": bound("issued_at", not_before),
     }
-    partitions = [partition_id(p, m) if kind == "sign" else None for p, m in PLACES]
+    partitions = [partition_id(p, m) if kind == "sign" else None for p, m in places]
+    if kind == "sign":
+        from openjpki.store import queries
+
+        with store.transaction() as s:
+            for p, m in places:
+                queries.ensure_crl_series(s, authority_id, partition_id(p, m), prefecture=p, municipality=m)
     reason_pool: list[tuple[str, str | None]] = []
     for flag, openssl_reason, weight in REASONS:
         reason_pool += [(flag, openssl_reason)] * weight
@@ -192,11 +202,15 @@ def populate(settings, index_file: Path | None, n: int, *, now: datetime, seed: 
                           "status": "hold" if flag == "certificateHold" else "revoked", "reason": flag,
                           "revoked_at": when, "status_changed_at": when, "revoked_entry": entry}
                 rows.append(tuple(map(values.__getitem__, order)))
-                if index is not None:
+                if index is not None or by_partition is not None:
                     # the revocation time exactly as the entry has it (UTCTime after the serial)
                     at = entry[4 + entry[3] + 2: 4 + entry[3] + 2 + entry[5 + entry[3]]].decode()
                     suffix = f",{openssl_reason}" if openssl_reason else ""
-                    lines.append(f"R\t{expiry}\t{at}{suffix}\t{serial:X}\tunknown\t/C=JP/CN={i:016X}\n")
+                    line = f"R\t{expiry}\t{at}{suffix}\t{serial:X}\tunknown\t/C=JP/CN={i:016X}\n"
+                    if by_partition is not None:
+                        by_partition.setdefault(values["partition"], []).append(line)
+                    else:
+                        lines.append(line)
                 if len(sample) < 5:
                     sample.append(serial_hex(serial))
             cur.executemany(compiled.string, rows)
@@ -426,6 +440,76 @@ def run(entries: int, *, repeat: int, workdir: Path, sides: str = "both", check_
     return result
 
 
+def run_partitions(entries: int, partitions: int, *, repeat: int, workdir: Path, reuse: bool = False,
+                   setup_only: bool = False) -> dict:
+    """One ``crl generate --kind sign`` (every partition, and the full list) against
+    ``openssl ca -gencrl`` once per partition (crl_partitions)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    saved = workdir / "setup-partitions.json"
+    if reuse and saved.exists():
+        setup = json.loads(saved.read_text())
+        if (setup["entries"], setup["partitions"]) != (entries, partitions):
+            raise SystemExit(f"{saved} holds another population")
+    else:
+        print(f"setup: {entries:,} revoked SIGN certificates in {partitions:,} partitions ...", flush=True)
+        setup = child_json(me("--child-setup-partitions", str(workdir), str(entries), str(partitions),
+                              now.isoformat(), "1"), "setup")
+        setup["entries"] = entries
+        saved.write_text(json.dumps(setup))
+        print(f"setup: done in {setup['seconds']:.1f} s (not timed)", flush=True)
+    if setup_only:
+        return {}
+    env = {k: v for k, v in os.environ.items() if k != "OPENJPKI_CA_PASSPHRASE"}
+    ours_argv = [sys.executable, "-m", "openjpki", "--home", setup["home"], "crl", "generate", "--kind", "sign",
+                 "--json"]
+    runs: dict[str, list[Run]] = {"ours": [], "openssl": []}
+    for _ in range(repeat):
+        for name, argv in (("ours", ours_argv), ("openssl", ["sh", setup["script"], setup["parts"], setup["passin"]])):
+            r = run_measured(name, argv, env=env)
+            if r.returncode != 0:
+                raise SystemExit(f"{name} failed:\n{r.stderr[-3000:]}")
+            runs[name].append(r)
+            print(f"  {name:8s}{r.seconds:8.2f} s  peak RSS {r.peak_rss_mb:8.1f} MB", flush=True)
+    check = child_json(me("--child-check-partitions", str(Path(setup["home"]) / "crl" / "sign"), setup["parts"],
+                          setup["root"]), "checking the partition CRLs")
+    encoding = child_json(me("--child-encode", str(entries)), "timing the entry encoding")
+    result: dict = {"bench": "crl-partitions", "entries": entries, "partitions": partitions, "repeat": repeat,
+                    "date": now.isoformat(), "cores": os.cpu_count(),
+                    "load_average": [round(x, 2) for x in os.getloadavg()], "check": check,
+                    "entry_encoding": encoding}
+    for name in ("ours", "openssl"):
+        result[name] = {"seconds": round(statistics.median(r.seconds for r in runs[name]), 3),
+                        "peak_rss_mb": round(max(r.peak_rss_mb for r in runs[name]), 1),
+                        "runs": [round(r.seconds, 3) for r in runs[name]]}
+    result["speed_ratio"] = round(result["openssl"]["seconds"] / result["ours"]["seconds"], 2)
+    result["speed_ratio_with_encoding"] = round(
+        result["openssl"]["seconds"] / (result["ours"]["seconds"] + encoding["cpu_seconds"]), 2)
+    result["memory_ratio"] = round(result["ours"]["peak_rss_mb"] / result["openssl"]["peak_rss_mb"], 3)
+    result["speed_target_met"] = result["speed_ratio"] >= SPEED_TARGET
+    result["memory_target_met"] = result["memory_ratio"] <= MEMORY_TARGET
+    return result
+
+
+def report_partitions(result: dict) -> None:
+    c = result["check"]
+    print(f"\nSIGN CRLs: {result['entries']:,} entries in {result['partitions']:,} partitions "
+          f"({result['cores']} cores, {result['date']}, load average {result['load_average'][0]})")
+    print(f"  ours (one crl generate --kind sign)   {result['ours']['seconds']:8.2f} s  peak RSS "
+          f"{result['ours']['peak_rss_mb']:7.1f} MB  {c['ours_files']:,} partition CRLs, {c['ours_entries']:,} "
+          f"entries, verify {'OK' if c['ours_verified'] else 'FAILED'} (and the full list)")
+    print(f"  openssl ca -gencrl per partition      {result['openssl']['seconds']:8.2f} s  peak RSS "
+          f"{result['openssl']['peak_rss_mb']:7.1f} MB  {c['openssl_files']:,} CRLs, {c['openssl_entries']:,} "
+          f"entries, verify {'OK' if c['openssl_verified'] else 'FAILED'}")
+    e = result["entry_encoding"]
+    print(f"  entry encoding (at revocation, not in the timed run): {e['cpu_seconds']} CPU s for {e['entries']:,} "
+          f"({e['us_per_entry']} µs each); counted in: {result['speed_ratio_with_encoding']}x")
+    print(f"  speed: ours {result['speed_ratio']}x (target >= {SPEED_TARGET:g}x: "
+          f"{'met' if result['speed_target_met'] else 'MISSED'}); memory {result['memory_ratio']:.3f} of openssl's "
+          f"(target <= 1/3: {'met' if result['memory_target_met'] else 'MISSED'})")
+    print(f"RATIO crl entries={result['entries']} partitions={result['partitions']} speed={result['speed_ratio']} "
+          f"memory={result['memory_ratio']}")
+
+
 def report(result: dict) -> None:
     print(f"\nCRL with {result['entries']:,} revoked entries ({result['cores']} cores, {result['date']}, "
           f"load average {result['load_average'][0]})")
@@ -444,6 +528,15 @@ def report(result: dict) -> None:
               f"{'met' if result['memory_target_met'] else 'MISSED'})")
         print(f"RATIO crl entries={result['entries']} speed={result['speed_ratio']} "
               f"memory={result['memory_ratio']}")
+    if "entry_encoding" in result:
+        e = result["entry_encoding"]
+        print(f"  entry encoding (once per revocation, not in the timed run): {e['cpu_seconds']} CPU s for "
+              f"{e['entries']:,} entries ({e['us_per_entry']} µs each)")
+    if "serve" in result:
+        v = result["serve"]
+        print(f"  served by openjpki serve (GET /crl/sign.crl, {v['crl_bytes']:,} bytes, wrk {v['connections']} "
+              f"connections keep-alive): p50 {v.get('p50_ms')} ms, p99 {v.get('p99_ms')} ms, {v['rps']} req/s; "
+              f"openssl ca -gencrl for the same list: {result.get('openssl', {}).get('seconds')} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,13 +550,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep everything here")
     parser.add_argument("--setup-only", action="store_true", help="make the store and index.txt, measure nothing")
     parser.add_argument("--reuse", action="store_true", help="measure on the setup already in --workdir")
+    parser.add_argument("--partitions", type=int, default=0,
+                        help="spread the entries over P SIGN partitions: one crl generate against openssl ca "
+                        "-gencrl once per partition")
+    parser.add_argument("--serve", action="store_true",
+                        help="also: GET latency of the full CRL served by openjpki serve (p50/p99)")
     parser.add_argument("--json", action="store_true", help="print a JSON object last")
+    parser.add_argument("--child-setup-partitions", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child-check-partitions", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-encode", nargs=1, help=argparse.SUPPRESS)
     parser.add_argument("--child-setup", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--child-check", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-prepare", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for child, fn in ((args.child_setup, child_setup), (args.child_check, child_check),
-                      (args.child_prepare, child_prepare)):
+                      (args.child_prepare, child_prepare),
+                      (args.child_setup_partitions, crl_partitions.child_setup),
+                      (args.child_check_partitions, crl_partitions.child_check_partitions),
+                      (args.child_encode, crl_partitions.child_encode)):
         if child:
             fn(*child)
             return 0
@@ -473,14 +577,25 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="openjpki-crl-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(entries, repeat=repeat, workdir=workdir, sides=args.sides, check_serials=check,
-                     reuse=args.reuse, setup_only=args.setup_only)
+        if args.partitions:
+            result = run_partitions(entries, args.partitions, repeat=repeat, workdir=workdir, reuse=args.reuse,
+                                    setup_only=args.setup_only)
+            if args.setup_only:
+                return 0
+            report_partitions(result)
+        else:
+            result = run(entries, repeat=repeat, workdir=workdir, sides=args.sides, check_serials=check,
+                         reuse=args.reuse, setup_only=args.setup_only)
+            if args.setup_only:
+                return 0
+            result["entry_encoding"] = child_json(me("--child-encode", str(entries)), "timing the entry encoding")
+            if args.serve:
+                home = json.loads((workdir / "setup.json").read_text())["home"]
+                result["serve"] = crl_partitions.serve_latency(home)
+            report(result)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    if args.setup_only:
-        return 0
-    report(result)
     if args.json:
         print(json.dumps(result))
     return 0

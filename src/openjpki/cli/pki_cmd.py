@@ -291,7 +291,8 @@ def crl_generate(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write the current CRL(s), DER. ``entries`` counts the entries of the full CRLs."""
-    from openjpki.services.authority import AuthorityError, crl_path
+    from openjpki.services.authority import AuthorityError
+    from openjpki.services.authority_crls import every_crl, write_crls
 
     _choice(kind, KINDS, "--kind")
     if out is not None and kind is None:
@@ -302,26 +303,17 @@ def crl_generate(
     files: list[str] = []
     entries = 0
     # Each file is streamed from the store in constant memory and appears whole or not at
-    # all (AuthorityService.write_crl): lists of ten million entries and more.
+    # all; without --out every CRL of every generation is written in this one run
+    # (services.authority_crls): lists of ten million entries, and thousands of partitions.
     try:
-        for k in ([kind] if kind else list(KINDS)):
-            if out is not None:
-                full = service.write_crl(k, out, now=now, generation=generation)
-                entries += full.entries
-                files.append(str(full.path))
-                continue
-            gens = [generation] if generation is not None else [a.generation for a in service.generations(k)]
-            for g in gens:
-                # the same layout as the URLs: crl/sign.crl, crl/g2/sign.crl, …
-                base = s.home / crl_path(g).lstrip("/")
-                full = service.write_crl(k, base / f"{k}.crl", now=now, generation=g)
-                entries += full.entries
-                files.append(str(full.path))
-                if k == "sign":
-                    for part in service.partitions(g):
-                        written = service.write_crl(k, base / "sign" / f"{part}.crl", part, now=now,
-                                                    generation=g)
-                        files.append(str(written.path))
+        if out is not None:
+            full = service.write_crl(kind, out, now=now, generation=generation)  # type: ignore[arg-type]
+            entries, files = full.entries, [str(full.path)]
+        else:
+            for written in write_crls(service, every_crl(service, s.home, [kind] if kind else list(KINDS),
+                                                         generation), now=now):
+                files.append(str(written.path))
+                entries += written.entries if written.partition is None else 0
     except AuthorityError as e:
         fail(str(e))
     except OSError as e:

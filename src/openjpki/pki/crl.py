@@ -163,6 +163,9 @@ class WrittenCrl:
 
 
 _CHUNK = 1 << 20
+# Entries spooled in memory up to this size (≈ 21,000 entries), then in a temporary file:
+# a small list (a municipality's partition) costs no file, a long one no more memory.
+SPOOL_IN_MEMORY = 1 << 20
 
 
 def _batched(entries: Iterable[bytes], size: int = 8192) -> Iterator[list[bytes]]:
@@ -193,8 +196,9 @@ def write_crl(
     any length (ten million entries and more).
 
     DER puts the length of the entry list before the entries, and the list arrives as a
-    stream (rows of the store), so the entries are first spooled to an anonymous temporary
-    file (in ``spool_dir``, default the system's) while they are counted; then the CRL is
+    stream (rows of the store), so the entries are first spooled (in memory up to
+    ``SPOOL_IN_MEMORY``, then to an anonymous temporary file in ``spool_dir``, default the
+    system's) while they are counted; then the CRL is
     written to ``out`` once, the TBSCertList hashed as it goes, and only its SHA-256 digest
     is signed (:meth:`DigestSigner.sign_digest <openjpki.pki.signer.DigestSigner>`).  A
     signer without ``sign_digest`` is given the whole TBSCertList instead (read back from
@@ -207,7 +211,7 @@ def write_crl(
     if (entries is None) == (entry_batches is None):
         raise ValueError("give either entries or entry_batches")
     count = total = 0
-    with tempfile.TemporaryFile(dir=spool_dir) as spool:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir) as spool:
         for batch in (_batched(entries) if entries is not None else entry_batches):  # type: ignore[union-attr]
             if batch:
                 data = b"".join(batch)

@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Iterator, Optional, Sequence
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from openjpki.store.models import Authority, Certificate, CrlSeries
@@ -169,7 +169,7 @@ def changed_since(connection: Connection, authority_id: int, seq: int) -> list[s
     ))
 
 
-def _revoked_entries(authority_id: int, partition: Optional[str]):
+def _revoked_entries(authority_id: Any, partition: Optional[Any]):
     """The CRL scan: entry DERs of revoked and held certificates, read from the covering
     index ``(authority_id, status, partition, revoked_entry)`` alone."""
     stmt = select(Certificate.revoked_entry).where(
@@ -179,6 +179,23 @@ def _revoked_entries(authority_id: int, partition: Optional[str]):
     if partition is not None:
         stmt = stmt.where(Certificate.partition == partition)
     return stmt
+
+
+# The CRL scan compiled once per dialect and shape (SQL text, parameter names, parameters):
+# thousands of partition CRLs in one run each pay a cursor, not a compilation.
+_SCANS: dict[tuple[str, bool], tuple[str, Optional[Sequence[str]], dict]] = {}
+
+
+def _compiled_scan(dialect: Any, partitioned: bool) -> tuple[str, Optional[Sequence[str]], dict]:
+    key = (dialect.name, partitioned)
+    hit = _SCANS.get(key)
+    if hit is None:
+        stmt = _revoked_entries(bindparam("scan_authority", 0),
+                                bindparam("scan_partition", "") if partitioned else None)
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        hit = _SCANS[key] = (compiled.string, compiled.positiontup if compiled.positional else None,
+                             dict(compiled.params))
+    return hit
 
 
 def stream_revoked_entries(
@@ -212,18 +229,17 @@ def revoked_entry_batches(
     (A faster SQLite binding such as apsw is not used: it carries its own copy of SQLite,
     and two copies in one process do not see each other's POSIX locks on the same database
     file, which SQLite documents as a way to corrupt it.)"""
-    compiled = _revoked_entries(authority_id, partition).compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup or ())
+    sql, order, fixed = _compiled_scan(connection.dialect, partition is not None)
+    params: Any = {**fixed, "scan_authority": authority_id, "scan_partition": partition}
+    if order is not None:
+        params = tuple(params[name] for name in order)
     raw = connection.connection
     if connection.dialect.name == "postgresql":
         cursor = raw.driver_connection.cursor(name=f"openjpki_crl_{secrets.token_hex(6)}")
     else:
         cursor = raw.cursor()
     try:
-        cursor.execute(compiled.string, params)
+        cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch):
             yield list(map(_first, rows))  # bytes from sqlite3 and psycopg alike
     finally:

@@ -70,8 +70,9 @@ def _ocsp_due(ctx: WebContext) -> dict:
     assert service is not None
     try:
         with service.store.engine.connect() as conn:
-            counts = count_due(conn, int(ctx.clock().timestamp()))
+            authorities = service.authorities()
+            counts = count_due(conn, int(ctx.clock().timestamp()), [a.id for a in authorities])
     except Exception:  # noqa: BLE001 — reported, not fatal: the responder signs on demand
         return {"due": None}
-    per = {f"{a.kind}-{a.generation}": counts.get(a.id, 0) for a in service.authorities()}
+    per = {f"{a.kind}-{a.generation}": counts[a.id] for a in authorities}
     return {"due": sum(per.values()), "due_by_authority": per}

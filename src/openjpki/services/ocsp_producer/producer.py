@@ -93,13 +93,15 @@ class OcspProducer:
     def due(self, now: Optional[datetime] = None) -> dict[str, int]:
         """{"sign-1": n, …}: responses due at ``now`` per authority generation."""
         at = int((now or self.clock()).timestamp())
+        authorities = self.service.authorities()
         with self.service.store.engine.connect() as conn:
-            counts = oq.count_due(conn, at)
-        return {_name(a): counts.get(a.id, 0) for a in self.service.authorities()}
+            counts = oq.count_due(conn, at, [a.id for a in authorities])
+        return {_name(a): counts[a.id] for a in authorities}
 
-    def produce(self, *, stop: Optional[threading.Event] = None, limit: Optional[int] = None) -> ProduceReport:
+    def produce(self, *, stop: Optional[threading.Event] = None, limit: Optional[int] = None,
+                count_due: bool = True) -> ProduceReport:
         """Sign what is due, batch after batch, until nothing is (or ``stop`` is set, or
-        ``limit`` responses are signed)."""
+        ``limit`` responses are signed); ``count_due``: say what is due after."""
         report = ProduceReport()
         started, cpu = time.perf_counter(), time.thread_time()
         authorities = self.service.authorities(reload=True)
@@ -115,7 +117,8 @@ class OcspProducer:
                 busy = busy or n > 0
         report.seconds = time.perf_counter() - started
         report.cpu_seconds = time.thread_time() - cpu
-        report.due_after = self.due()
+        if count_due:
+            report.due_after = self.due()
         return report
 
     def _produce_batch(self, a: LoadedAuthority, room: int) -> int:
@@ -147,14 +150,12 @@ class OcspProducer:
 
     def run(self, stop: threading.Event, *, idle: float = 1.0) -> None:
         """Produce until ``stop`` is set, looking for due rows every ``idle`` seconds when
-        nothing is due (``serve``'s background thread)."""
-        try:
-            self.seed()
-        except Exception:  # noqa: BLE001 — another process seeding at once: the next run does
-            log.debug("seeding OCSP rows failed", exc_info=True)
+        nothing is due (``serve``'s background thread). Rows of certificates loaded by other
+        means than issuance are made by ``openjpki ocsp produce`` (:meth:`seed`), not here:
+        that scan of every certificate would weigh on every start of every process."""
         while not stop.is_set():
             try:
-                report = self.produce(stop=stop)
+                report = self.produce(stop=stop, count_due=False)
                 if report.signed:
                     log.info("OCSP responses signed: %d (%.0f per CPU second)", report.signed,
                              report.per_cpu_second)
