@@ -76,7 +76,14 @@ def people(counter):
                         now=T0)
     assert counter_new.outcome == "completed", counter_new
     extend_stay(counter, foreign, T0.date() + timedelta(days=800), T0)
-    return {"moved": moved.resident_id, "proxy": proxy.resident_id, "lost": lost.resident_id,
+    from openjpki.services.deferred import defer
+
+    waiting = seed_holder(counter, name=unique_name("保留"))
+    kept = defer(counter, CounterRequest("pin_reset", waiting.resident_id, kinds=("auth",)),
+                 PinEntry(card=PINS["card"], auth="2468"), now=T0,
+                 reason="authorities offline: 定期保守")  # R5.9: shown as words
+    assert kept.outcome == "deferred", kept
+    return {"moved": moved.resident_id, "waiting": waiting.resident_id, "proxy": proxy.resident_id, "lost": lost.resident_id,
             "locked": locked.resident_id, "child": child, "ward": ward, "foreign": foreign,
             "letter": visit1.letter_id}
 
