@@ -168,6 +168,9 @@ def test_every_page_is_japanese(base_url, people):
             "stay_until": (T0.date() + timedelta(days=1500)).isoformat()})
         assert r.status_code == 200, r.text
         problems += _check(r.text, "stay extension result", rules_allowed=True)
+        queue = visible_text(c.get("/counter/deferred").text)
+        assert "認証局の停止中（定期保守）" in queue or "完了" in queue  # R5.9, in words
+        assert "暗証番号の初期化（再設定）" in queue
         for path in ["/counter/clerks"]:
             problems += _check(c.get(path).text, path, rules_allowed=True)
     with clerk_client(base_url, None) as c:
