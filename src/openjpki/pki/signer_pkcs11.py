@@ -112,10 +112,12 @@ class Pkcs11Token:
                 raise TokenError(f"token {self.label!r}: {_describe(e)}") from None
         try:
             yield item
-        except p11e.PKCS11Error as e:
+        except p11e.PKCS11Error as e:  # the session may be unusable now: not put back
             raise TokenError(f"token {self.label!r}: {_describe(e)}") from None
-        else:
+        except BaseException:
             self._pool.put(item)
+            raise
+        self._pool.put(item)
 
     def generate(self, name: str) -> "Pkcs11Signer":
         """A new RSA-2048 (e = 65537) key pair made inside the token, labelled
