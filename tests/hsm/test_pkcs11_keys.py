@@ -211,3 +211,27 @@ def test_signer_in_process_matches_the_protocol(softhsm):
     again = token.signer(signer.token_key_id)
     assert again.public_key().public_numbers() == signer.public_key().public_numbers()
     assert serialization.Encoding.DER  # noqa — cryptography reads the key back as DER too
+
+
+def test_signing_logs_in_again_after_the_token_dropped_every_session(softhsm):
+    """What a restarted HSM does to a running node: every session closed, logged out. The
+    next signature logs in again and succeeds; /healthz-style pings work again."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from openjpki.pki.signer_pkcs11 import open_token
+
+    token = open_token(softhsm.module, "shared", PIN)
+    signer = token.generate(f"reset-{id(token)}")
+    signer.sign(b"warm")  # a pooled session exists now
+    pooled = []
+    while not token._pool.empty():
+        pooled.append(token._pool.get_nowait())
+    for session, _ in pooled:
+        token._pool.put((session, _))
+    token._login.close()  # logs the application out: the pooled sessions lose the key
+    for session, _ in pooled:
+        session.close()
+    data = b"after the reset"
+    signer.public_key().verify(signer.sign(data), data, padding.PKCS1v15(), hashes.SHA256())
+    token.ping()
