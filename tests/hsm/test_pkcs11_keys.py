@@ -71,6 +71,7 @@ def test_init_twice_keeps_the_same_roots(softhsm, token_home):
     assert softhsm.list_objects(label).count("Private Key Object; RSA") == 2
 
 
+@pytest.mark.slow
 def test_issue_revoke_crl_signed_by_the_token_verify_with_openssl(softhsm, token_home, tmp_path):
     home, _, _ = token_home
     root = home.parent / "auth-root.pem"
@@ -95,6 +96,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ocsp_through_serve_is_signed_by_the_token(softhsm, token_home, tmp_path):
     home, _, _ = token_home
     root = home.parent / "sign-root.pem"
@@ -177,6 +179,7 @@ def test_init_refuses_a_missing_module_or_token(softhsm, tmp_path):
     _one_line_error(r, "--module", "--token")
 
 
+@pytest.mark.slow
 def test_rollover_makes_the_next_key_in_the_token(softhsm, tmp_path):
     label = softhsm.new_token()
     home = tmp_path / "home"
