@@ -22,7 +22,8 @@ _holder: list[rsa.RSAPrivateKey] = []
 def seed_ca_keys(keys_dir: Path, passphrase: bytes = PASSPHRASE) -> None:
     """Put generation-1 key files for both authorities into ``keys_dir`` (generated once per
     process and copied, since RSA key generation is the slow part of setting up a test)."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
     for kind in ("sign", "auth"):
         if kind not in _ca_files:
             tmp = keys_dir / f".seed-{kind}.key"
