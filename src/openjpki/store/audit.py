@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Integer, String, bindparam, event, insert, select, update
+from sqlalchemy import JSON, Integer, String, bindparam, event, exists, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -187,14 +187,20 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
     head = None
     if assumed is not None:
         head = _chain(rows, *assumed)
-        if conn.execute(_ADVANCE_HEAD, {"old_seq": assumed[0], "old_hash": assumed[1],
-                                        "new_seq": head[0], "new_hash": head[1]}).rowcount != 1:
+        moves = {"old_seq": assumed[0], "old_hash": assumed[1], "new_seq": head[0], "new_hash": head[1]}
+        if len(rows) == 1 and conn.dialect.name == "postgresql":  # one round trip for both
+            if conn.execute(_ADVANCE_AND_INSERT, {**moves, **rows[0]}).first() is not None:
+                rows = []
+            else:
+                head = None
+        elif conn.execute(_ADVANCE_HEAD, moves).rowcount != 1:
             head = None
     if head is None:  # the head moved (or is unknown here): read it under the lock
         last, prev = _reserve(session, len(rows))
         head = _chain(rows, last - len(rows), prev)
         conn.execute(_SET_HEAD_HASH, {"new_hash": head[1]})
-    conn.execute(_INSERT_ENTRIES, rows)
+    if rows:
+        conn.execute(_INSERT_ENTRIES, rows)
     session.info[_HEAD_PENDING] = head
     session.info[_HEAD_POOL] = pool
 
@@ -251,6 +257,12 @@ _RESERVE = (update(_HEAD).where(_HEAD.c.id == HEAD_ID)
 _ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"),
                                      _HEAD.c.hash == bindparam("old_hash"))
                  .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+# PostgreSQL: the head advanced (checked) and the entry inserted only when it was, one statement
+_ADVANCED = _ADVANCE_HEAD.returning(_HEAD.c.seq).cte("advanced")
+_ENTRY_COLUMNS = ("seq", "at", "actor", "action", "subject", "payload", "prev_hash", "hash")
+_ADVANCE_AND_INSERT = insert(AuditEntry.__table__).from_select(list(_ENTRY_COLUMNS), select(
+    *[bindparam(c, type_=AuditEntry.__table__.c[c].type) for c in _ENTRY_COLUMNS])
+    .where(exists(select(_ADVANCED.c.seq)))).returning(AuditEntry.__table__.c.seq)  # (rowcount: -1)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 _INSERT_ENTRIES = insert(AuditEntry.__table__)
 

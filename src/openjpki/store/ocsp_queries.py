@@ -50,6 +50,14 @@ def register_many(session: Session, rows: Sequence[tuple[str, int]]) -> None:
             for serial, authority_id in rows])
 
 
+def register_from(source) -> Any:
+    """PostgreSQL: an INSERT … SELECT of (serial, authority_id, change_seq, refresh_at) rows
+    from ``source`` (a SELECT of a CTE that inserts the certificates), no-op for those that
+    exist: the rows :func:`register_many` makes, in the certificates' own statement."""
+    return _insert("postgresql").from_select(["serial", "authority_id", "change_seq", "refresh_at"], source) \
+        .on_conflict_do_nothing(index_elements=["serial"])
+
+
 _REGISTER: dict[str, Any] = {}
 
 
