@@ -25,3 +25,10 @@ def test_quick_bench_issues_both_kinds_and_compares_with_openssl_speed(tmp_path)
     (stored,) = run.ratio_line("stored")
     assert float(stored["bulk"]) == sides["bulk"]["ratio"] and NUMBER.match(stored["counter"])
     assert sides["bulk"]["ops"] % 64 == 0  # whole transactions of 64
+
+
+def test_the_counter_profile_splits_an_issuance_into_its_phases():
+    run = run_bench("issue_profile.py", "--count", "5", timeout=300)
+    phases = run.result["phases_us"]
+    assert set(phases) == {"sign_row", "begin", "store_rows", "audit", "commit"}
+    assert all(v > 0 for v in phases.values()) and run.result["per_cpu_second"] > 0
