@@ -350,6 +350,9 @@ def card_show(ctx: typer.Context, card: str = typer.Argument(..., help="Virtual 
         return
     _say(f"{out['virtual_card_id']} ({out['state']}, expires {out['expires_on']}) "
          f"resident {out['resident_id']}")
+    if out.get("security_code"):
+        _say(f"  individual number {out['individual_number']}, security code "
+             f"{out['security_code']}, 照合番号B {out['pin_b']}")
     for k, p in out["pins"].items():
         _say(f"  {k} PIN: {p['tries_left']} of {p['max_tries']} tries left")
     for cert in out["certificates"]:
