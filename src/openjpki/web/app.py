@@ -19,7 +19,7 @@ from openjpki import __version__
 from openjpki.config import Settings
 from openjpki.private_home import set_private_umask
 from openjpki.web import crl, health
-from openjpki.web.body_limit import DEFAULT_MAX_BODY, limit_body, load_max_body
+from openjpki.web.body_limit import DEFAULT_MAX_BODY, limit_body, load_max_body, refusal_for
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
 from openjpki.web.pages import pages_extension
@@ -46,7 +46,8 @@ class OpenJpkiApp(FastAPI):
             if scope["path"].startswith("/ocsp") and await self.ocsp.handle(scope, receive, send):
                 return
             # Every other request: the body bounded before routing, tokens or parsing.
-            await limit_body(super().__call__, scope, receive, send, self.max_body)
+            await limit_body(super().__call__, scope, receive, send, self.max_body,
+                             refusal_for(self, scope["path"]))
             return
         await super().__call__(scope, receive, send)
 

@@ -11,6 +11,12 @@ as bytes (at most ``MAX_BODY``) and judged by the service, so malformed JSON or 
 field is the contract's 400, not a validation problem response. The routes are not in the
 app's own OpenAPI description (whose 4xx answers are problem responses); their description
 is ``docs/platform-openapi.yaml``.
+
+The answers given before a call is reached are in the same shape too: the server's body limit
+(``web.body_limit``: a body over ``[http] max_body``, a bad ``Content-Length``, a JSON member
+named twice) answers the paths under ``/verify/`` through :func:`_refusal`, a 400; another
+method on a call's path is a 400, and a path under ``/verify/`` that names no call a 404 (the
+table has no 405; a 404 is what the caller's client makes of a missing resource).
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ from openjpki.services.platform import Call, PlatformError, PlatformService, Req
 from openjpki.services.platform.answers import failure
 from openjpki.services.platform.requests import MAX_BODY, bad
 from openjpki.services.sandbox_mode import resolve_mode
+from openjpki.web.body_limit import refuse_in_own_shape
 
 router = APIRouter(tags=["platform"], include_in_schema=False)
 log = logging.getLogger("openjpki.platform")
 _lock = threading.Lock()
 NO_STORE = {"Cache-Control": "no-store"}
+PREFIX = "/verify/"
+CALLS = {f"{PREFIX}{call.value}": call for call in Call}
+OTHER_METHODS = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _platform(request: Request) -> PlatformService:
@@ -64,8 +74,18 @@ async def _body(request: Request) -> Optional[bytes]:
     return b"".join(chunks)
 
 
-def _answer(status: int, body: dict) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=NO_STORE)
+def _answer(status: int, body: dict, headers: Optional[dict[str, str]] = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def _refuser(app: FastAPI):
+    """The body limit's refusals of a platform path: the contract's 400 (its table has no
+    413), ``Connection: close`` kept when the layer closes the connection."""
+    def refuse(scope, status: int, title: str, detail: str, headers: Optional[dict[str, str]] = None,
+               **_extensions) -> JSONResponse:
+        now = app.state.openjpki.clock()
+        return _answer(400, failure(RequestInfo(), now, bad(f"{title}: {detail}")), headers)
+    return refuse
 
 
 async def _call(call: Call, request: Request) -> JSONResponse:
@@ -99,6 +119,19 @@ async def replacement(request: Request) -> JSONResponse:
     return await _call(Call.REPLACEMENT, request)
 
 
+@router.api_route(PREFIX + "{rest:path}", methods=["POST", *OTHER_METHODS])
+async def elsewhere(request: Request, rest: str) -> JSONResponse:
+    """What no call answers under /verify/: another method on a call's path (400, with the
+    ``Allow`` header a 405 would carry), a path naming no call (404) — in the contract's shape."""
+    now = request.app.state.openjpki.clock()
+    if request.url.path in CALLS:
+        error = bad(f"{request.method} is not a method of {request.url.path}: send a POST")
+        return _answer(400, failure(RequestInfo(), now, error), {"Allow": "POST"})
+    error = PlatformError(404, f"no call of the platform API is at {request.url.path}: "
+                          f"the calls are {', '.join(sorted(CALLS))}", outcome="no-such-call")
+    return _answer(404, failure(RequestInfo(), now, error))
+
+
 @router.get("/key/jwks.json")
 async def jwks(request: Request) -> JSONResponse:
     now = request.app.state.openjpki.clock()
@@ -113,6 +146,7 @@ async def jwks(request: Request) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    refuse_in_own_shape(app, PREFIX, _refuser(app))
 
 
 platform_extension = install
