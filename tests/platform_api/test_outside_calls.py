@@ -81,3 +81,29 @@ def test_a_path_naming_no_call_is_404_in_shape(client, path, method):
 def test_the_calls_themselves_still_answer(call):
     status, _answer = call("login", None, raw=b"{}")
     assert status == 400
+
+
+def test_the_calls_skip_the_router_and_answer_the_same_through_it(home, clock, holder):
+    """openjpki serve answers the three calls directly (no routing, no middleware); an app
+    without those direct routes answers them through FastAPI's router with the same answers."""
+    from fastapi.testclient import TestClient
+
+    from openjpki.web import create_app
+
+    from .kit import signed
+
+    app = create_app(home.settings, clock=clock)
+    assert sorted(path for _m, path in app.direct_routes) == sorted(PATHS.values())
+    with TestClient(app) as direct:
+        first = direct.post(PATHS["registration"], json=signed("registration", "SP-direct", holder["sign"],
+                                                               holder["sign_key"]))
+        check_answer("registration", first.status_code, first.json())
+        assert first.status_code == 200
+    app.direct_routes.clear()
+    with TestClient(app) as routed:
+        again = routed.post(PATHS["registration"], json=signed("registration", "SP-direct", holder["sign"],
+                                                               holder["sign_key"]))
+        assert again.status_code == 409  # the same store, answered through the router
+        check_answer("registration", 409, again.json())
+        big = routed.post(PATHS["login"], content=b" " * (300 * 1024), headers={"Content-Type": "application/json"})
+        check_answer("login", 400, _shaped(big, 400))
