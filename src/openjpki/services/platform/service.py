@@ -35,7 +35,7 @@ from typing import Optional
 from cryptography import x509
 from sqlalchemy.exc import IntegrityError
 
-from openjpki.services.audit import record
+from openjpki.services.audit import record, record_on
 from openjpki.services.platform import registry
 from openjpki.services.platform.answers import (
     Call, PlatformError, RequestInfo, checked_status, failure, success,
@@ -201,11 +201,15 @@ class PlatformService:
                      reg: registry.Registered, now: datetime, detail: dict) -> registry.Registered:
         for attempt in (1, 2):
             try:
-                with self.store.transaction() as s:
-                    enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
-                    if linked:
+                if linked:
+                    with self.store.transaction() as s:
+                        enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
                         registry.link_auth(s, provider, reg.id, checked, now)
-                    self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
+                        self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
+                else:  # the usual log-in: two rows, on Core (no ORM session)
+                    with self.store.core_transaction() as conn:
+                        enter_nonce(conn, provider, Call.LOGIN, request.nonce, now, self.window)
+                        self._record(conn, Call.LOGIN, request.info, 200, "success", now, detail, record_on)
                 detail["audited"] = True
                 return reg
             except IntegrityError:
@@ -222,8 +226,8 @@ class PlatformService:
         raise AssertionError("unreachable")
 
     def _record(self, s, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime,
-                detail: dict) -> None:
-        record(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
+                detail: dict, write=record) -> None:
+        write(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
                transaction_id=info.transaction_id, status=status, outcome=outcome,
                **{k: v for k, v in detail.items() if v and k != "audited"})
 
