@@ -203,6 +203,7 @@ class PlatformService:
             try:
                 if linked:
                     with self.store.transaction() as s:
+                        registry.lock_registration(s, reg.id)  # parallel first log-ins: one at a time
                         enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
                         registry.link_auth(s, provider, reg.id, checked, now)
                         self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
