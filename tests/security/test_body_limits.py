@@ -219,3 +219,32 @@ def test_an_endless_request_head_is_cut_off(server, first):
     assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
     grown = _rss_kib(pid) - before
     assert grown < 8 * 1024, f"the server's RSS grew by {grown} KiB"
+
+
+def _assert_platform_400(status, headers, body, closed):
+    """The platform API's paths: the limit answered in the contract's shape, a 400 (its table
+    has no 413), the connection still closed."""
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    answer = json.loads(body)
+    assert set(answer) == {"responseInfo", "status"}
+    assert answer["status"]["status"] == "FAILED"
+    assert answer["status"]["errorInfo"]["reason"] == "400 Bad Request"
+    assert headers.get("connection", "").lower() == "close"
+    assert closed, "the connection is closed after the refusal"
+
+
+@pytest.mark.parametrize("path", ["/verify/login", "/verify/registration", "/verify/replacement"])
+def test_platform_paths_refuse_an_oversized_body_unread_in_their_shape(server, path):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head(path, f"content-length: {300 * MB}\r\n"))
+        _assert_platform_400(*_response(sock))
+        assert _send_body(sock, 300 * MB, chunked=False) < 100 * MB
+
+
+def test_platform_paths_cut_a_chunked_body_at_the_limit_in_their_shape(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head("/verify/login", "transfer-encoding: chunked\r\n"))
+        sent = _send_body(sock, 300 * MB, chunked=True)
+        _assert_platform_400(*_response(sock))
+    assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
