@@ -324,3 +324,17 @@ def test_every_sandbox_action_is_in_the_audit_log_and_the_chain_holds(env):
             "sandbox.card.end", "register.move", "sandbox.clock.advance"} <= actions, actions
     assert ("sandbox.resident.create", f"resident:{made['id']}") in rows
     assert verify(service.store).ok
+
+
+def test_sandbox_residents_have_postal_codes_of_their_town(env):
+    """A made-up 郵便番号 fitting the address, also after the move of sign-revoked-by-move."""
+    from openjpki.services.demo_postal import KAWAGUCHI, town_of
+
+    for state in ("valid", "sign-revoked-by-move"):
+        made = create(env, state)
+        r = env[3].get(f"/api/residents/{made['id']}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        resident = body.get("resident", body)
+        town = town_of(resident["address"], "埼玉県", "川口市")
+        assert resident["postal_code"] == KAWAGUCHI[town], resident
