@@ -351,3 +351,17 @@ def test_R1_6_sandbox_pin_covers_the_card_pins_and_card_show_gives_pin_b(env, cl
         vc.close()
     r = cli(env[0], "sandbox", "pin", cid, "--kind", "face_b", "--unblock", "--json")
     assert r.json()["tries_left"] == 10
+
+
+def test_sandbox_residents_have_postal_codes_of_their_town(env):
+    """A made-up 郵便番号 fitting the address, also after the move of sign-revoked-by-move."""
+    from openjpki.services.demo_postal import KAWAGUCHI, town_of
+
+    for state in ("valid", "sign-revoked-by-move"):
+        made = create(env, state)
+        r = env[3].get(f"/api/residents/{made['id']}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        resident = body.get("resident", body)
+        town = town_of(resident["address"], "埼玉県", "川口市")
+        assert resident["postal_code"] == KAWAGUCHI[town], resident

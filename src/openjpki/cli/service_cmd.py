@@ -24,6 +24,7 @@ import typer
 from openjpki.cli.app import (
     app, authority_service, console, fail, print_json, require_private_home, settings,
 )
+from openjpki.labels import label
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
@@ -167,9 +168,11 @@ def worker_cmd(
 
 def _print_item(item: dict) -> None:
     err = f" — {item['last_error']}" if item.get("last_error") else ""
-    _say(f"{item['id']:>6} {item['state']:<8} {item['procedure']:<22} resident "
+    _say(f"{item['id']:>6} {label('queue_state', item['state'], 'en'):<8} "
+         f"{label('procedure', item['procedure'], 'en'):<28} resident "
          f"{item['resident_id']} application {item['application_id']} attempts "
-         f"{item['attempts']}{err}")
+         f"{item['attempts']}{err} — {label('procedure', item['procedure'])}"
+         f"（{label('queue_state', item['state'])}）")
 
 
 @queue_app.command("list")
@@ -193,7 +196,8 @@ def queue_list(ctx: typer.Context,
         return
     for item in items:
         _print_item(item)
-    _say(", ".join(f"{k} {v}" for k, v in counts.items()))
+    _say(", ".join(f"{label('queue_state', k, 'en')} {v}" for k, v in counts.items()) + " — "
+         + "、".join(f"{label('queue_state', k)} {v}件" for k, v in counts.items()))
 
 
 def _one(ctx: typer.Context, call, as_json: bool) -> None:

@@ -26,6 +26,7 @@ from openjpki.services.counter.cardops import open_card
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import card_dict, current_certificates
 from openjpki.services.counter.residents import InputError, NotFound
+from openjpki.services.demo_postal import synthetic_postal_code
 
 ACTOR = "sandbox"
 
@@ -159,7 +160,9 @@ def change_facts(ctx: CounterContext, resident_id: int, *, now: datetime,
     c = _ctx(ctx)
     events = []
     if address is not None:
-        events.append(register.move(c, resident_id, address, now))
+        m = c.municipality
+        events.append(register.move(c, resident_id, address, now, postal_code=(
+            synthetic_postal_code(m.prefecture, m.name, address))))
     if name is not None:
         events.append(register.change_name(c, resident_id, now, name=name))
     if birth_date is not None:

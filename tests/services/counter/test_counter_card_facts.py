@@ -8,7 +8,6 @@ import time
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_certificate, holder_with_card
 from sqlalchemy import select
 
 from openjpki.card.holder import HolderClient
@@ -19,6 +18,8 @@ from openjpki.services import register
 from openjpki.services.counter import Completed, issue_new_card, reissue_sign, show_resident
 from openjpki.services.counter.cardfacts import security_code
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, card_certificate, holder_with_card
 
 DAY = at(date(2025, 6, 2))
 
@@ -79,7 +80,7 @@ def test_register_card_and_sign_certificate_agree_through_changes(ctx):
 
 
 def test_individual_numbers_are_unique_and_valid(ctx):
-    from counterkit import person
+    from .kit import person
 
     numbers = {show_resident(ctx, person(ctx, name=f"試験　{i}"))["individual_number"]
                for i in range(20)}
