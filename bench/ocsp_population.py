@@ -50,6 +50,10 @@ def _insert_rows(store, authority_id: int, rows: list[dict]) -> None:
     dialect = engine.dialect
     columns = list(rows[0])
     compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+    if compiled.positiontup is None:  # a named paramstyle (psycopg): Core's batched executemany
+        with engine.begin() as conn:
+            conn.execute(insert(table), rows)
+        return
     order = list(compiled.positiontup)
     processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
 
