@@ -16,11 +16,18 @@ from openjpki.rules import JST
 
 from .conftest import CLERK, SUPERVISOR, T0
 from .kit import PINS, seed_holder, sign_in, unique_name
+from .latin import stray_latin, visible_text
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')").expect
 
 LICENCE_UNTIL = "2035-01-01"
+
+
+def japanese_only(page, *, rules_allowed: bool = True) -> None:
+    """The page as shown has no stray Latin text (see tests/pages/latin.py)."""
+    stray = stray_latin(visible_text(page.content()), rules_allowed=rules_allowed)
+    assert stray == [], (page.url, stray)
 
 
 def add_person(counter, **kw) -> int:
@@ -57,6 +64,7 @@ def legal_representative_exception(page, rid: int, proof: str, shot: str) -> Non
     outcome = page.locator("#outcome")
     expect(outcome).to_have_attribute("data-outcome", "completed")
     expect(page.locator('#issued li[data-kind="sign"]')).to_have_count(1)
+    japanese_only(page)
     page.shots(f"{shot}-done")
 
 
@@ -129,6 +137,7 @@ def test_3_r3_6_fee_of_a_card_reissue_and_the_days_report(page, counter):
     page.locator("#procedure-submit").click()
     expect(page.locator("#fee")).to_have_attribute("data-yen", "200")
     expect(page.locator("#fee")).to_contain_text("200円")
+    japanese_only(page)
     page.shots("fee-on-result")
     page.get_by_role("link", name="手数料の日計").click()
     total = page.locator("#fee-total")
@@ -226,6 +235,7 @@ def test_7_9_renewals_capped_by_the_card_and_by_auth_and_r3_5(page, counter, clo
     expect(cap).to_have_attribute("data-basis", "auth")
     expect(cap).to_have_attribute("data-nothing-gained", "yes")
     expect(cap).to_contain_text("この更新では有効期限は延びません")
+    japanese_only(page)
 
 
 def test_8_one_visit_renewal_needs_the_notice_and_the_kiosk_refuses_a_revoked_sign(
@@ -256,6 +266,7 @@ def test_8_one_visit_renewal_needs_the_notice_and_the_kiosk_refuses_a_revoked_si
     page.shots("notice-number-refused", full=True)
     send("EXP-WALK-AAAA-BBBB")
     expect(page.locator("#outcome")).to_have_attribute("data-outcome", "completed")
+    japanese_only(page)
     page.shots("notice-renewal-done")
 
     # The kiosk: the app step while SIGN is good, then a move revokes it (R4.1).
@@ -267,6 +278,7 @@ def test_8_one_visit_renewal_needs_the_notice_and_the_kiosk_refuses_a_revoked_si
     page.get_by_label("もう一方の暗証番号").fill(PINS["sign"])
     page.get_by_role("button", name="本人確認").click()
     expect(page.locator("#outcome")).to_have_attribute("data-outcome", "reset_prepared")
+    japanese_only(page, rules_allowed=False)
     move(counter, other.resident_id, "埼玉県川口市本町四丁目4番4号", clock.now)
     page.goto("/kiosk/pin-reset")
     page.get_by_label("カード番号", exact=False).fill(other.card_number)
@@ -279,6 +291,7 @@ def test_8_one_visit_renewal_needs_the_notice_and_the_kiosk_refuses_a_revoked_si
     expect(decision).to_have_attribute("data-rule", "R6.3")
     expect(decision).to_contain_text("署名用電子証明書が有効でない")
     expect(decision).not_to_contain_text("R6.3")  # no rule numbers to the public
+    japanese_only(page, rules_allowed=False)
     page.shots("kiosk-revoked-sign-refused")
 
 

@@ -76,7 +76,14 @@ def people(counter):
                         now=T0)
     assert counter_new.outcome == "completed", counter_new
     extend_stay(counter, foreign, T0.date() + timedelta(days=800), T0)
-    return {"moved": moved.resident_id, "proxy": proxy.resident_id, "lost": lost.resident_id,
+    from openjpki.services.deferred import defer
+
+    waiting = seed_holder(counter, name=unique_name("保留"))
+    kept = defer(counter, CounterRequest("pin_reset", waiting.resident_id, kinds=("auth",)),
+                 PinEntry(card=PINS["card"], auth="2468"), now=T0,
+                 reason="authorities offline: 定期保守")  # R5.9: shown as words
+    assert kept.outcome == "deferred", kept
+    return {"moved": moved.resident_id, "waiting": waiting.resident_id, "proxy": proxy.resident_id, "lost": lost.resident_id,
             "locked": locked.resident_id, "child": child, "ward": ward, "foreign": foreign,
             "letter": visit1.letter_id}
 
@@ -161,6 +168,9 @@ def test_every_page_is_japanese(base_url, people):
             "stay_until": (T0.date() + timedelta(days=1500)).isoformat()})
         assert r.status_code == 200, r.text
         problems += _check(r.text, "stay extension result", rules_allowed=True)
+        queue = visible_text(c.get("/counter/deferred").text)
+        assert "認証局の停止中（定期保守）" in queue or "完了" in queue  # R5.9, in words
+        assert "暗証番号の初期化（再設定）" in queue
         for path in ["/counter/clerks"]:
             problems += _check(c.get(path).text, path, rules_allowed=True)
     with clerk_client(base_url, None) as c:

@@ -14,8 +14,9 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from openjpki.cli.app import app, console, fail, print_json, settings
-from openjpki.labels import ja_date, label
+from openjpki.cli.app import app, fail, print_json, settings
+from openjpki.cli.counter_say import say as _say
+from openjpki.cli.counter_say import say_outcome, say_register, say_resident
 from openjpki.cli.secrets_input import PIN_STDIN, Pins
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
@@ -68,10 +69,6 @@ SIGN_PIN = typer.Option(None, "--sign-pin", help="SIGN PIN to set (6-16 A-Z/0-9,
                         "$OPENJPKI_SIGN_PIN, or --pin-stdin).")
 AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.3; or "
                         "$OPENJPKI_AUTH_PIN, or --pin-stdin).")
-
-
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _moment(ctx: typer.Context, at: Optional[str]) -> datetime:
@@ -195,34 +192,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
     """Print a result; a refusal exits 1 (CLI.md), work queued for later exits 3 (R5.9)."""
     if as_json:
         print_json(outcome.to_dict())
-    elif outcome.outcome == "deferred":
-        d = outcome.to_dict()
-        _say(f"queued ({d['rule']}): {d['message_en']}")
-        _say(f"  item {d['item_id']}, application {d['application_id']} ({d['procedure']}): "
-             f"{d['reason']}; `openjpki worker` completes it once the authorities are back")
-    elif outcome.outcome == "refused":
-        _say(f"refused ({outcome.rule}): {outcome.message_en} / {outcome.message_ja}")
-        if outcome.opens_at or outcome.opens_on:
-            _say(f"opens: {(outcome.opens_at or outcome.opens_on).isoformat()}")
-        if outcome.missing:
-            _say("missing: " + ", ".join(str(m) for m in outcome.missing))
-    elif outcome.outcome == "inquiry_mailed":
-        _say(f"inquiry form mailed ({outcome.rule}): reference {outcome.reference}"
-             + (f" (replaces {outcome.voided_reference})" if outcome.voided_reference else ""))
-        _say(outcome.decision.message_en)
     else:
-        d = outcome.to_dict()
-        _say(f"{d['outcome']} ({d.get('rule')}): {d.get('message_en', '')}")
-        for c in d.get("issued", []):
-            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}"
-                 f" — {label('kind', c['kind'])} {ja_date(c['not_after'])}まで")
-        for c in d.get("ended", []):
-            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})"
-                 f" — {label('status', c['status'])}（{label('reason', c['reason'])}）")
-        if d.get("fee") is not None:
-            _say(f"  fee {d['fee']} JPY (R3.6) — 手数料 {d['fee']}円")
-        for o in d.get("offers", []):
-            _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
+        say_outcome(outcome)
     if outcome.outcome == "refused":
         raise typer.Exit(1)
     if outcome.outcome == "deferred":
@@ -281,18 +252,7 @@ def resident_show(ctx: typer.Context, resident: int = RESIDENT,
     if as_json:
         print_json(r)
         return
-    _say(f"resident {r['id']}: {r['name']}, born {r['birth_date']}, {r['address']}"
-         + ("" if r["on_register"] else " (not on the register)"))
-    for card in r["cards"]:
-        _say(f"  card {card['card_number']} {card['state']} until {card['expires_on']}"
-             + ("" if card["face_up_to_date"] else " (face out of date)"))
-        for cert in card["certificates"]:
-            _say(f"    {cert['kind']} {cert['serial']} {cert['status']}"
-                 + (f" ({cert['reason']})" if cert["reason"] else "")
-                 + f" not after {cert['not_after']}"
-                 + f" — {label('kind', cert['kind'])} {label('status', cert['status'])}"
-                 + (f"（{label('reason', cert['reason'])}）" if cert["reason"] else "")
-                 + f" {ja_date(cert['not_after'])}まで")
+    say_resident(r)
 
 
 @resident_app.command("list")
@@ -356,6 +316,8 @@ def counter_issue(
                                                 "declined on the card application (R5.10)."),
     sign_exception: bool = typer.Option(False, "--sign-exception", help="SIGN asked for as "
                                         "the R5.6 exception."),
+    paid: bool = typer.Option(False, "--paid-reissue", help="The new card is a paid re-issue "
+                              "(lost card, paid replacement): R3.6's fee."),
     card_pin: Optional[str] = CARD_PIN, sign_pin: Optional[str] = SIGN_PIN,
     auth_pin: Optional[str] = AUTH_PIN, applicant: str = APPLICANT,
     photo_id: Optional[List[str]] = PHOTO_ID, proof: Optional[List[str]] = PROOF,
@@ -371,12 +333,13 @@ def counter_issue(
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
-    if declined and not new_card:
-        fail("--decline goes with --new-card")
+    if (declined or paid) and not new_card:
+        fail(f"{'--decline' if declined else '--paid-reissue'} goes with --new-card")
     pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
     _submit(ctx, lambda R: R("new_issuance", resident, kinds=tuple(kinds), new_card=new_card,
                              declined=tuple(declined), applicant=who, office=office,
-                             sign_exception=sign_exception), pins, now, as_json)
+                             sign_exception=sign_exception, paid_card_reissue=paid),
+            pins, now, as_json)
 
 
 @counter_app.command("renew")
@@ -533,16 +496,7 @@ def _register(ctx: typer.Context, call, as_json: bool) -> None:
     if as_json:
         print_json(result if isinstance(result, dict) else result.to_dict())
         return
-    d = result if isinstance(result, dict) else result.to_dict()
-    _say(f"{d['event']} registered ({d['rule']}) {d.get('message_en', '')}".rstrip())
-    if d.get("message_ja"):
-        _say(f"  {d['message_ja']}")
-    for e in d.get("ended", []):
-        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})"
-             f" — {label('status', e['status'])}（{label('reason', e['reason'])}）")
-    for o in d.get("offers", []):
-        _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']}), after "
-             + ", ".join(o["first"]))
+    say_register(result if isinstance(result, dict) else result.to_dict())
 
 
 @register_app.command("move")
@@ -654,8 +608,10 @@ def audit_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
     if as_json:
         print_json(report.as_dict())
     elif report.ok:
-        _say(f"audit chain OK: {report.entries} entries, head {report.head_hash}")
+        _say(f"audit chain OK: {report.entries} entries, head {report.head_hash}"
+             f" — 監査ログは改ざんされていません（{report.entries}件）")
     else:
-        _say(f"audit chain BROKEN at entry {report.broken_seq}: {report.problem}")
+        _say(f"audit chain BROKEN at entry {report.broken_seq}: {report.problem}"
+             f" — 監査ログの{report.broken_seq}件目で連鎖が途切れています")
     if not report.ok:
         raise typer.Exit(1)

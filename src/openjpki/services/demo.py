@@ -36,6 +36,7 @@ from openjpki.services.counter import (
     ApplicantInput, Completed, CounterContext, CounterRequest, PinEntry, ResidentInput,
     add_resident, apply,
 )
+from openjpki.services.demo_postal import synthetic_postal_code
 from openjpki.store.audit import AuditEntry
 
 DEMO_PINS = {"auth": "1234", "sign": "DEMO2025", "card": "2468"}
@@ -107,8 +108,14 @@ class _Seeder:
 
     def resident(self, name: str, birth: date, sex: str, address: str, at: datetime,
                  **kw: Any) -> int:
+        kw.setdefault("postal_code", self.postal(address))
         return add_resident(self.ctx, ResidentInput(name=name, address=address,
                                                     birth_date=birth, sex=sex, **kw), at)["id"]
+
+    def postal(self, address: str) -> str:
+        """A made-up 郵便番号 fitting the address (:mod:`demo_postal`), for the 〒 line."""
+        m = self.ctx.municipality
+        return synthetic_postal_code(m.prefecture, m.name, address)
 
     def run(self, req: CounterRequest, pins: PinEntry, at: datetime) -> Completed:
         out = apply(self.ctx, req, pins, now=at)
@@ -164,7 +171,8 @@ def seed(ctx: CounterContext, now: datetime, *, root_not_before: Optional[dateti
 
     def moved(rid: int, done: Completed) -> None:
         from openjpki.services.register import move
-        move(sd.ctx, rid, f"{town}栄町三丁目3番3号", now)
+        moved_to = f"{town}栄町三丁目3番3号"
+        move(sd.ctx, rid, moved_to, now, postal_code=sd.postal(moved_to))
     one("鈴木　花子", "sign_revoked_by_move", date(1978, 11, 3), "female",
         "幸町一丁目4番4号", moved)
 

@@ -34,6 +34,7 @@ from openjpki.services.counter.queries import card_dict, card_by_id
 from openjpki.services.counter.residents import InputError
 # The demo's builders (a resident, a new card through the counter, the guardian's papers).
 from openjpki.services.demo import DEMO_PINS, _guardian, _pins_for, _Seeder, _weekday_morning
+from openjpki.services.demo_postal import synthetic_postal_code
 from openjpki.services.sandbox_state import ACTOR, end_card, set_pin_tries
 
 STATES = ("valid", "renewal_window", "expired", "under_15", "adult_ward",
@@ -145,7 +146,9 @@ def _after(ctx: CounterContext, chosen: tuple[str, ...], rid: int, vid: str, car
     from openjpki.services.register import move
 
     if "sign_revoked_by_move" in chosen:
-        move(ctx, rid, f"{town}栄町三丁目{secrets.randbelow(9) + 1}番3号", now)
+        to = f"{town}栄町三丁目{secrets.randbelow(9) + 1}番3号"
+        m = ctx.municipality
+        move(ctx, rid, to, now, postal_code=synthetic_postal_code(m.prefecture, m.name, to))
     if "on_hold" in chosen or "revoked" in chosen:
         with ctx.store.transaction() as s:
             for c in _live(s, card_id).values():

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_certificate, holder_with_card, look, person, serials
 from sqlalchemy import select
 
 from openjpki.pki import read_sign_facts
@@ -16,6 +15,8 @@ from openjpki.rules import Refused
 from openjpki.services import register
 from openjpki.services.counter import Completed, InputError, reissue_sign, renew
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, card_certificate, holder_with_card, look, person, serials
 
 DAY = at(date(2025, 6, 2))
 NEW_ADDRESS = "埼玉県川口市本町一丁目2番3号"

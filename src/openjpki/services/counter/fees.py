@@ -6,13 +6,15 @@ audit log (``counter.fee.received``), from which the clerk's daily report adds t
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openjpki.rules import JST
 from openjpki.rules.calendars import Fees
 from openjpki.services.audit import record
+from openjpki.store.audit import AuditEntry
 from openjpki.store.counter_models import Card
 
 RECEIPT = "counter.fee.received"
@@ -46,11 +48,6 @@ def take_fee(s: Session, ctx, intake, req, result, now: datetime):
 def day_report(ctx, day) -> dict:
     """The fees received on ``day`` (Japan time): each receipt line and the totals, per
     office and in all, from the audit log."""
-    from datetime import time, timedelta
-
-    from openjpki.rules import JST
-    from openjpki.store.audit import AuditEntry
-
     start = datetime.combine(day, time(0), JST)
     end = start + timedelta(days=1)
     with ctx.store.sessions() as s:
