@@ -177,6 +177,10 @@ def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime,
                        relationship=relationship, postal_code=_postal(postal_code))
         if "address" in changed:
             r.address_changed_on = ctx.today(now)
+            if postal_code is None and r.postal_code is not None:
+                # The old 郵便番号 belongs to the old address: letters would print it.
+                changed["postal_code"] = {"from": r.postal_code, "to": None}
+                r.postal_code = None
         return changed
     return _event(ctx, resident_id, FactChange.MOVE, now, apply)
 

@@ -133,3 +133,19 @@ def test_bad_register_input_changes_nothing(ctx, call):
     with pytest.raises(InputError):
         call(ctx, rid)
     assert look(ctx, serials(first)["sign"], DAY).ocsp == "good"
+
+
+def test_a_move_without_a_postal_code_drops_the_old_one(ctx):
+    """The 郵便番号 belongs to the address: a move that gives none leaves none (the letters
+    print no 〒 rather than the old one); a move that gives one sets it."""
+    from openjpki.store.residents import Resident
+
+    rid = person(ctx, postal_code="332-0031")
+    register.move(ctx, rid, "埼玉県川口市本町四丁目1番1号", at(date(2025, 4, 2)),
+                  postal_code="332-0012")
+    with ctx.store.transaction() as s:
+        assert s.get(Resident, rid).postal_code == "332-0012"
+    out = register.move(ctx, rid, "埼玉県川口市栄町三丁目3番3号", at(date(2025, 4, 3)))
+    with ctx.store.transaction() as s:
+        assert s.get(Resident, rid).postal_code is None
+    assert out.to_dict()["changed"]["postal_code"] == {"from": "332-0012", "to": None}
