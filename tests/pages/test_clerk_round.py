@@ -107,3 +107,27 @@ def test_a_new_card_after_the_old_one_is_returned(page, counter):
     fill_pins(page)
     carry_out(page, "new-card-done")
     expect(page.locator("main")).to_contain_text("手数料: 200円")
+
+
+def test_a_marriage_then_the_card_face_and_sign_again(page, counter):
+    """A change of name (R4.1) revokes SIGN; the result leads to the card's particulars
+    (R5.2), then to SIGN again in the same visit (R4.5)."""
+    holder = seed_holder(counter, name=unique_name("婚姻"))
+    sign_in(page, CLERK)
+    page.goto(f"/counter/residents/{holder.resident_id}/events/name_change")
+    page.locator("#name").fill(unique_name("新姓"))
+    page.locator("#event-submit").click()
+    expect(page.locator("#outcome")).to_have_attribute("data-outcome", "registered")
+    expect(page.locator('#ended li[data-kind="sign"]')).to_contain_text("失効")
+    japanese_only(page)
+    page.shots("name-change-result", full=True)
+    page.locator("#particulars-link").click()
+    page.locator("#event-submit").click()
+    expect(page.locator("#outcome")).to_have_attribute("data-outcome", "registered")
+    japanese_only(page)
+    page.shots("particulars-result", full=True)
+    page.locator("#offer-link-reissue_after_change").click()  # the R4.5 offer, again
+    photo(page)
+    fill_pins(page, auth=False)
+    carry_out(page, "sign-again-done")
+    expect(page.locator('#issued li[data-kind="sign"]')).to_have_count(1)

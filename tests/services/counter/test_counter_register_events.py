@@ -149,3 +149,17 @@ def test_a_move_without_a_postal_code_drops_the_old_one(ctx):
     with ctx.store.transaction() as s:
         assert s.get(Resident, rid).postal_code is None
     assert out.to_dict()["changed"]["postal_code"] == {"from": "332-0012", "to": None}
+
+
+def test_R4_5_the_particulars_offer_sign_again_until_it_is_done(ctx):
+    """After a move revoked SIGN, the change of particulars offers the re-issue once more
+    (R4.5, the face is now up to date); once SIGN is issued again it offers nothing."""
+    rid, _ = holder_with_card(ctx)
+    register.move(ctx, rid, "埼玉県川口市本町四丁目1番1号", at(date(2025, 4, 2)))
+    out = register.change_card_particulars(ctx, rid, at(date(2025, 4, 2)))
+    assert [o["procedure"] for o in out["offers"]] == ["reissue_after_change"]
+    assert out["offers"][0]["rule"] == "R4.5" and out["offers"][0]["kinds"] == ["sign"]
+    done = reissue_sign(ctx, rid, PINS, now=at(date(2025, 4, 2), 10, 30))
+    assert isinstance(done, Completed), done
+    again = register.change_card_particulars(ctx, rid, at(date(2025, 4, 3)))
+    assert again["offers"] == []
