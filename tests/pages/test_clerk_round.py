@@ -131,3 +131,5 @@ def test_a_marriage_then_the_card_face_and_sign_again(page, counter):
     fill_pins(page, auth=False)
     carry_out(page, "sign-again-done")
     expect(page.locator('#issued li[data-kind="sign"]')).to_have_count(1)
+    # Not a renewal: nothing to say about not extending the validity.
+    expect(page.locator('[data-nothing-gained="yes"]')).to_have_count(0)
