@@ -87,6 +87,42 @@ def child_setup(workdir: str, keys: str) -> None:
 # --- our sides (one child) ----------------------------------------------------------------------
 
 
+def stored_modes(service, keys, facts, last_day, now) -> dict:
+    """The modes that store what they issue: service, bulk and counter (see the module text)."""
+    import secrets
+
+    from openjpki.pki import Kind
+    from openjpki.services import audit
+    from openjpki.services.authority import IssueRequest
+
+    def service_issue(i: int) -> None:  # the whole use case: issue, then store in its transaction
+        place = PLACES[i % len(PLACES)]
+        service.issue(Kind.SIGN, keys[i % len(keys)], last_valid_day=last_day, now=now,
+                      prefecture=place[0], municipality=place[1], facts=facts[i % len(facts)])
+
+    def request(i: int, resident: str | None = None) -> IssueRequest:
+        place = PLACES[i % len(PLACES)]
+        return IssueRequest(Kind.SIGN, keys[i % len(keys)], last_day, prefecture=place[0],
+                            municipality=place[1], facts=facts[i % len(facts)],
+                            resident_id=resident)
+
+    def bulk(i: int) -> int:  # loading: BULK_BATCH signed, then stored in one transaction
+        service.issue_many([request(i * BULK_BATCH + j) for j in range(BULK_BATCH)], now=now)
+        return BULK_BATCH
+
+    run_id = secrets.token_hex(4)  # a new holder each time (a renewal would supersede)
+
+    def counter(i: int) -> None:  # one counter issuance: its own transaction with the holder's
+        # supersede check (R3.7), the certificate row and an audit entry, committed together
+        holder = f"bench-{run_id}-{i}"
+        with service.store.transaction() as s:
+            rec = service.issue_many([request(i, holder)], now=now, session=s)[0]
+            audit.record(s, "bench.issuance", now, subject=f"resident:{holder}",
+                         serial=rec.serial, kind="sign")
+
+    return {"service": service_issue, "bulk": bulk, "counter": counter}
+
+
 def child(modes: str, workdir: str, seconds: str, now_iso: str) -> None:
     """Run the given modes (comma-separated) interleaved in batches of 8 for about ``seconds``
     each, so that they see the same machine load; print ops and the CPU and wall time of
@@ -125,36 +161,8 @@ def child(modes: str, workdir: str, seconds: str, now_iso: str) -> None:
                           serial=new_serial(), not_before=now, last_valid_day=last_day,
                           subject_id=secrets.token_hex(10).upper(), options=auth_options)
 
-    def service_issue(i: int) -> None:  # the whole use case: issue, then store in its transaction
-        place = PLACES[i % len(PLACES)]
-        service.issue(Kind.SIGN, keys[i % len(keys)], last_valid_day=last_day, now=now,
-                      prefecture=place[0], municipality=place[1], facts=facts[i % len(facts)])
-
-    from openjpki.services import audit
-    from openjpki.services.authority import IssueRequest
-
-    def request(i: int, resident: str | None = None) -> IssueRequest:
-        place = PLACES[i % len(PLACES)]
-        return IssueRequest(Kind.SIGN, keys[i % len(keys)], last_day, prefecture=place[0],
-                            municipality=place[1], facts=facts[i % len(facts)],
-                            resident_id=resident)
-
-    def bulk(i: int) -> int:  # loading: BULK_BATCH signed, then stored in one transaction
-        service.issue_many([request(i * BULK_BATCH + j) for j in range(BULK_BATCH)], now=now)
-        return BULK_BATCH
-
-    run_id = secrets.token_hex(4)  # a new holder each time (a renewal would supersede)
-
-    def counter(i: int) -> None:  # one counter issuance: its own transaction with the holder's
-        # supersede check (R3.7), the certificate row and an audit entry, committed together
-        holder = f"bench-{run_id}-{i}"
-        with service.store.transaction() as s:
-            rec = service.issue_many([request(i, holder)], now=now, session=s)[0]
-            audit.record(s, "bench.issuance", now, subject=f"resident:{holder}",
-                         serial=rec.serial, kind="sign")
-
-    table = {"raw": raw, "sign": sign, "auth": auth, "service": service_issue, "bulk": bulk,
-             "counter": counter}
+    table = {"raw": raw, "sign": sign, "auth": auth,
+             **stored_modes(service, keys, facts, last_day, now)}
     chosen = [(m, table[m]) for m in modes.split(",")]
     stats = {m: [0, 0.0, 0.0] for m, _ in chosen}
     for m, f in chosen:  # warm: caches, the key's blinding, the database's first pages

@@ -63,7 +63,7 @@ def load(targets: list[tuple[str, int]], wd: Path, seconds: float, connections: 
     """wrk on every target at once, connections split evenly; rps summed."""
     procs = []
     for host, port in targets:
-        argv, env = wrk_argv(host, port, wd / f"paths-{side}.txt", wd / "rotate.lua", seconds,
+        argv, env = wrk_argv(host, port, wd / f"paths-uniform-{side}.txt", wd / "rotate.lua", seconds,
                              max(1, connections // len(targets)), close)
         procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
@@ -154,6 +154,7 @@ def run(url: str, certs: int, seconds: float, warmup: float, connections: int) -
             if p.returncode != 0:
                 raise SystemExit(f"setup failed:\n{p.stderr[-3000:]}")
             setup = json.loads(p.stdout.strip().splitlines()[-1])
+            (wd / "rotate.lua").write_text(ob.LUA)
             out = {"bench": "ocsp-nodes", "certs": certs, "duration_s": seconds,
                    "connections": connections, "load_average_before": [round(x, 2) for x in os.getloadavg()],
                    "runs": {}}

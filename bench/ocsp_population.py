@@ -19,7 +19,10 @@ import base64
 import bisect
 import itertools
 import json
+import os
 import random
+import re
+import subprocess
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,6 +50,10 @@ def _insert_rows(store, authority_id: int, rows: list[dict]) -> None:
     dialect = engine.dialect
     columns = list(rows[0])
     compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+    if compiled.positiontup is None:  # a named paramstyle (psycopg): Core's batched executemany
+        with engine.begin() as conn:
+            conn.execute(insert(table), rows)
+        return
     order = list(compiled.positiontup)
     processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
 
@@ -80,6 +87,10 @@ def populate(workdir: Path, n: int, seed: int = 1) -> dict:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     settings = Settings.resolve(home=workdir / "home")
     initialise_home(settings, now=now - timedelta(days=30))
+    # A day's validity, as responders of this size publish (docs/SCALE.md): no refresh of
+    # the population falls inside the measured runs.
+    config = settings.config_file.read_text()
+    settings.config_file.write_text(config.replace("ocsp_validity_minutes = 60", "ocsp_validity_minutes = 1440"))
     service = open_authorities(settings)
     authority = service.current("auth")
     root = authority.root
@@ -154,3 +165,60 @@ def write_mixes(workdir: Path, encoded: list[str], rng: random.Random) -> None:
                 theirs.write(f"/{encoded[i]}\n")
         (workdir / f"mix-{mix}.json").write_text(json.dumps(
             {"requests": len(order), "distinct": len(set(order))}))
+
+
+# --- measuring helpers of ocsp_bench ------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of a server process and of each of its worker processes."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    sizes = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+            sizes.append(round(kb / 1024, 1))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return sizes
+
+
+_R1 = re.compile(r"^\+R1:(\d+):2048:([0-9.]+)$", re.M)
+
+
+def openssl_speed(seconds: int = 3) -> dict:
+    """``openssl speed -mr -seconds N rsa2048``: RSA-2048 signatures per CPU (user) second."""
+    p = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), "rsa2048"], capture_output=True,
+                       text=True, timeout=seconds * 4 + 60)
+    m = _R1.search(p.stdout + p.stderr)
+    if p.returncode != 0 or m is None:
+        raise SystemExit(f"openssl speed failed:\n{(p.stdout + p.stderr)[-2000:]}")
+    ops, cpu = int(m.group(1)), float(m.group(2))
+    return {"signs": ops, "cpu_seconds": cpu, "per_cpu_second": round(ops / cpu, 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server process and its worker processes so far (Linux
+    /proc; 0 where it cannot be read)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total

@@ -13,7 +13,7 @@ from openjpki.services.audit import trail
 from openjpki.store import Store
 from tests.hsm.softhsm import PIN
 
-pytestmark = pytest.mark.hsm
+pytestmark = [pytest.mark.hsm, pytest.mark.slow]
 
 
 def _ok(r):

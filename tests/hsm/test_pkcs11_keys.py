@@ -4,15 +4,13 @@ and every signature — certificates, CRLs, OCSP responses — checked by openss
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import subprocess
-from pathlib import Path
+import urllib.request
 
-import pkcs11
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from pkcs11 import Attribute, ObjectClass
 
 from tests.hsm.softhsm import PIN
 from tests.serve_process import Serve
@@ -73,6 +71,7 @@ def test_init_twice_keeps_the_same_roots(softhsm, token_home):
     assert softhsm.list_objects(label).count("Private Key Object; RSA") == 2
 
 
+@pytest.mark.slow
 def test_issue_revoke_crl_signed_by_the_token_verify_with_openssl(softhsm, token_home, tmp_path):
     home, _, _ = token_home
     root = home.parent / "auth-root.pem"
@@ -97,6 +96,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ocsp_through_serve_is_signed_by_the_token(softhsm, token_home, tmp_path):
     home, _, _ = token_home
     root = home.parent / "sign-root.pem"
@@ -108,8 +108,7 @@ def test_ocsp_through_serve_is_signed_by_the_token(softhsm, token_home, tmp_path
     port = _free_port()
     serve = Serve(home, port, "--pin-stdin", env=softhsm.env(), stdin=PIN + "\n")
     try:
-        health = json.loads(__import__("urllib.request").request.urlopen(
-            serve.url + "/healthz", timeout=10).read())
+        health = json.loads(urllib.request.urlopen(serve.url + "/healthz", timeout=10).read())
         assert health["key_store"]["token"] == "reachable"
         r = openssl("ocsp", "-issuer", str(root), "-cert", str(cert_pem), "-url",
                     serve.url + "/ocsp", "-CAfile", str(root), "-no_nonce", "-resp_text")
@@ -120,23 +119,43 @@ def test_ocsp_through_serve_is_signed_by_the_token(softhsm, token_home, tmp_path
     assert "Cert Status: revoked" in out and "certificateHold" in out
 
 
+READ_KEYS = """
+import json, sys, pkcs11
+from pkcs11 import Attribute, ObjectClass
+token = pkcs11.lib(sys.argv[1]).get_token(token_label=sys.argv[2])
+out = []
+with token.open(user_pin=sys.argv[3]) as s:
+    for key in s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}):
+        facts = {a: key[getattr(Attribute, a)] for a in
+                 ("SENSITIVE", "EXTRACTABLE", "NEVER_EXTRACTABLE", "LOCAL", "DECRYPT")}
+        for secret in ("VALUE", "PRIVATE_EXPONENT", "PRIME_1"):
+            try:
+                key[getattr(Attribute, secret)]
+                facts[secret] = "READ"
+            except pkcs11.exceptions.PKCS11Error as e:
+                facts[secret] = type(e).__name__
+        out.append(facts)
+print(json.dumps(out))
+"""
+
+
 def test_the_private_key_cannot_be_read_from_the_token(softhsm, token_home):
+    """C_GetAttributeValue of the secret parts is refused (a process of its own: the library
+    is initialised once per process, after the token was made)."""
+    import sys
+
     _, label, _ = token_home
-    lib = pkcs11.lib(softhsm.module)
-    lib.reinitialize()  # this process may have loaded the library before the token was made
-    token = lib.get_token(token_label=label)
-    with token.open(user_pin=PIN) as s:
-        keys = list(s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
-        assert len(keys) == 2
-        for key in keys:
-            assert key[Attribute.SENSITIVE] is True
-            assert key[Attribute.EXTRACTABLE] is False
-            assert key[Attribute.NEVER_EXTRACTABLE] is True
-            assert key[Attribute.LOCAL] is True  # generated inside the token
-            for secret in (Attribute.VALUE, Attribute.PRIVATE_EXPONENT, Attribute.PRIME_1):
-                with pytest.raises((pkcs11.exceptions.AttributeSensitive,
-                                    pkcs11.exceptions.AttributeTypeInvalid)):
-                    key[secret]
+    r = subprocess.run([sys.executable, "-c", READ_KEYS, softhsm.module, label, PIN],
+                       env=softhsm.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    keys = json.loads(r.stdout)
+    assert len(keys) == 2
+    for facts in keys:
+        assert facts["SENSITIVE"] is True and facts["EXTRACTABLE"] is False
+        assert facts["NEVER_EXTRACTABLE"] is True and facts["LOCAL"] is True  # made inside
+        assert facts["DECRYPT"] is False  # a signing key only
+        for secret in ("VALUE", "PRIVATE_EXPONENT", "PRIME_1"):
+            assert facts[secret] in ("AttributeSensitive", "AttributeTypeInvalid"), facts
 
 
 def test_a_wrong_pin_is_one_line(softhsm, token_home, tmp_path):
@@ -160,6 +179,7 @@ def test_init_refuses_a_missing_module_or_token(softhsm, tmp_path):
     _one_line_error(r, "--module", "--token")
 
 
+@pytest.mark.slow
 def test_rollover_makes_the_next_key_in_the_token(softhsm, tmp_path):
     label = softhsm.new_token()
     home = tmp_path / "home"
@@ -207,7 +227,30 @@ def test_signer_in_process_matches_the_protocol(softhsm):
                                utils.Prehashed(hashes.SHA256()))
     assert "PRIVATE" not in repr(signer) and PIN not in repr(signer)
     with pytest.raises(TypeError):
-        __import__("pickle").dumps(signer)
+        pickle.dumps(signer)
     again = token.signer(signer.token_key_id)
     assert again.public_key().public_numbers() == signer.public_key().public_numbers()
-    assert serialization.Encoding.DER  # noqa — cryptography reads the key back as DER too
+
+
+def test_signing_logs_in_again_after_the_token_dropped_every_session(softhsm):
+    """What a restarted HSM does to a running node: every session closed, logged out. The
+    next signature logs in again and succeeds; /healthz-style pings work again."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from openjpki.pki.signer_pkcs11 import open_token
+
+    token = open_token(softhsm.module, "shared", PIN)
+    signer = token.generate(f"reset-{id(token)}")
+    signer.sign(b"warm")  # a pooled session exists now
+    pooled = []
+    while not token._pool.empty():
+        pooled.append(token._pool.get_nowait())
+    for session, _ in pooled:
+        token._pool.put((session, _))
+    token._login.close()  # logs the application out: the pooled sessions lose the key
+    for session, _ in pooled:
+        session.close()
+    data = b"after the reset"
+    signer.public_key().verify(signer.sign(data), data, padding.PKCS1v15(), hashes.SHA256())
+    token.ping()

@@ -204,6 +204,7 @@ def test_R1_4_pin_tries_set_blocked_and_unblocked_on_the_card(env, cli):
 @pytest.mark.parametrize("args, message", [
     (("--kind", "auth", "--tries", "4"), "0 to 3"),
     (("--kind", "pin", "--block"), "--kind"),
+    (("--kind", "card", "--tries", "4"), "0 to 3"),
     (("--kind", "auth"), "exactly one of"),
     (("--kind", "auth", "--block", "--unblock"), "exactly one of"),
 ])
@@ -324,6 +325,32 @@ def test_every_sandbox_action_is_in_the_audit_log_and_the_chain_holds(env):
             "sandbox.card.end", "register.move", "sandbox.clock.advance"} <= actions, actions
     assert ("sandbox.resident.create", f"resident:{made['id']}") in rows
     assert verify(service.store).ok
+
+
+def test_R1_6_sandbox_pin_covers_the_card_pins_and_card_show_gives_pin_b(env, cli):
+    from openjpki.card.holder import HolderClient, PinLocked
+    from openjpki.card.pins import PinId
+
+    made = create(env, "valid")
+    cid = made["card_id"]
+    r = cli(env[0], "sandbox", "card", "show", cid, "--json")
+    shown = r.json()
+    assert len(shown["security_code"]) == 4 and shown["pin_b"].endswith(shown["security_code"])
+    for kind, limit in (("card", 3), ("input", 3), ("face_b", 10), ("input_a", 10)):
+        r = cli(env[0], "sandbox", "pin", cid, "--kind", kind, "--block", "--json")
+        assert r.code == 0, r.err
+        assert r.json()["tries_left"] == 0 and r.json()["max_tries"] == limit
+    vc = CardStore(env[1].cards_dir).open(cid)
+    try:
+        vc.power_on()
+        client = HolderClient(vc)
+        with pytest.raises(PinLocked):  # blocked on the card itself
+            client.verify(PinId.FACE_B, shown["pin_b"])
+        client.verify(PinId.FACE_A, shown["individual_number"])  # the other PINs untouched
+    finally:
+        vc.close()
+    r = cli(env[0], "sandbox", "pin", cid, "--kind", "face_b", "--unblock", "--json")
+    assert r.json()["tries_left"] == 10
 
 
 def test_sandbox_residents_have_postal_codes_of_their_town(env):

@@ -73,17 +73,32 @@ class Pkcs11Token:
         self.label = label
         self._lock = threading.Lock()
         self._pool: "queue.SimpleQueue[tuple[object, dict]]" = queue.SimpleQueue()
+        self._pin = pin  # kept to log in again when the token was reset (see _sign)
         lib = _load_lib(module)
-        try:
-            token = self._find(lib, label)
-            # The login session stays open for the life of the process: closing it would log
-            # every other session out.
-            self._login = token.open(rw=True, user_pin=pin)
-        except TokenError:
-            raise
-        except p11e.PKCS11Error as e:
-            raise TokenError(f"token {label!r}: {_describe(e)}") from None
+        token = self._find(lib, label)
+        self._login = self._log_in(token)
         self._token = token
+
+    def _log_in(self, token):
+        # The login session stays open for the life of the process: closing it would log
+        # every other session out.
+        try:
+            return token.open(rw=True, user_pin=self._pin)
+        except p11e.UserAlreadyLoggedIn:  # the application is logged in still: a plain session
+            return token.open(rw=True)
+        except p11e.PKCS11Error as e:
+            raise TokenError(f"token {self.label!r}: {_describe(e)}") from None
+
+    def _log_in_again(self) -> None:
+        """After the token dropped our sessions (an HSM restarted, a network HSM reconnected):
+        forget every pooled session and log in anew."""
+        with self._lock:
+            while True:
+                try:
+                    self._pool.get_nowait()
+                except queue.Empty:
+                    break
+            self._login = self._log_in(self._token)
 
     @staticmethod
     def _find(lib, label: str):
@@ -112,10 +127,12 @@ class Pkcs11Token:
                 raise TokenError(f"token {self.label!r}: {_describe(e)}") from None
         try:
             yield item
-        except p11e.PKCS11Error as e:
+        except p11e.PKCS11Error as e:  # the session may be unusable now: not put back
             raise TokenError(f"token {self.label!r}: {_describe(e)}") from None
-        else:
+        except BaseException:
             self._pool.put(item)
+            raise
+        self._pool.put(item)
 
     def generate(self, name: str) -> "Pkcs11Signer":
         """A new RSA-2048 (e = 65537) key pair made inside the token, labelled
@@ -147,11 +164,26 @@ class Pkcs11Token:
         return Pkcs11Signer(self, raw, public)
 
     def ping(self) -> None:
-        """TokenError unless the token answers (its info is read through a session)."""
+        """TokenError unless the token answers (its info is read through a session); a token
+        that dropped our sessions is logged in again first, so a recovered HSM is healthy."""
+        try:
+            self._ping_once()
+        except TokenError:
+            self._log_in_again()
+            self._ping_once()
+
+    def _ping_once(self) -> None:
         with self.session() as (s, _):
             s.token.label  # type: ignore[attr-defined]  # noqa: B018 — a C_GetTokenInfo round trip
 
     def _sign(self, key_id: bytes, data: bytes, mechanism: Mechanism) -> bytes:
+        try:
+            return self._sign_once(key_id, data, mechanism)
+        except TokenError:
+            self._log_in_again()  # once: a token that still refuses gives its error
+            return self._sign_once(key_id, data, mechanism)
+
+    def _sign_once(self, key_id: bytes, data: bytes, mechanism: Mechanism) -> bytes:
         with self.session() as (s, keys):
             key = keys.get(key_id)
             if key is None:

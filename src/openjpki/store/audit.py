@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Integer, String, bindparam, insert, select, update
+from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -103,11 +103,11 @@ def _normalise(payload: dict) -> dict:
     return json.loads(canonical_json(payload))
 
 
-def _ensure_head(session: Session) -> None:
+def _ensure_head(session: Session | Connection) -> None:
     """Create the head row if it is missing (a database emptied without its migration's
     seed). Concurrent first writers do not collide: the insert yields to an existing row."""
     values = dict(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
-    dialect = session.get_bind().dialect.name
+    dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif dialect == "sqlite":
@@ -160,6 +160,13 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
     Three statements whatever the number of entries; the chain is the same as appending
     them one by one. ``normalised``: the payloads were normalised and checked for secrets
     already (:func:`openjpki.services.audit.record` does it when the entry is made)."""
+    if entries:
+        # Core on the session's transaction: no ORM bookkeeping
+        append_all_on(session.connection(), entries, normalised=normalised)
+
+
+def append_all_on(conn: Connection, entries: list[dict], *, normalised: bool = False) -> None:
+    """:func:`append_all` on a Core connection's transaction."""
     if not entries:
         return
     rows = []
@@ -173,7 +180,7 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
             raise ValueError("audit times are timezone-aware")
         rows.append(dict(at=at.astimezone(timezone.utc), actor=e.get("actor", "system"),
                          action=e["action"], subject=e.get("subject"), payload=payload))
-    last, prev = _reserve(session, len(rows))
+    last, prev = _reserve(conn, len(rows))
     seq = last - len(rows)
     for row in rows:
         seq += 1
@@ -181,18 +188,16 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
                                              row["subject"], row["payload"]))
         row.update(seq=seq, prev_hash=prev, hash=digest)
         prev = digest
-    conn = session.connection()  # Core on the session's transaction: no ORM bookkeeping
     conn.execute(_INSERT_ENTRIES, rows)
     conn.execute(_SET_HEAD_HASH, {"new_hash": prev})
 
 
-def _reserve(session: Session, n: int) -> tuple[int, str]:
+def _reserve(conn: Connection, n: int) -> tuple[int, str]:
     """Take the writers' lock and ``n`` sequence numbers: (the last of them, previous hash).
     The UPDATE takes PostgreSQL's row lock (SQLite's write lock) before it reads the hash."""
-    conn = session.connection()
     row = conn.execute(_RESERVE, {"n": n}).first()
     if row is None:
-        _ensure_head(session)
+        _ensure_head(conn)
         row = conn.execute(_RESERVE, {"n": n}).one()
     return row.seq, row.hash
 

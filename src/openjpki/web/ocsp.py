@@ -175,7 +175,7 @@ Headers = tuple[tuple[bytes, bytes], ...]
 
 
 def _raw(headers: Headers) -> bytes:
-    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])
 
 
 class _Prepared:
