@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -115,6 +115,8 @@ def holders(draw):
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=holders())
+@example(case=(date(2008, 2, 29), date(2026, 2, 27)))  # 17 the day before a 28 Feb birthday
+@example(case=(date(2007, 4, 1), date(2025, 4, 1)))    # 18 on the issue day itself (R2.4)
 def test_R3_4_the_card_is_told_once_around_its_boundary(sctx, tmp_path, case):
     """Whatever the birth and issue dates, the card's expiry is told on exactly one letter:
     the certificates' notice when they end with the card (a holder under 18 at issue, or

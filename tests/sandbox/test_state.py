@@ -201,6 +201,17 @@ def test_R1_4_pin_tries_set_blocked_and_unblocked_on_the_card(env, cli):
     assert card(env, cid)["pins"]["sign"]["tries_left"] == 0
 
 
+@pytest.mark.parametrize("kind, limit", [("card", 3), ("input", 3), ("face_b", 10)])
+def test_R1_6_the_sandbox_api_sets_the_tries_of_every_pin_the_card_holds(env, kind, limit):
+    cid = create(env, "valid")["card_id"]
+    r = env[3].put(f"/api/sandbox/cards/{cid}/pins/{kind}", json={"tries_left": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["locked"] and r.json()["max_tries"] == limit
+    assert card(env, cid)["pins"][kind]["tries_left"] == 0
+    assert env[3].put(f"/api/sandbox/cards/{cid}/pins/nonsense",
+                      json={"tries_left": 0}).status_code in (400, 422)
+
+
 @pytest.mark.parametrize("args, message", [
     (("--kind", "auth", "--tries", "4"), "0 to 3"),
     (("--kind", "pin", "--block"), "--kind"),

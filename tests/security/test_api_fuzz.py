@@ -80,7 +80,7 @@ def _check(r, what) -> None:
 def test_every_api_operation_answers_without_a_5xx(app_client):
     client, operations = app_client
 
-    @hsettings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @hsettings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def every_operation(data):
         for method, path, members in operations:  # each example tries every operation

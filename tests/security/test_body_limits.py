@@ -263,3 +263,17 @@ def test_an_endless_head_to_a_platform_path_is_cut_off_in_its_shape(server, firs
         sent = _send_body(sock, 200 * MB, chunked=False)
         _assert_platform_400(*_response(sock))
     assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
+
+
+def test_ocsp_on_a_connection_uvicorn_reads_is_bounded_too(server):
+    """After a first request the OCSP front hands the connection to uvicorn; an oversized
+    OCSP POST there is refused unread as well."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        assert b" 200 " in sock.recv(65536)
+        sock.sendall(b"POST /ocsp HTTP/1.1\r\nHost: x\r\ncontent-type: application/ocsp-request"
+                     b"\r\ncontent-length: %d\r\n\r\n" % (300 * MB))
+        status, headers, body, closed = _response(sock)
+        assert status == 413 and closed
+        assert _send_body(sock, 300 * MB, chunked=False) < 100 * MB

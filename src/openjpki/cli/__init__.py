@@ -1,4 +1,4 @@
-"""The ``openjpki`` command line (shared/spec/CLI.md): thin commands that parse, call a
+"""The ``openjpki`` command line (docs/CLI.md): thin commands that parse, call a
 service and print. Each group lives in its own module and registers itself on import.
 
 ``main`` loads only the module(s) of the command named on the line (``openjpki crl generate``

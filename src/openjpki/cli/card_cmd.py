@@ -1,5 +1,5 @@
 """`openjpki card …` (the virtual card in a reader) and `openjpki client …` (the holder-side
-client, 利用者クライアントソフト, R8.1). See shared/spec/CLI.md and CARD.md.
+client, 利用者クライアントソフト, R8.1). See docs/CLI.md and docs/CARD.md.
 
 Refusals (wrong PIN, locked PIN, a new PIN of the wrong form) print their rule in Japanese
 and English and exit 1; a missing reader or card, or bad usage, exits 2 with one line.

@@ -1,5 +1,5 @@
 """`openjpki notices run` (the expiry-notice batch, R3.4) and `openjpki client sign-pdf`
-(PAdES signing with the card through OpenSC's PKCS#11 module). See shared/spec/CLI.md.
+(PAdES signing with the card through OpenSC's PKCS#11 module). See docs/CLI.md.
 
 Both are thin: parse, call the service, print. A refusal (a wrong or locked PIN, a revoked
 certificate) prints its rule in Japanese and English and exits 1; bad usage exits 2.

@@ -115,9 +115,11 @@ def letter_line(x: dict) -> str:
     p = x.get("payload") or {}
     title_en = p.get("title_en") or label("letter_kind", x["kind"], "en")
     title_ja = p.get("title_ja") or label("letter_kind", x["kind"])
-    return (f"  letter {x['id']} {x['reference']}: {title_en}, "
-            f"{label('letter_state', x['state'], 'en')}, {x['sent_at'][:10]} — "
-            f"{title_ja} {label('letter_state', x['state'])}（{ja_date(x['sent_at'])}）")
+    state_en, state_ja = label("letter_state", x["state"], "en"), label("letter_state", x["state"])
+    if x["state"] == "sent" and x["kind"] != "inquiry_form":
+        state_ja = "郵送済み"  # only the inquiry form awaits an answer
+    return (f"  letter {x['id']} {x['reference']}: {title_en}, {state_en}, "
+            f"{x['sent_at'][:10]} — {title_ja} {state_ja}（{ja_date(x['sent_at'])}）")
 
 
 def say_resident(r: dict) -> None:

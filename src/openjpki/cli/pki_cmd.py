@@ -1,5 +1,5 @@
 """``openjpki init``, ``cert list|revoke|hold|issue``, ``crl generate`` and ``serve``
-(shared/spec/CLI.md). Thin: parse, call services.authority, print. The wall clock is read
+(docs/CLI.md). Thin: parse, call services.authority, print. The wall clock is read
 here (``_now``), never below."""
 
 from __future__ import annotations

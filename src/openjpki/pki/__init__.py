@@ -30,7 +30,9 @@ Public API::
 
 from .crl import WrittenCrl, build_crl, encode_revoked_entry, write_crl
 from .facts import SignFacts, read_sign_facts
-from .issue import end_of_day_jst, issue_certificate, kind_of, make_root, new_serial, partition_of
+from .issue import (
+    end_of_day_jst, issue_certificate, issue_certificate_der, kind_of, make_root, new_serial, partition_of,
+)
 from .model import Kind, ProfileOptions
 from .names import partition_id
 from .ocsp import (
@@ -63,6 +65,7 @@ __all__ = [
     "encode_revoked_entry",
     "end_of_day_jst",
     "issue_certificate",
+    "issue_certificate_der",
     "issuer_hashes",
     "kind_of",
     "make_root",

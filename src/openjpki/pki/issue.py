@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -109,11 +110,15 @@ def _crldp(*general_names: bytes) -> bytes:
 
 
 def _sign_and_load(tbs: bytes, signer: Signer) -> x509.Certificate:
+    return x509.load_der_x509_certificate(_signed(tbs, signer))
+
+
+def _signed(tbs: bytes, signer: Signer) -> bytes:
     signature = signer.sign(tbs)
     if len(signature) == 256 and 0x100 <= len(tbs) < 0xFEEE:  # RSA-2048: the usual case, inline
         body = (len(tbs) + len(_ALG_AND_BITS_HEAD) + 256).to_bytes(2, "big")
-        return x509.load_der_x509_certificate(b"".join((b"\x30\x82", body, tbs, _ALG_AND_BITS_HEAD, signature)))
-    return x509.load_der_x509_certificate(der.seq(tbs, der.SHA256_WITH_RSA, der.bit_string(signature)))
+        return b"".join((b"\x30\x82", body, tbs, _ALG_AND_BITS_HEAD, signature))
+    return der.seq(tbs, der.SHA256_WITH_RSA, der.bit_string(signature))
 
 
 _ALG_AND_BITS_HEAD = der.SHA256_WITH_RSA + b"\x03\x82\x01\x01\x00"  # BIT STRING of 256 octets
@@ -323,7 +328,12 @@ def _not_after(last_valid_day: date) -> tuple[datetime, bytes]:
     return moment, der.x509_time(moment)
 
 
-def issue_certificate(
+def issue_certificate(kind: Kind, **arguments: Any) -> x509.Certificate:
+    """:func:`issue_certificate_der`'s certificate, parsed (the arguments are the same)."""
+    return x509.load_der_x509_certificate(issue_certificate_der(kind, **arguments))
+
+
+def issue_certificate_der(
     kind: Kind,
     *,
     issuer: x509.Certificate,
@@ -337,8 +347,9 @@ def issue_certificate(
     municipality: str | None = None,
     facts: SignFacts | None = None,
     options: ProfileOptions = ProfileOptions(),
-) -> x509.Certificate:
-    """Issue a SIGN or AUTH certificate per its profile (PROFILES.md "End-entity certificates").
+) -> bytes:
+    """Issue a SIGN or AUTH certificate per its profile (PROFILES.md "End-entity certificates"):
+    its DER, as signed (storing it needs no parse and no re-encoding).
 
     ``public_key``: the card's RSA-2048 key (object, or SubjectPublicKeyInfo DER).
     ``last_valid_day``: the certificate's last day (RULES.md §2); notAfter is 23:59:59 JST
@@ -409,7 +420,7 @@ def issue_certificate(
     validity = _SHORT_SEQ[len(time_before) + len(not_after_der)] + time_before + not_after_der
     tbs = der.seq(_VERSION_3, der.integer(serial), ctx.head, validity, der.seq(*subject), spki,
                   der.explicit(3, der.seq(*extensions)))
-    return _sign_and_load(tbs, signer)
+    return _signed(tbs, signer)
 
 
 _SHORT_SEQ = [bytes((0x30, n)) for n in range(128)]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Optional
 
-from cryptography.hazmat.primitives import serialization
-from sqlalchemy import bindparam, event, insert, select
+from cryptography import x509
+from sqlalchemy import Integer, bindparam, event, insert, literal, select
 from sqlalchemy.orm import Session
 
-from openjpki.pki import Kind, SignFacts, issue_certificate, new_serial, partition_id
+from openjpki.pki import Kind, SignFacts, issue_certificate_der, new_serial, partition_id
 from openjpki.rules.revocation import Reason
 from openjpki.services.authority_types import CertificateRecord
 from openjpki.store import Certificate, serial_hex
@@ -56,16 +56,17 @@ def sign_row(service, req: IssueRequest, now: datetime) -> dict:
     a = service.current(kind)
     subject_id = req.subject_id or secrets.token_hex(10).upper()
     serial = new_serial()
-    cert = issue_certificate(
+    der = issue_certificate_der(
         kind, issuer=a.root, signer=service.signer(a.id), public_key=req.public_key,
         serial=serial, not_before=now, last_valid_day=req.last_valid_day, subject_id=subject_id,
         prefecture=req.prefecture, municipality=req.municipality, facts=req.facts,
         options=service.options_for(a))
+    cert = x509.load_der_x509_certificate(der)  # its times as stored (re-encoding the DER costs 4× more)
     part = partition_id(req.prefecture, req.municipality) if kind is Kind.SIGN else None  # type: ignore[arg-type]
     return dict(serial=serial_hex(serial), authority_id=a.id, kind=kind.value,
                 subject_id=subject_id, resident_id=req.resident_id, partition=part,
                 not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                der=cert.public_bytes(serialization.Encoding.DER), status="good",
+                der=der, status="good",
                 change_seq=0, issued_at=now,
                 _place=(req.prefecture, req.municipality), _supersede=req.supersede)
 
@@ -82,9 +83,13 @@ def store_rows(service, s: Session, rows: list[dict], now: datetime) -> bool:
     True when a status changed (the caller notifies OCSP and CRL caches after commit)."""
     changed = _supersede(service, s, [r for r in rows if r["resident_id"] and r["_supersede"]], now)
     # Core on the session's own transaction: no ORM unit of work for rows nobody reads back
-    s.connection().execute(_INSERT, [{k: v for k, v in r.items() if not k.startswith("_")}
-                                            for r in rows])
-    oq.register_many(s, [(r["serial"], r["authority_id"]) for r in rows])  # OCSP due at once
+    conn = s.connection()
+    values = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    if len(values) == 1 and conn.dialect.name == "postgresql":  # a counter's one certificate:
+        conn.execute(_insert_registered(values[0]), values[0])  # one round trip for both rows
+    else:
+        conn.execute(_INSERT, values)
+        oq.register_many(s, [(r["serial"], r["authority_id"]) for r in rows])  # OCSP due at once
     known = service._known_series
     fresh: dict[tuple[int, str], tuple] = {}
     for r in rows:
@@ -96,6 +101,23 @@ def store_rows(service, s: Session, rows: list[dict], now: datetime) -> bool:
     if fresh:  # remembered only once they are committed (a rollback would undo them)
         s.info.setdefault(_PENDING_SERIES, []).append((known, list(fresh)))
     return changed
+
+
+_REGISTERED: dict[tuple[str, ...], Any] = {}
+
+
+def _insert_registered(row: dict):
+    """PostgreSQL: the certificate's INSERT and its OCSP row's (due at once) in one statement,
+    ``WITH issued AS (INSERT INTO certificates … RETURNING serial, authority_id) INSERT INTO
+    ocsp_responses … SELECT … FROM issued``; built once per set of columns."""
+    key = tuple(row)
+    stmt = _REGISTERED.get(key)
+    if stmt is None:
+        issued = (insert(_TABLE).values({c: bindparam(c) for c in key})
+                  .returning(_TABLE.c.serial, _TABLE.c.authority_id).cte("issued"))
+        stmt = _REGISTERED[key] = oq.register_from(select(
+            issued.c.serial, issued.c.authority_id, literal(0, Integer), literal(0, Integer)))
+    return stmt
 
 
 def _supersede(service, s: Session, rows: list[dict], now: datetime) -> bool:

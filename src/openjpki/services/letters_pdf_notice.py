@@ -138,7 +138,7 @@ def _render_card_notice(letter: NoticeLetter) -> bytes:
     y = s.wrapped(25, 74, f"あなたのマイナンバーカードは、{ja_date(end)}に有効期限を迎えます。"
                   "有効期限を過ぎたカードは、本人確認書類としても電子証明書の利用にも使えなく"
                   "なります。", width=160)
-    rows = [[Cell("", 50, True), Cell("有効期限", 110, True)],
+    rows = [[Cell("対象", 50, True), Cell("有効期限", 110, True)],
             [Cell("マイナンバーカード", 50), Cell(ja_date(end), 110)]]
     y = s.table(25, y + 4, rows, row_h=11, size=10)
     s.text(25, y + 6, f"カード番号（下4桁）　{letter.card_number_tail}", size=9.5)

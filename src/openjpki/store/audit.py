@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, Connection, Integer, String, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON, Connection, Integer, String, bindparam, event, exists, insert, select, update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -154,21 +157,32 @@ def append(session: Session, *, action: str, at: datetime, actor: str = "system"
 
 def append_all(session: Session, entries: list[dict], *, normalised: bool = False) -> None:
     """Append several entries (each the keyword arguments of :func:`append`) in the caller's
-    transaction, under ONE take of the writers' lock: ``UPDATE … SET seq = seq + n …
-    RETURNING`` reserves their sequence numbers and returns the previous hash, the chain is
-    computed here, and the rows go in with one INSERT (executemany), then the head's hash.
-    Three statements whatever the number of entries; the chain is the same as appending
-    them one by one. ``normalised``: the payloads were normalised and checked for secrets
-    already (:func:`openjpki.services.audit.record` does it when the entry is made)."""
+    transaction, under ONE take of the writers' lock, the chain computed here and the rows
+    inserted with one INSERT (executemany). The chain is the same as appending them one by
+    one. ``normalised``: the payloads were normalised and checked for secrets already
+    (:func:`openjpki.services.audit.record` does it when the entry is made).
+
+    Usually two statements: the head this process committed last (remembered per
+    connection pool, :data:`_HEADS`) is assumed, the chain computed from it, and ``UPDATE
+    audit_head SET seq, hash WHERE seq = <assumed> AND hash = <assumed>`` both takes the
+    writers' lock and checks the assumption; then the INSERT. When another writer moved the
+    head meanwhile the UPDATE matches no row (on PostgreSQL it waits for that writer's row
+    lock, then re-reads the row), and the head is read under the lock (``UPDATE … SET seq =
+    seq + n … RETURNING``), the chain computed again and the head's hash set: four
+    statements. Either way nothing is assumed that the locked row did not confirm."""
     if entries:
-        # Core on the session's transaction: no ORM bookkeeping
-        append_all_on(session.connection(), entries, normalised=normalised)
+        _append_rows(session.connection(), _rows(entries, normalised), session=session)
 
 
 def append_all_on(conn: Connection, entries: list[dict], *, normalised: bool = False) -> None:
-    """:func:`append_all` on a Core connection's transaction."""
-    if not entries:
-        return
+    """:func:`append_all` on a Core connection's transaction (no session: the head is read
+    under the lock, four statements; the chain is the same)."""
+    if entries:
+        _append_rows(conn, _rows(entries, normalised), session=None)
+
+
+def _rows(entries: list[dict], normalised: bool) -> list[dict]:
+    """The rows to insert for ``entries`` (payloads normalised and checked unless they are)."""
     rows = []
     for e in entries:
         payload = e.get("payload") or {}
@@ -180,16 +194,45 @@ def append_all_on(conn: Connection, entries: list[dict], *, normalised: bool = F
             raise ValueError("audit times are timezone-aware")
         rows.append(dict(at=at.astimezone(timezone.utc), actor=e.get("actor", "system"),
                          action=e["action"], subject=e.get("subject"), payload=payload))
-    last, prev = _reserve(conn, len(rows))
-    seq = last - len(rows)
+    return rows
+
+
+def _append_rows(conn: Connection, rows: list[dict], *, session: Optional[Session]) -> None:
+    """Chain and insert ``rows``; with a ``session`` the head its pool last committed is
+    assumed (and checked under the lock), without one it is read under the lock."""
+    pool = conn.engine.pool
+    assumed = (session.info.get(_HEAD_PENDING) or _HEADS.get(pool)) if session is not None else None
+    head = None
+    if assumed is not None:
+        head = _chain(rows, *assumed)
+        moves = {"old_seq": assumed[0], "old_hash": assumed[1], "new_seq": head[0], "new_hash": head[1]}
+        if len(rows) == 1 and conn.dialect.name == "postgresql":  # one round trip for both
+            if conn.execute(_ADVANCE_AND_INSERT, {**moves, **rows[0]}).first() is not None:
+                rows = []
+            else:
+                head = None
+        elif conn.execute(_ADVANCE_HEAD, moves).rowcount != 1:
+            head = None
+    if head is None:  # the head moved (or is unknown here): read it under the lock
+        last, prev = _reserve(conn, len(rows))
+        head = _chain(rows, last - len(rows), prev)
+        conn.execute(_SET_HEAD_HASH, {"new_hash": head[1]})
+    if rows:
+        conn.execute(_INSERT_ENTRIES, rows)
+    if session is not None:
+        session.info[_HEAD_PENDING] = head
+        session.info[_HEAD_POOL] = pool
+
+
+def _chain(rows: list[dict], seq: int, prev: str) -> tuple[int, str]:
+    """Number and hash ``rows`` after entry ``seq`` of hash ``prev``; the new head."""
     for row in rows:
         seq += 1
         digest = chain_hash(prev, entry_body(seq, row["at"], row["actor"], row["action"],
                                              row["subject"], row["payload"]))
         row.update(seq=seq, prev_hash=prev, hash=digest)
         prev = digest
-    conn.execute(_INSERT_ENTRIES, rows)
-    conn.execute(_SET_HEAD_HASH, {"new_hash": prev})
+    return seq, prev
 
 
 def _reserve(conn: Connection, n: int) -> tuple[int, str]:
@@ -202,10 +245,42 @@ def _reserve(conn: Connection, n: int) -> tuple[int, str]:
     return row.seq, row.hash
 
 
+# The head each connection pool's last commit left (a hint, see append_all): set after the
+# commit, forgotten on a rollback. Weak keys: a disposed store takes its entry with it.
+_HEADS: "weakref.WeakKeyDictionary[Any, tuple[int, str]]" = weakref.WeakKeyDictionary()
+_HEAD_PENDING = "openjpki.audit.head"
+_HEAD_POOL = "openjpki.audit.head_pool"
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_head(session: Session) -> None:
+    head = session.info.pop(_HEAD_PENDING, None)
+    pool = session.info.pop(_HEAD_POOL, None)
+    if head is not None and pool is not None:
+        _HEADS[pool] = head
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_head(session: Session) -> None:
+    session.info.pop(_HEAD_PENDING, None)
+    pool = session.info.pop(_HEAD_POOL, None)
+    if pool is not None:
+        _HEADS.pop(pool, None)
+
+
 # Built once: the statements of append_all, compiled once per engine (SQLAlchemy's cache).
 _HEAD = AuditHead.__table__
 _RESERVE = (update(_HEAD).where(_HEAD.c.id == HEAD_ID)
             .values(seq=_HEAD.c.seq + bindparam("n")).returning(_HEAD.c.seq, _HEAD.c.hash))
+_ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("old_seq"),
+                                     _HEAD.c.hash == bindparam("old_hash"))
+                 .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+# PostgreSQL: the head advanced (checked) and the entry inserted only when it was, one statement
+_ADVANCED = _ADVANCE_HEAD.returning(_HEAD.c.seq).cte("advanced")
+_ENTRY_COLUMNS = ("seq", "at", "actor", "action", "subject", "payload", "prev_hash", "hash")
+_ADVANCE_AND_INSERT = insert(AuditEntry.__table__).from_select(list(_ENTRY_COLUMNS), select(
+    *[bindparam(c, type_=AuditEntry.__table__.c[c].type) for c in _ENTRY_COLUMNS])
+    .where(exists(select(_ADVANCED.c.seq)))).returning(AuditEntry.__table__.c.seq)  # (rowcount: -1)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 _INSERT_ENTRIES = insert(AuditEntry.__table__)
 

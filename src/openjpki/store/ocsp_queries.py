@@ -41,12 +41,33 @@ def register(session: Session, serial: str, authority_id: int, change_seq: int =
 
 def register_many(session: Session, rows: Sequence[tuple[str, int]]) -> None:
     """New certificates' rows (serial, authority id), due at once: one statement for a batch
-    (bulk issuance), no-op for those that exist."""
+    (bulk issuance), no-op for those that exist. Run as Core on the session's connection
+    (no ORM unit of work: nobody reads these rows back in the transaction)."""
     if rows:
-        stmt = _insert(session.get_bind().dialect.name).on_conflict_do_nothing(
-            index_elements=["serial"])
-        session.execute(stmt, [dict(serial=serial, authority_id=authority_id, change_seq=0,
-                                    refresh_at=0) for serial, authority_id in rows])
+        conn = session.connection()
+        conn.execute(_registering(conn.dialect.name), [
+            dict(serial=serial, authority_id=authority_id, change_seq=0, refresh_at=0)
+            for serial, authority_id in rows])
+
+
+def register_from(source) -> Any:
+    """PostgreSQL: an INSERT … SELECT of (serial, authority_id, change_seq, refresh_at) rows
+    from ``source`` (a SELECT of a CTE that inserts the certificates), no-op for those that
+    exist: the rows :func:`register_many` makes, in the certificates' own statement."""
+    return _insert("postgresql").from_select(["serial", "authority_id", "change_seq", "refresh_at"], source) \
+        .on_conflict_do_nothing(index_elements=["serial"])
+
+
+_REGISTER: dict[str, Any] = {}
+
+
+def _registering(dialect: str):
+    """The INSERT … ON CONFLICT DO NOTHING of :func:`register_many`, built once per dialect
+    (building and hashing the statement cost as much as running it)."""
+    stmt = _REGISTER.get(dialect)
+    if stmt is None:
+        stmt = _REGISTER[dialect] = _insert(dialect).on_conflict_do_nothing(index_elements=["serial"])
+    return stmt
 
 
 def invalidate(session: Session, serial: str, authority_id: int, change_seq: int) -> None:

@@ -19,7 +19,9 @@ from openjpki import __version__
 from openjpki.config import Settings
 from openjpki.private_home import set_private_umask
 from openjpki.web import crl, health
-from openjpki.web.body_limit import DEFAULT_MAX_BODY, limit_body, load_max_body, refusal_for
+from openjpki.web.body_limit import (
+    DEFAULT_MAX_BODY, limit_body, load_max_body, refusal_for, streamed_or_over,
+)
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
 from openjpki.web.pages import pages_extension
@@ -46,8 +48,12 @@ class OpenJpkiApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if scope["path"].startswith("/ocsp") and await self.ocsp.handle(scope, receive, send):
-                return
+            if scope["path"].startswith("/ocsp"):
+                if streamed_or_over(scope, self.max_body):  # the limit holds here too
+                    await limit_body(self._ocsp_or_app, scope, receive, send, self.max_body)
+                    return
+                if await self.ocsp.handle(scope, receive, send):
+                    return
             # Every other request: the body bounded before routing, tokens or parsing; a
             # path an extension answers directly (direct_routes) skips routing and middleware.
             direct = self.direct_routes.get((scope["method"], scope["path"]))
@@ -55,6 +61,10 @@ class OpenJpkiApp(FastAPI):
                              refusal_for(self, scope["path"]))
             return
         await super().__call__(scope, receive, send)
+
+    async def _ocsp_or_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.ocsp.handle(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = None, *,

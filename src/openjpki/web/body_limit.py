@@ -115,6 +115,13 @@ def _declared(scope: Scope) -> tuple[Optional[int], bool, bool]:
     return length, chunked, bad
 
 
+def streamed_or_over(scope: Scope, limit: int) -> bool:
+    """Whether the request's body is chunked, or declared longer than ``limit``, or its
+    length is not a number: the requests that must go through :func:`limit_body`."""
+    length, chunked, bad = _declared(scope)
+    return chunked or bad or (length is not None and length > limit)
+
+
 async def limit_body(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
                      limit: int, refuse: Refusal = problem_refusal) -> None:
     """Run ``app`` on a request whose body is at most ``limit`` bytes; 413 otherwise (every
