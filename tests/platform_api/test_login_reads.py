@@ -54,7 +54,8 @@ def test_a_linked_login_is_one_read_and_one_write_transaction(home, holder):
     reads = [s for s in seen if s == "SELECT"]
     writes = [s for s in seen if s in ("INSERT", "UPDATE", "DELETE")]
     assert len(reads) == 1, seen  # provider, AUTH and SIGN records, registration: one statement
-    assert writes == ["INSERT", "UPDATE", "INSERT", "UPDATE"], seen  # the nonce; the chained entry
+    # the nonce, the chained entry; the chain's head locked, read and moved (at most two UPDATEs)
+    assert writes.count("INSERT") == 2 and 1 <= writes.count("UPDATE") <= 2, seen
     assert verify(home.service.store).ok
 
 

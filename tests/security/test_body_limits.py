@@ -250,6 +250,21 @@ def test_platform_paths_cut_a_chunked_body_at_the_limit_in_their_shape(server):
     assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
 
 
+@pytest.mark.parametrize("first", [True, False])
+def test_an_endless_head_to_a_platform_path_is_cut_off_in_its_shape(server, first):
+    """The head limit's refusal on the platform API's paths is the contract's 400 in its
+    shape, made by the same per-path refusal as the body limit's; the connection closed."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        if not first:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            assert b" 200 " in sock.recv(65536)
+        sock.sendall(b"POST /verify/login HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        sent = _send_body(sock, 200 * MB, chunked=False)
+        _assert_platform_400(*_response(sock))
+    assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
+
+
 def test_ocsp_on_a_connection_uvicorn_reads_is_bounded_too(server):
     """After a first request the OCSP front hands the connection to uvicorn; an oversized
     OCSP POST there is refused unread as well."""
