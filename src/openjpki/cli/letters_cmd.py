@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from openjpki.cli.app import fail, print_json
-from openjpki.cli.counter_cmd import AT, JSON, MAX_ID, RESIDENT, _counter, _moment, counter_app
+from openjpki.cli.counter_cmd import AT, JSON, MAX_ID, RESIDENT, counter_session, moment_of, counter_app
 from openjpki.cli.counter_say import letter_line, say
 
 letter_app = typer.Typer(help="Letters mailed to residents: list, print again.",
@@ -27,7 +27,7 @@ def letter_list(ctx: typer.Context, resident: int = RESIDENT, as_json: bool = JS
     from openjpki.services.counter.letters import letter_dict, letters_of
     from openjpki.services.counter.residents import require_resident
 
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         with c.store.transaction() as s:
             r = require_resident(s, resident)
             rows = [letter_dict(x) for x in letters_of(s, resident)]
@@ -56,9 +56,9 @@ def letter_print(
 
     if str(out) != "-" and out.exists() and not force:
         fail(f"{out} exists: give another --out or --force")
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         try:
-            name, data = letter_pdf(c, letter, _moment(ctx, at))
+            name, data = letter_pdf(c, letter, moment_of(ctx, at))
         except NotFound as e:
             fail(str(e))
     if str(out) == "-":

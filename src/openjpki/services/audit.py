@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from openjpki.store import Store
 from openjpki.store.audit import (
-    AuditEntry, ChainReport, _check_no_secrets, _normalise, append_all, append_all_on, entries_for,
+    AuditEntry, ChainReport, check_no_secrets, normalise, append_all, append_all_on, entries_for,
     verify_chain,
 )
 
@@ -34,8 +34,8 @@ def record(session: Session, action: str, at: datetime, *, actor: str = "system"
     and dropped if it rolls back. ValueError at once for a secret or a naive time."""
     if at.tzinfo is None:
         raise ValueError("audit times are timezone-aware")
-    body = _normalise(_plain(payload))
-    _check_no_secrets(body)
+    body = normalise(_plain(payload))
+    check_no_secrets(body)
     session.info.setdefault(_PENDING, []).append(
         dict(action=action, at=at, actor=actor, subject=subject, payload=body))
 
@@ -47,8 +47,8 @@ def record_on(conn: Connection, action: str, at: datetime, *, actor: str = "syst
     from here to the commit)."""
     if at.tzinfo is None:
         raise ValueError("audit times are timezone-aware")
-    body = _normalise(_plain(payload))
-    _check_no_secrets(body)
+    body = normalise(_plain(payload))
+    check_no_secrets(body)
     append_all_on(conn, [dict(action=action, at=at, actor=actor, subject=subject, payload=body)],
                   normalised=True)
 

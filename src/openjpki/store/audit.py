@@ -90,18 +90,18 @@ def chain_hash(prev_hash: str, body: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + body).hexdigest()
 
 
-def _check_no_secrets(value: Any, path: str = "payload") -> None:
+def check_no_secrets(value: Any, path: str = "payload") -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             if str(k).lower() in SECRET_KEYS:
                 raise ValueError(f"audit {path}.{k}: secrets are never written to the audit log")
-            _check_no_secrets(v, f"{path}.{k}")
+            check_no_secrets(v, f"{path}.{k}")
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_no_secrets(v, f"{path}[{i}]")
+            check_no_secrets(v, f"{path}[{i}]")
 
 
-def _normalise(payload: dict) -> dict:
+def normalise(payload: dict) -> dict:
     """A JSON round trip, so the hashed value is exactly what the database gives back."""
     return json.loads(canonical_json(payload))
 
@@ -140,8 +140,8 @@ def append(session: Session, *, action: str, at: datetime, actor: str = "system"
 
     Call it late in a use case: from here to the commit, other writers wait for this one.
     """
-    payload = _normalise(payload or {})
-    _check_no_secrets(payload)
+    payload = normalise(payload or {})
+    check_no_secrets(payload)
     if at.tzinfo is None:
         raise ValueError("audit times are timezone-aware")
     at = at.astimezone(timezone.utc)
@@ -187,8 +187,8 @@ def _rows(entries: list[dict], normalised: bool) -> list[dict]:
     for e in entries:
         payload = e.get("payload") or {}
         if not normalised:
-            payload = _normalise(payload)
-            _check_no_secrets(payload)
+            payload = normalise(payload)
+            check_no_secrets(payload)
         at = e["at"]
         if at.tzinfo is None:
             raise ValueError("audit times are timezone-aware")

@@ -26,7 +26,7 @@ from openjpki.rules.revocation import (
     revocations_for_holder_request,
 )
 from openjpki.services.audit import record
-from openjpki.services.counter.accept import Intake, _holder_request
+from openjpki.services.counter.accept import Intake, holder_request
 from openjpki.services.counter.cardops import (
     CardWork, change_pin_on_card, create_virtual_card, new_card_number, open_card,
 )
@@ -297,7 +297,7 @@ def _pins_done(intake: Intake, card: Card, rule: str, kinds: tuple[str, ...]) ->
 def _end(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
          now: datetime) -> Completed:
     """R4.3: the holder's request; a lost card also ends as a card (R4.4)."""
-    request = _holder_request(req)
+    request = holder_request(req)
     card = intake.card
     assert card is not None
     current = current_certificates(s, card.id)
