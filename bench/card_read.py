@@ -36,7 +36,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from card_sign import _connect, _reader0, make_card as make_jpki_card  # noqa: E402
+from card_sign import _connect, _reader0, make_card as make_jpki_card, wait_removed  # noqa: E402
 
 from openjpki.card import CardStore, IssuingTerminal  # noqa: E402
 from openjpki.card import apdu as A  # noqa: E402
@@ -137,6 +137,7 @@ def bench(home: Path, n: int) -> tuple[dict[str, float], dict[str, float], int]:
         bridge.stop()
         thread.join(10)
         card.close()
+        wait_removed()
     return inproc, remote, face_bytes
 
 

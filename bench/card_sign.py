@@ -135,6 +135,20 @@ def _connect(timeout: float = 15.0):
             time.sleep(0.1)
 
 
+def wait_removed(timeout: float = 10.0) -> None:
+    """Wait until pcscd sees no card in reader 0 (the next user of the reader finds it
+    empty)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        conn = _reader0().createConnection()
+        try:
+            conn.connect()
+            conn.disconnect()
+        except Exception:  # noqa: BLE001 — no card: done
+            return
+        time.sleep(0.1)
+
+
 def _wall(argv: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
@@ -178,6 +192,7 @@ def bench_pcsc(home: Path, n: int, pkcs15_runs: int) -> dict[str, float]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        wait_removed()
     return {"pcsc": pcsc_ms, "select_rtt": select_ms,
             "pkcs15_probe": statistics.median(probe) * 1000,
             "pkcs15_jpki": statistics.median(direct) * 1000}

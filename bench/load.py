@@ -30,6 +30,7 @@ import base64
 import itertools
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -275,7 +276,12 @@ def run(args: argparse.Namespace) -> dict:
     verify = subprocess.run([sys.executable, "-m", "openjpki", "--home", str(home), "audit",
                              "verify", "--json"], capture_output=True, text=True, env=env,
                             timeout=300)
-    return _report(args, figures, elapsed, load, verify)
+    out = _report(args, figures, elapsed, load, verify)
+    if out["ok"] and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        out["home"] = str(home)  # kept for a look at what failed (serve.log beside it)
+    return out
 
 
 def _report(args: argparse.Namespace, figures: Figures, elapsed: float, load: float,
@@ -319,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deadline", type=float, default=10.0,
                    help="How long to wait for a revocation to show before counting an error.")
     p.add_argument("--database-url", default=None)
+    p.add_argument("--keep", action="store_true", help="Keep the home made for the run.")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     out = run(args)

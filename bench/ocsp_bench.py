@@ -156,27 +156,6 @@ def check_response(der: bytes, out: Path, setup: dict, status: str) -> dict:
             "status_ok": re.search(rf"^{serial}: {status}$", text, re.M | re.I) is not None, "file": str(out)}
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a server process and its worker processes so far (Linux
-    /proc; 0 where it cannot be read)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            pids += [int(p) for p in fh.read().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
 # --- wrk ---------------------------------------------------------------------------------------
 
 _RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
@@ -228,25 +207,6 @@ def server_argv(side: str, workers: int, port: int, setup: dict) -> tuple[list[s
     return argv, Path(setup["root"]).parent
 
 
-def rss_mb(pid: int) -> list[float]:
-    """Resident memory (MB) of a server process and of each of its worker processes."""
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            pids += [int(p) for p in fh.read().split()]
-    except OSError:
-        pass
-    sizes = []
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-            sizes.append(round(kb / 1024, 1))
-        except (OSError, StopIteration, ValueError):
-            pass
-    return sizes
-
-
 def measure(side: str, workers: int, setup: dict, workdir: Path, *, mix: str, duration: float, warmup: float,
             connections: int, close: bool) -> dict:
     """One server, fresh (cold: nothing in its memory), checked and loaded. Ours answers from
@@ -268,10 +228,10 @@ def measure(side: str, workers: int, setup: dict, workdir: Path, *, mix: str, du
         lua = workdir / "rotate.lua"
         if warmup > 0 and side == "ours":
             wrk(port, paths, lua, warmup, connections, close)
-        cpu = cpu_seconds(proc.pid)
+        cpu = ocsp_population.cpu_seconds(proc.pid)
         result = wrk(port, paths, lua, duration, connections, close)
-        cpu = cpu_seconds(proc.pid) - cpu
-        result["rss_mb"] = rss_mb(proc.pid)
+        cpu = ocsp_population.cpu_seconds(proc.pid) - cpu
+        result["rss_mb"] = ocsp_population.rss_mb(proc.pid)
     finally:
         stop(proc)
     if result["requests"] and cpu > 0:
@@ -283,20 +243,6 @@ def measure(side: str, workers: int, setup: dict, workdir: Path, *, mix: str, du
           f"socket errors {result['socket_errors']}  server CPU {result.get('server_cpu_us_per_request')} µs/request"
           f"  RSS {result['rss_mb']} MB", flush=True)
     return result
-
-
-_R1 = re.compile(r"^\+R1:(\d+):2048:([0-9.]+)$", re.M)
-
-
-def openssl_speed(seconds: int = 3) -> dict:
-    """``openssl speed -mr -seconds N rsa2048``: RSA-2048 signatures per CPU (user) second."""
-    p = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), "rsa2048"], capture_output=True,
-                       text=True, timeout=seconds * 4 + 60)
-    m = _R1.search(p.stdout + p.stderr)
-    if p.returncode != 0 or m is None:
-        raise SystemExit(f"openssl speed failed:\n{(p.stdout + p.stderr)[-2000:]}")
-    ops, cpu = int(m.group(1)), float(m.group(2))
-    return {"signs": ops, "cpu_seconds": cpu, "per_cpu_second": round(ops / cpu, 1)}
 
 
 def prepare(certs: int, workdir: Path, reuse: bool, jobs: int) -> tuple[dict, dict]:
@@ -317,9 +263,9 @@ def prepare(certs: int, workdir: Path, reuse: bool, jobs: int) -> tuple[dict, di
     (workdir / "rotate.lua").write_text(LUA)
     print(f"setup: {setup['certs']:,} AUTH certificates ({setup['revoked']:,} revoked) in the store and index.txt",
           flush=True)
-    before = openssl_speed()
+    before = ocsp_population.openssl_speed()
     produced = child_json(me("--child-produce", setup["home"], str(jobs)), "pre-production")
-    after = openssl_speed()
+    after = ocsp_population.openssl_speed()
     speed = round((before["per_cpu_second"] + after["per_cpu_second"]) / 2, 1)
     production = {"report": produced, "openssl_speed_per_cpu_second": speed, "openssl_speed_runs": [before, after]}
     if produced["signed"]:

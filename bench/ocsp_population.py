@@ -19,7 +19,10 @@ import base64
 import bisect
 import itertools
 import json
+import os
 import random
+import re
+import subprocess
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -70,57 +73,64 @@ def _insert_rows(store, authority_id: int, rows: list[dict]) -> None:
         raw.close()
 
 
+def _row(i: int, serial: int, authority_id: int, der: bytes, now: datetime, index, known: dict) -> dict:
+    """The i-th certificate's row (every REVOKED_EVERY-th revoked), its index.txt line written,
+    and the first good and first revoked remembered in ``known``."""
+    from cryptography import x509
+
+    from openjpki.pki import encode_revoked_entry
+    from openjpki.store import serial_hex
+
+    not_before, not_after = now - timedelta(days=10), now + timedelta(days=5 * 365)
+    expiry = not_after.strftime("%y%m%d%H%M%SZ")
+    row = dict(serial=serial_hex(serial), authority_id=authority_id, kind="auth", subject_id=f"{i:016X}",
+               resident_id=None, partition=None, not_before=not_before, not_after=not_after, der=der,
+               status="good", reason=None, revoked_at=None, status_changed_at=None, revoked_entry=None,
+               change_seq=0, issued_at=not_before)
+    revoked = i % REVOKED_EVERY == 1
+    if revoked:
+        reason = OPENSSL_REASONS[(i // REVOKED_EVERY) % len(OPENSSL_REASONS)]
+        at = now - timedelta(days=1, seconds=i)
+        row.update(status="revoked", reason=reason, revoked_at=at, status_changed_at=at, change_seq=1,
+                   revoked_entry=encode_revoked_entry(serial, at, x509.ReasonFlags(reason)))
+        index.write(f"R\t{expiry}\t{at.strftime('%y%m%d%H%M%SZ')},{reason}\t{serial:X}\tunknown\t/C=JP/CN={i:016X}\n")
+    else:
+        index.write(f"V\t{expiry}\t\t{serial:X}\tunknown\t/C=JP/CN={i:016X}\n")
+    known.setdefault("revoked" if revoked else "good", {"serial": f"0x{serial:x}", "index": i})
+    return row
+
+
 def populate(workdir: Path, n: int, seed: int = 1) -> dict:
     """Make the home, the rows, index.txt and both mixes; what the benchmark needs to know."""
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     from openjpki.config import Settings
-    from openjpki.pki import encode_revoked_entry, issuer_hashes
+    from openjpki.pki import issuer_hashes
     from openjpki.pki.ocsp_lean import simple_request_der
     from openjpki.services.authority_home import initialise_home, open_authorities
-    from openjpki.store import serial_hex
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     settings = Settings.resolve(home=workdir / "home")
     initialise_home(settings, now=now - timedelta(days=30))
+    # A day's validity, as responders of this size publish (docs/SCALE.md): no refresh of
+    # the population falls inside the measured runs.
+    config = settings.config_file.read_text()
+    settings.config_file.write_text(config.replace("ocsp_validity_minutes = 60", "ocsp_validity_minutes = 1440"))
     service = open_authorities(settings)
     authority = service.current("auth")
     root = authority.root
     der = _sample_der(service, now)
     issuer = b"".join(issuer_hashes(root)["sha1"])
     rng = random.Random(seed)
-    not_before, not_after = now - timedelta(days=10), now + timedelta(days=5 * 365)
-    expiry = not_after.strftime("%y%m%d%H%M%SZ")
     osl = workdir / "openssl"
     osl.mkdir(parents=True, exist_ok=True)
     serials: list[int] = []
     known: dict = {}
     with open(osl / "index.txt", "w", encoding="ascii") as index:
         for start in range(0, n, 50_000):
-            rows = []
-            for i in range(start, min(n, start + 50_000)):
-                serial = (1 << 126) | rng.getrandbits(126)
-                serials.append(serial)
-                revoked = i % REVOKED_EVERY == 1
-                row = dict(serial=serial_hex(serial), authority_id=authority.id, kind="auth",
-                           subject_id=f"{i:016X}", resident_id=None, partition=None, not_before=not_before,
-                           not_after=not_after, der=der, status="good", reason=None, revoked_at=None,
-                           status_changed_at=None, revoked_entry=None, change_seq=0, issued_at=not_before)
-                hexed = f"{serial:X}"
-                if revoked:
-                    reason = OPENSSL_REASONS[(i // REVOKED_EVERY) % len(OPENSSL_REASONS)]
-                    at = now - timedelta(days=1, seconds=i)
-                    row.update(status="revoked", reason=reason, revoked_at=at, status_changed_at=at, change_seq=1,
-                               revoked_entry=encode_revoked_entry(serial, at, x509.ReasonFlags(reason)))
-                    index.write(f"R\t{expiry}\t{at.strftime('%y%m%d%H%M%SZ')},{reason}\t{hexed}\tunknown\t"
-                                f"/C=JP/CN={i:016X}\n")
-                else:
-                    index.write(f"V\t{expiry}\t\t{hexed}\tunknown\t/C=JP/CN={i:016X}\n")
-                rows.append(row)
-                status = "revoked" if revoked else "good"
-                if status not in known:
-                    known[status] = {"serial": f"0x{serial:x}", "index": i}
+            rows = [_row(i, (1 << 126) | rng.getrandbits(126), authority.id, der, now, index, known)
+                    for i in range(start, min(n, start + 50_000))]
+            serials += [int(r["serial"], 16) for r in rows]
             _insert_rows(service.store, authority.id, rows)
     service.store.dispose()
     (osl / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
@@ -158,3 +168,60 @@ def write_mixes(workdir: Path, encoded: list[str], rng: random.Random) -> None:
                 theirs.write(f"/{encoded[i]}\n")
         (workdir / f"mix-{mix}.json").write_text(json.dumps(
             {"requests": len(order), "distinct": len(set(order))}))
+
+
+# --- measuring helpers of ocsp_bench ------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory (MB) of a server process and of each of its worker processes."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    sizes = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+            sizes.append(round(kb / 1024, 1))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return sizes
+
+
+_R1 = re.compile(r"^\+R1:(\d+):2048:([0-9.]+)$", re.M)
+
+
+def openssl_speed(seconds: int = 3) -> dict:
+    """``openssl speed -mr -seconds N rsa2048``: RSA-2048 signatures per CPU (user) second."""
+    p = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), "rsa2048"], capture_output=True,
+                       text=True, timeout=seconds * 4 + 60)
+    m = _R1.search(p.stdout + p.stderr)
+    if p.returncode != 0 or m is None:
+        raise SystemExit(f"openssl speed failed:\n{(p.stdout + p.stderr)[-2000:]}")
+    ops, cpu = int(m.group(1)), float(m.group(2))
+    return {"signs": ops, "cpu_seconds": cpu, "per_cpu_second": round(ops / cpu, 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server process and its worker processes so far (Linux
+    /proc; 0 where it cannot be read)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total

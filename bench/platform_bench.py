@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 
 from openjpki.config import Settings  # noqa: E402
 from openjpki.pki import Kind, SignFacts  # noqa: E402
+from openjpki.private_home import set_private_umask  # noqa: E402
 from openjpki.services.authority_home import initialise_home, open_authorities  # noqa: E402
 from openjpki.services.authority_setup import PASSPHRASE_ENV  # noqa: E402
 from openjpki.services.authority_testing import PASSPHRASE, seed_ca_keys  # noqa: E402
@@ -66,6 +67,7 @@ class Home:
     """A home with one registered-to-be holder: its SIGN and AUTH certificates and keys."""
 
     def __init__(self, path: Path) -> None:
+        set_private_umask()  # openjpki serve refuses a home other users can read
         os.environ[PASSPHRASE_ENV] = PASSPHRASE.decode()
         self.settings = Settings.resolve(path)
         seed_ca_keys(self.settings.keys_dir)

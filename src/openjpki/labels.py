@@ -61,7 +61,9 @@ TABLES: dict[str, dict[str, Pair]] = {
                     "failed": ("処理失敗（要確認）", "failed")},
     "letter_kind": {"inquiry_form": ("照会書兼回答書兼委任状", "inquiry, answer and letter of "
                                      "attorney"),
-                    "expiry_notice": ("有効期限通知書", "expiry notice")},
+                    "expiry_notice": ("有効期限通知書", "expiry notice"),
+                    "card_return": ("カードの返送（手続き結果）", "card returned with the result"),
+                    "result_notice": ("手続き結果のお知らせ", "result of the procedure")},
     "letter_state": {"sent": ("郵送済み（回答待ち）", "mailed"), "void": ("無効", "void"),
                      "answered": ("回答済み", "answered")},
     "event": {**_of_enum(FactChange),

@@ -25,7 +25,6 @@ _OTHERS = 0o077  # any permission for the group or others
 # The home's own files that hold secrets or register data (beside everything in keys/).
 _SECRET_FILES = ("openjpki.sqlite3", "relying-party.sqlite3", "cards/store.key")
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
-_PRIVATE_DIRS = ("keys", "cards", "letters", "konbini")
 
 
 class HomeNotPrivate(Exception):
@@ -99,15 +98,14 @@ def _mode(path: Path) -> Optional[int]:
 
 
 def private_home_problem(settings: Settings) -> Optional[str]:
-    """A one-line message when the home, one of its private folders or a secret file (the
-    store, the relying party's database, keys) can be reached by the group or others; None
-    when everything is the owner's only (or does not exist yet)."""
+    """A one-line message when the home folder, or a secret file in it (the store and its
+    -wal/-shm, the relying party's database, keys), can be reached by the group or others;
+    None when they are the owner's only (or do not exist yet). The folders inside are made
+    0700 too, but a home closed to others already closes them."""
     home = settings.home
-    for folder in (home, *(home / d for d in _PRIVATE_DIRS)):
-        mode = _mode(folder)
-        if mode is not None and mode & _OTHERS:
-            return (f"{folder} is open to other users (mode {mode:04o}): run "
-                    f"`chmod 700 {folder}`")
+    mode = _mode(home)
+    if mode is not None and mode & _OTHERS:
+        return f"{home} is open to other users (mode {mode:04o}): run `chmod 700 {home}`"
     for path in _secret_files(settings):
         mode = _mode(path)
         if mode is not None and mode & _OTHERS:

@@ -110,7 +110,7 @@ def issuer_key() -> rsa.RSAPrivateKey:
 
 def sample_facts():
     from openjpki.card.personal import CardFacts
-    return CardFacts(individual_number="900000000005", name="山田　花子",
+    return CardFacts(individual_number="999000000008", name="山田　花子",
                      address="埼玉県川口市青木二丁目１番１号", birth_date=dt.date(1990, 4, 1),
                      sex=2, card_expiry=dt.date(2035, 4, 1), security_code="5678")
 

@@ -51,5 +51,7 @@ class FakeVpcd:
             self.conn = None
 
     def close(self) -> None:
-        self.drop()
+        # The listening socket first: a card side that reconnects at once on the dropped
+        # connection must find nobody listening (as when pcscd stops), not the old socket.
         self.server.close()
+        self.drop()

@@ -183,3 +183,10 @@ def test_holder_client_reads_facts_and_face_short_and_extended(card):
         assert K.image(face["individual_number_png"], "PNG")
     assert client.manufacture_number().startswith("OJ")
     assert all(v["tries_left"] == PIN_TRIES[PinId(k)] for k, v in client.all_tries().items())
+
+
+def test_birth_date_pin_opens_the_birth_ef_only(card):
+    assert verify(card, PinId.FACE_BIRTH) == 0x9000
+    birth = tx(card, "00B08100000000")
+    assert birth[1] == 0x9000 and b"19900401" in birth[0]
+    assert tx(card, "00B0820000")[1] == 0x6982

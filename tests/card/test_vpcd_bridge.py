@@ -81,7 +81,10 @@ def test_reconnects_when_vpcd_goes_away(card):
         fake.accept()
         assert fake.atr() == REAL_CONTACT_ATR
         fake.close()  # pcscd stops: connection and listening socket gone
-        time.sleep(0.5)
+        end = time.monotonic() + 30  # until the bridge saw it go (its state), not a delay
+        while not any("reconnecting" in e for e in events):
+            assert time.monotonic() < end, events
+            time.sleep(0.01)
         fake = FakeVpcd(port)  # pcscd back on the same port
         fake.accept(timeout=10)
         assert fake.atr() == REAL_CONTACT_ATR

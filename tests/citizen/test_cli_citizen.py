@@ -29,6 +29,7 @@ def test_R3_4_notices_run_json(home, cli):
     assert (code, json.loads(out)) == (0, {"selected": 0, "letters": []})
     code, out, err = cli("--home", home, "notices", "run", "--on", "2029-02-17")
     assert code == 0 and "1 expiry notice(s)" in out
+    assert "2029年2月17日：有効期限通知書 1通を送付" in out and "2029年5月16日まで" in out
     assert "expiry notices" in err  # the progress bar, on stderr
 
 

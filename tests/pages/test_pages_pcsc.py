@@ -54,7 +54,7 @@ def test_r8_1_portal_reaches_the_card_in_the_vpcd_reader(base_url, counter, home
                              "card", "insert", holder.virtual_card_id],
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
-        assert _wait(lambda: proc.poll() is None and _atr() is not None, 20), \
+        assert _wait(lambda: proc.poll() is None and _atr() is not None, 120), \
             (tmp_path / "insert.log").read_text()
         with httpx.Client(base_url=base_url, timeout=60) as c:
             token = csrf_of(c.get("/portal").text)
@@ -77,5 +77,5 @@ def test_r8_1_portal_reaches_the_card_in_the_vpcd_reader(base_url, counter, home
             proc.kill()
             proc.wait()
         log.close()
-        _wait(lambda: _atr() is None, 10)
+        _wait(lambda: _atr() is None, 60)
     assert pin_works(counter, holder, "sign", "VPCD2025")

@@ -70,7 +70,7 @@ def test_R1_4_a_pin_blocked_by_the_sandbox_is_locked_for_opensc(tmp_path, cli):
     proc = subprocess.Popen([sys.executable, "-m", "openjpki", "--home", str(home), "card",
                              "insert", card_id], stdout=subprocess.DEVNULL, stderr=log)
     try:
-        assert _wait(lambda: proc.poll() is None and _atr() is not None, 20), \
+        assert _wait(lambda: proc.poll() is None and _atr() is not None, 120), \
             (tmp_path / "insert.log").read_text()
         dump = _tool("pkcs15-tool", "-D")
         assert re.search(r"Tries left\s+: 0", _block(dump, "PIN [User Authentication PIN")), dump
@@ -85,4 +85,4 @@ def test_R1_4_a_pin_blocked_by_the_sandbox_is_locked_for_opensc(tmp_path, cli):
             proc.kill()
             proc.wait()
         log.close()
-        _wait(lambda: _atr() is None, 10)
+        _wait(lambda: _atr() is None, 60)

@@ -201,9 +201,21 @@ def test_R1_4_pin_tries_set_blocked_and_unblocked_on_the_card(env, cli):
     assert card(env, cid)["pins"]["sign"]["tries_left"] == 0
 
 
+@pytest.mark.parametrize("kind, limit", [("card", 3), ("input", 3), ("face_b", 10)])
+def test_R1_6_the_sandbox_api_sets_the_tries_of_every_pin_the_card_holds(env, kind, limit):
+    cid = create(env, "valid")["card_id"]
+    r = env[3].put(f"/api/sandbox/cards/{cid}/pins/{kind}", json={"tries_left": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["locked"] and r.json()["max_tries"] == limit
+    assert card(env, cid)["pins"][kind]["tries_left"] == 0
+    assert env[3].put(f"/api/sandbox/cards/{cid}/pins/nonsense",
+                      json={"tries_left": 0}).status_code in (400, 422)
+
+
 @pytest.mark.parametrize("args, message", [
     (("--kind", "auth", "--tries", "4"), "0 to 3"),
     (("--kind", "pin", "--block"), "--kind"),
+    (("--kind", "card", "--tries", "4"), "0 to 3"),
     (("--kind", "auth"), "exactly one of"),
     (("--kind", "auth", "--block", "--unblock"), "exactly one of"),
 ])
@@ -324,3 +336,43 @@ def test_every_sandbox_action_is_in_the_audit_log_and_the_chain_holds(env):
             "sandbox.card.end", "register.move", "sandbox.clock.advance"} <= actions, actions
     assert ("sandbox.resident.create", f"resident:{made['id']}") in rows
     assert verify(service.store).ok
+
+
+def test_R1_6_sandbox_pin_covers_the_card_pins_and_card_show_gives_pin_b(env, cli):
+    from openjpki.card.holder import HolderClient, PinLocked
+    from openjpki.card.pins import PinId
+
+    made = create(env, "valid")
+    cid = made["card_id"]
+    r = cli(env[0], "sandbox", "card", "show", cid, "--json")
+    shown = r.json()
+    assert len(shown["security_code"]) == 4 and shown["pin_b"].endswith(shown["security_code"])
+    for kind, limit in (("card", 3), ("input", 3), ("face_b", 10), ("input_a", 10)):
+        r = cli(env[0], "sandbox", "pin", cid, "--kind", kind, "--block", "--json")
+        assert r.code == 0, r.err
+        assert r.json()["tries_left"] == 0 and r.json()["max_tries"] == limit
+    vc = CardStore(env[1].cards_dir).open(cid)
+    try:
+        vc.power_on()
+        client = HolderClient(vc)
+        with pytest.raises(PinLocked):  # blocked on the card itself
+            client.verify(PinId.FACE_B, shown["pin_b"])
+        client.verify(PinId.FACE_A, shown["individual_number"])  # the other PINs untouched
+    finally:
+        vc.close()
+    r = cli(env[0], "sandbox", "pin", cid, "--kind", "face_b", "--unblock", "--json")
+    assert r.json()["tries_left"] == 10
+
+
+def test_sandbox_residents_have_postal_codes_of_their_town(env):
+    """A made-up 郵便番号 fitting the address, also after the move of sign-revoked-by-move."""
+    from openjpki.services.demo_postal import KAWAGUCHI, town_of
+
+    for state in ("valid", "sign-revoked-by-move"):
+        made = create(env, state)
+        r = env[3].get(f"/api/residents/{made['id']}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        resident = body.get("resident", body)
+        town = town_of(resident["address"], "埼玉県", "川口市")
+        assert resident["postal_code"] == KAWAGUCHI[town], resident

@@ -54,12 +54,32 @@ class Served:
                               timeout=timeout, env=self.env)
 
 
+_POOL: list = []
+
+
+def _card_keys_from_a_pool(monkeypatch) -> None:
+    """Cards made in this process draw their "new" keys from a pool made once (RSA key
+    generation is the slow part of seeding holders; the server's own cards are unchanged)."""
+    import itertools
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from openjpki.card import rsaops
+
+    if not _POOL:
+        _POOL.extend(rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                     for _ in range(4))
+    cycle = itertools.cycle(_POOL)
+    monkeypatch.setattr(rsaops, "generate_key", lambda: next(cycle))
+
+
 @contextlib.contextmanager
 def database(backend: str, monkeypatch) -> Iterator[dict]:
     """The environment that points a home at ``backend`` (a fresh PostgreSQL schema), with
     the test CA passphrase (children inherit it)."""
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE.decode())
     monkeypatch.delenv("OPENJPKI_SERVICE_MODE", raising=False)
+    _card_keys_from_a_pool(monkeypatch)
     if backend == "sqlite":
         monkeypatch.delenv("OPENJPKI_DATABASE_URL", raising=False)
         yield {}

@@ -197,3 +197,83 @@ def test_a_bad_setting_stops_serve_with_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "openjpki", "--home", str(home), "serve",
                         "--port", "0"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "max_body" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_an_endless_request_head_is_cut_off(server, first):
+    """A header line that never ends (on the first request of a connection, which the OCSP
+    front reads, or on a later one, which uvicorn reads): 431 and the connection closed,
+    with the server's memory unchanged."""
+    pid = server.proc.pid
+    before = _rss_kib(pid)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        if not first:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            assert b" 200 " in sock.recv(65536)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        sent = _send_body(sock, 200 * MB, chunked=False)
+        status, headers, body, closed = _response(sock)
+    assert status == 431 and closed
+    assert json.loads(body)["status"] == 431
+    assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
+    grown = _rss_kib(pid) - before
+    assert grown < 8 * 1024, f"the server's RSS grew by {grown} KiB"
+
+
+def _assert_platform_400(status, headers, body, closed):
+    """The platform API's paths: the limit answered in the contract's shape, a 400 (its table
+    has no 413), the connection still closed."""
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    answer = json.loads(body)
+    assert set(answer) == {"responseInfo", "status"}
+    assert answer["status"]["status"] == "FAILED"
+    assert answer["status"]["errorInfo"]["reason"] == "400 Bad Request"
+    assert headers.get("connection", "").lower() == "close"
+    assert closed, "the connection is closed after the refusal"
+
+
+@pytest.mark.parametrize("path", ["/verify/login", "/verify/registration", "/verify/replacement"])
+def test_platform_paths_refuse_an_oversized_body_unread_in_their_shape(server, path):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head(path, f"content-length: {300 * MB}\r\n"))
+        _assert_platform_400(*_response(sock))
+        assert _send_body(sock, 300 * MB, chunked=False) < 100 * MB
+
+
+def test_platform_paths_cut_a_chunked_body_at_the_limit_in_their_shape(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head("/verify/login", "transfer-encoding: chunked\r\n"))
+        sent = _send_body(sock, 300 * MB, chunked=True)
+        _assert_platform_400(*_response(sock))
+    assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_an_endless_head_to_a_platform_path_is_cut_off_in_its_shape(server, first):
+    """The head limit's refusal on the platform API's paths is the contract's 400 in its
+    shape, made by the same per-path refusal as the body limit's; the connection closed."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        if not first:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(10)
+            assert b" 200 " in sock.recv(65536)
+        sock.sendall(b"POST /verify/login HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        sent = _send_body(sock, 200 * MB, chunked=False)
+        _assert_platform_400(*_response(sock))
+    assert sent < 100 * MB, f"the server kept reading: {sent} bytes taken"
+
+
+def test_ocsp_on_a_connection_uvicorn_reads_is_bounded_too(server):
+    """After a first request the OCSP front hands the connection to uvicorn; an oversized
+    OCSP POST there is refused unread as well."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        assert b" 200 " in sock.recv(65536)
+        sock.sendall(b"POST /ocsp HTTP/1.1\r\nHost: x\r\ncontent-type: application/ocsp-request"
+                     b"\r\ncontent-length: %d\r\n\r\n" % (300 * MB))
+        status, headers, body, closed = _response(sock)
+        assert status == 413 and closed
+        assert _send_body(sock, 300 * MB, chunked=False) < 100 * MB

@@ -44,13 +44,8 @@ def test_a_replayed_pre_login_cookie_logs_in_once(tmp_path, backend, monkeypatch
             assert _portal_login(later, token, answer) == 400  # used: replay refused
             later.close()
 
-
-def test_the_challenge_is_bound_to_the_session_that_asked_for_it(tmp_path, monkeypatch):
-    """Another session (its own cookie) presenting the first session's signed challenge does
-    not log in; the first session then still can."""
-    holders = []
-    with served_home(tmp_path, "sqlite", monkeypatch,
-                     prepare=lambda s: holders.extend(seed_holders(s))) as srv:
+        # Bound to the session that asked: another session presenting this one's signed
+        # challenge does not log in; the asking session then still can.
         with client(srv.url) as asker, client(srv.url) as other:
             _, page = csrf_of(asker, "/portal")
             answer = sign_answer(srv.settings, holders[0], CHALLENGE.search(page).group(1))

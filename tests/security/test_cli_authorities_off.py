@@ -5,11 +5,10 @@ queued (R5.9) — the CLI says so and exits 3 — and work on the card alone is 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.security.serve_app_kit import cli_in
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +23,7 @@ EXIT_QUEUED = 3
 
 
 def cli(home, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "openjpki", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+    return cli_in(home, *args, env=env)
 
 
 @pytest.fixture

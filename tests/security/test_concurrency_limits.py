@@ -37,7 +37,7 @@ def _sign_in(c, password: str) -> int:
 
 def test_50_parallel_wrong_clerk_passwords_are_held_at_the_limit(tmp_path, backend,
                                                                    monkeypatch):
-    """Finding: 20 wrong passwords at once all got 401 and none locked; the right one then
+    """Before, 20 wrong passwords at once all got 401 and none locked; the right one then
     signed in. Now at most C.LOCK_AFTER of 50 are checked, the address is held, the clerk
     signs in from another address, and the supervisor sees and clears the hold."""
     with served_home(tmp_path, backend, monkeypatch, prepare=_add_clerk) as srv:

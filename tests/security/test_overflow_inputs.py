@@ -3,13 +3,9 @@ CLI (exit 2) — never a 500, a traceback, ``OverflowError`` or a Python codec e
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.security.serve_app_kit import sandbox_client
+from tests.security.serve_app_kit import run_cli, sandbox_client
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +45,14 @@ def test_body_ids_and_dates_out_of_range_are_4xx(client):
     assert r.status_code == 400
 
 
-def cli(home, *args: bytes | str) -> subprocess.CompletedProcess:
-    argv = [os.fsencode(a) if isinstance(a, str) else a for a in args]
-    return subprocess.run([os.fsencode(sys.executable), b"-m", b"openjpki", b"--home",
-                           os.fsencode(str(home)), *argv], capture_output=True, timeout=120)
+def cli(home, *args: bytes | str) -> tuple[int, str, str]:
+    return run_cli("--home", str(home), *args)
 
 
-def _one_line_error(r: subprocess.CompletedProcess) -> str:
-    err = r.stderr.decode("utf-8")
+def _one_line_error(r: tuple[int, str, str]) -> str:
+    code, _out, err = r
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert r.returncode == 2, err
+    assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     for bad in ("Traceback", "OverflowError", "UnicodeEncodeError", "UnicodeDecodeError",
                 "surrogate", "codec"):
@@ -69,8 +63,8 @@ def _one_line_error(r: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def cli_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("overflow-cli") / "home"
-    r = cli(home, "init")
-    assert r.returncode == 0, r.stderr
+    code, _out, err = cli(home, "init")
+    assert code == 0, err
     return home
 
 

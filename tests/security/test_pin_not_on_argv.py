@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from tests.security.serve_app_kit import run_cli
+
 pytestmark = pytest.mark.slow
 AT = "2026-12-08T10:00"  # a Tuesday morning: the counter is open
 
@@ -133,20 +135,22 @@ def test_on_a_terminal_the_pin_is_asked_for_and_not_echoed(home):
      "OPENJPKI_NEW_PIN"),
 ])
 def test_every_holder_command_takes_its_pin_without_argv(home, args, option, env):
-    r = cli(home, *args)
-    assert r.returncode == 2 and env in r.stderr, r.stderr  # asked for, never guessed
-    r = cli(home, *args, option, "1234")
-    assert _warned(r.stderr, option), r.stderr
-    r = cli(home, *args, env={env: "1234", "OPENJPKI_NEW_PIN": "4321"})
-    assert "warning" not in r.stderr and env not in r.stderr, r.stderr
-    r = cli(home, *args, "--pin-stdin", stdin="1234\n4321\n")
-    assert "warning" not in r.stderr and "--pin-stdin: no line" not in r.stderr, r.stderr
+    run = lambda *a, **kw: run_cli("--home", home, *a, **kw)  # noqa: E731
+    code, _out, err = run(*args)
+    assert code == 2 and env in err, err  # asked for, never guessed
+    _c, _o, err = run(*args, option, "1234")
+    assert _warned(err, option), err
+    _c, _o, err = run(*args, env={env: "1234", "OPENJPKI_NEW_PIN": "4321"})
+    assert "warning" not in err and env not in err, err
+    _c, _o, err = run(*args, "--pin-stdin", stdin="1234\n4321\n")
+    assert "warning" not in err and "--pin-stdin: no line" not in err, err
 
 
 @pytest.mark.parametrize("command", [("counter", "issue", "1"), ("counter", "renew", "1"),
                                      ("counter", "reissue-sign", "1")])
 def test_counter_procedures_warn_on_argv_pins(home, command):
-    r = cli(home, *command, "--card-pin", "2468", "--at", AT)
-    assert _warned(r.stderr, "--card-pin"), r.stderr
-    r = cli(home, *command, "--at", AT, env={"OPENJPKI_CARD_PIN": "2468"})
-    assert "warning" not in r.stderr
+    _c, _o, err = run_cli("--home", home, *command, "--card-pin", "2468", "--at", AT)
+    assert _warned(err, "--card-pin"), err
+    _c, _o, err = run_cli("--home", home, *command, "--at", AT,
+                          env={"OPENJPKI_CARD_PIN": "2468"})
+    assert "warning" not in err

@@ -111,3 +111,16 @@ def test_no_sequence_of_outside_guesses_locks_the_clerk_out(tmp_path, monkeypatc
             assert isinstance(C.sign_in(st_, "tanaka", PASSWORD, now=t, address="10.0.0.1"),
                               C.ClerkView)
         check()
+
+
+def test_holding_does_not_tell_which_names_exist(store):
+    """An unknown name is held after as many wrong passwords as a real one, with the same
+    words: the throttle does not enumerate accounts."""
+    for name in ("tanaka", "nobody"):
+        for i in range(S.PAIR_LIMIT):
+            assert C.sign_in(store, name, f"wrong-{i}", now=NOW, address="192.0.2.1") \
+                == C.BAD_CREDENTIALS
+    held = [C.sign_in(store, name, "another-password", now=NOW, address="192.0.2.1")
+            for name in ("tanaka", "nobody")]
+    assert all(isinstance(h, C.SignInRefused) for h in held)
+    assert held[0].message_en == held[1].message_en

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 
 import pytest
+
+from tests.security.serve_app_kit import cli_in
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +31,7 @@ SLOW_HASHES = {("clerks", "password_hash")}
 
 
 def cli(home, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "openjpki", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+    return cli_in(home, *args, env=env)
 
 
 def _digests(pin: str) -> set[str]:

@@ -5,16 +5,15 @@ API, the pages and the CLI alike, the message naming the character and its posit
 
 from __future__ import annotations
 
+import json
 import re
-import subprocess
 import unicodedata
-import sys
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from openjpki.rules import register_text_fault, register_text_problem
-from tests.security.serve_app_kit import sandbox_client
+from tests.security.serve_app_kit import run_cli, sandbox_client
 
 BAD_NAMES = {"\u202e山田　太郎": (1, 0x202E), "\u200b\u200b": (None, None),
              "山田\ufeff太郎": (3, 0xFEFF), "山田\uffff": (3, 0xFFFF),
@@ -96,17 +95,16 @@ def test_R1_2_register_events_refuse_them_too(client):
 
 def test_R1_2_cli_refuses_with_one_line(tmp_path):
     home = tmp_path / "home"
-    base = [sys.executable, "-m", "openjpki", "--home", str(home)]
-    assert subprocess.run([*base, "init"], capture_output=True).returncode == 0
+    assert run_cli("--home", home, "init")[0] == 0
     for bad, (position, cp) in BAD_NAMES.items():
-        r = subprocess.run([*base, "resident", "add", "--name", bad, "--address", "川口市",
-                            "--birth", "1980-05-15", "--sex", "male"],
-                           capture_output=True, text=True)
-        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-        assert r.returncode == 2 and len(lines) == 1, (bad, r.stderr)
+        code, _out, err = run_cli("--home", home, "resident", "add", "--name", bad, "--address",
+                                  "川口市", "--birth", "1980-05-15", "--sex", "male")
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1, (bad, err)
         assert "R1.2" in lines[0] and (cp is None or f"U+{cp:04X}" in lines[0])
-    r = subprocess.run([*base, "resident", "list", "--json"], capture_output=True, text=True)
-    assert r.stdout.strip() in ("[]", "")
+        assert position is None or f"position {position}" in lines[0]
+    code, out, _err = run_cli("--home", home, "resident", "list", "--json")
+    assert code == 0 and json.loads(out) == []
 
 
 def test_R1_2_pages_refuse_with_the_character_named(tmp_path):

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from openjpki.services.authority_setup import PASSPHRASE_ENV
 from openjpki.services.authority_testing import PASSPHRASE, seed_ca_keys
@@ -204,3 +205,25 @@ def test_rollover_roots_and_crls_of_every_generation(tmp_path):
     assert "generation 7" in one_line_error(cli(home, "crl", "generate", "--generation", "7"))
     assert "sign or auth" in one_line_error(cli(home, "authorities", "rollover", "--kind", "both"))
     assert "openjpki init" in one_line_error(cli(tmp_path / "none", "authorities", "roots"))
+
+
+def test_crl_generate_only_partitions_writes_every_partition_and_no_full_list(home, roots, tmp_path):
+    """One run writes every SIGN partition's CRL (services.authority_crls), each verified by
+    openssl against the SIGN root, and no full list; the revoked entry is in its partition's."""
+    issued = [ok_json(cli(home, "cert", "issue", "--kind", "sign", "--prefecture", p, "--municipality", m, "--json"))
+              for p, m in (("東京都", "港区"), ("大阪府", "堺市"))]
+    ok_json(cli(home, "cert", "revoke", issued[1]["serial"], "--reason", "keyCompromise", "--json"))
+    out = ok_json(cli(home, "crl", "generate", "--only-partitions", "--json"))
+    names = [str(Path(f).relative_to(home)) for f in out["files"]]
+    assert names and all(n.startswith("crl/sign/") for n in names), names
+    root = tmp_path / "sign-root.pem"
+    root.write_text(roots["sign_root"])
+    found = 0
+    for f in out["files"]:
+        r = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", f, "-noout", "-CAfile", str(root)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "verify OK" in r.stdout + r.stderr, f
+        crl = x509.load_der_x509_crl(Path(f).read_bytes())
+        found += sum(1 for e in crl if e.serial_number == int(issued[1]["serial"], 16))
+    assert found == 1 and out["entries"] >= 1
+    assert "--only-partitions" in one_line_error(cli(home, "crl", "generate", "--only-partitions", "--kind", "auth"))

@@ -62,8 +62,13 @@ def _queue_copies(ctx, template_item_id: int, n: int) -> None:
     """n more residents, applications and queue items, copies of the template's."""
     from sqlalchemy import insert
 
+    from openjpki.rules.individual_number import SYNTHETIC_PREFIX, check_digit
     from openjpki.services.deferred import seal_pins
     from openjpki.store.residents import Resident
+
+    def number(i: int) -> str:  # distinct from the template's (a random draw)
+        body = f"{SYNTHETIC_PREFIX}{5_000_000 + i:07d}"
+        return body + str(check_digit(body))
 
     def plain(row) -> dict:
         return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key != "id"}
@@ -74,8 +79,8 @@ def _queue_copies(ctx, template_item_id: int, n: int) -> None:
         r = s.get(Resident, app.resident_id)
         base_r, base_a, base_i = plain(r), plain(app), plain(item)
         rids = s.execute(insert(Resident).returning(Resident.id), [
-            {**base_r, "name": f"規模　{i:04d}", "household_id": f"HS{i:06d}"}
-            for i in range(n)]).scalars().all()
+            {**base_r, "name": f"規模　{i:04d}", "household_id": f"HS{i:06d}",
+             "individual_number": number(i)} for i in range(n)]).scalars().all()
         aids = s.execute(insert(Application).returning(Application.id), [
             {**base_a, "resident_id": rid} for rid in rids]).scalars().all()
         s.execute(insert(DeferredItem), [
@@ -120,11 +125,9 @@ def cheap(monkeypatch, key_pool):
     import itertools
 
     from openjpki.card import rsaops
-    from openjpki.services.counter import secrets as counter_secrets
 
     pool = itertools.cycle(key_pool)
     monkeypatch.setattr(rsaops, "generate_key", lambda: next(pool))
-    monkeypatch.setitem(counter_secrets._SCRYPT, "n", 2 ** 4)
 
 
 @pytest.mark.timeout(600)

@@ -125,3 +125,27 @@ def test_a_second_run_changes_nothing_and_prints_the_same(seeded):
         assert len(service.list()) == 2 * 6 + 2  # six cards with both, two with AUTH only
     finally:
         service.store.dispose()
+
+
+def test_demo_residents_have_postal_codes_of_their_town(seeded):
+    """Their letters print a 〒 line: a made-up 郵便番号 in 川口市's 332–334 range that
+    fits the town of the address (a moved resident's, the new one's)."""
+    import re
+
+    from openjpki.services.demo_postal import KAWAGUCHI, town_of
+    from openjpki.store import Store
+    from openjpki.store.residents import Resident
+
+    home, out = seeded
+    store = Store.open(Settings.resolve(home).effective_database_url)
+    try:
+        with store.transaction() as s:
+            people = s.query(Resident).all()
+            assert len(people) >= len(json.loads(out)["residents"])
+            for r in people:
+                assert re.fullmatch(r"33[234]-\d{4}", r.postal_code or ""), (r.name, r.address)
+                assert r.postal_code == KAWAGUCHI[town_of(r.address, "埼玉県", "川口市")]
+            moved = next(r for r in people if r.name == "鈴木　花子")
+            assert "栄町" in moved.address and moved.postal_code == "332-0017"
+    finally:
+        store.engine.dispose()

@@ -453,3 +453,18 @@ def test_R2_3_stay_extension_event(client):
     assert r.status_code == 400 and r.json()["type"].endswith("/invalid-input")
     r = client.post(f"/api/residents/{rid}/events/stay-extension", json={"until": "x"})
     assert r.status_code == 422
+
+
+def test_R3_6_a_paid_card_reissue_through_the_api_costs_the_fee(client):
+    """paid_card_reissue: the new card is a paid re-issue, so its certificates cost 200 yen
+    (details.fee); without it issuance is free; with new_card false it is a 400 problem."""
+    paid = client.post("/api/counter/issuance", json={
+        "resident_id": resident(client), "pins": PINS, "paid_card_reissue": True})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["fee"] == 200 and paid.json()["fee_reason"] == "card_reissue"
+    rid, free = holder(client)
+    assert free["fee"] == 0 and free["fee_reason"] is None
+    r = client.post("/api/counter/issuance", json={
+        "resident_id": rid, "new_card": False, "kinds": ["sign"], "pins": PINS,
+        "paid_card_reissue": True})
+    assert r.status_code == 400 and "paid_card_reissue" in r.json()["detail"], r.text

@@ -1,5 +1,5 @@
 """The virtual My Number Card (JPKI application), its store, the issuing terminal, the
-vpcd bridge to PC/SC, and the holder-side client (shared/spec/CARD.md).
+vpcd bridge to PC/SC, and the holder-side client (docs/CARD.md).
 
 Works on bytes, keys and certificates only: it imports neither ``openjpki.rules``, ``pki``
 nor ``store`` (ARCHITECTURE.md).

@@ -67,6 +67,7 @@ class Ef:
 
 _INPUT_READ = frozenset({PinId.INPUT, PinId.INPUT_A, PinId.INPUT_B})
 _FACE_READ = frozenset({PinId.FACE_A, PinId.FACE_B})
+_BIRTH_READ = _FACE_READ | {PinId.FACE_BIRTH}
 
 FILES: dict[App, dict[int, Ef]] = {
     App.JPKI: {
@@ -94,7 +95,8 @@ FILES: dict[App, dict[int, Ef]] = {
     App.FACE: {
         0x0013: Ef(EfKind.PIN, pin=PinId.FACE_A),
         0x0012: Ef(EfKind.PIN, pin=PinId.FACE_B),
-        0x0001: Ef(EfKind.DATA, _FACE_READ),   # birth date, signed
+        0x0011: Ef(EfKind.PIN, pin=PinId.FACE_BIRTH),  # [open] the birth date YYMMDD
+        0x0001: Ef(EfKind.DATA, _BIRTH_READ),  # birth date, signed
         0x0002: Ef(EfKind.DATA, _FACE_READ),   # the card face
         0x0003: Ef(EfKind.DATA),               # basic information
         0x0005: Ef(EfKind.DATA, frozenset({PinId.FACE_A})),  # individual-number image

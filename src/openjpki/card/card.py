@@ -61,7 +61,9 @@ class Session:
     verified: set[PinId] = field(default_factory=set)
     issuer: bool = False
     challenge: bytes | None = None
-    staging: tuple[int, bytearray] | None = None
+    # Files being loaded by the issuer, by (application, FID), until committed.
+    staging: dict[tuple[App, int], bytearray] = field(default_factory=dict)
+    staged_pins: dict[PinId, bytes] = field(default_factory=dict)
 
 
 Result = A.Result

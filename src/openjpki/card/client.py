@@ -21,6 +21,7 @@ from openjpki.card import layout as L
 from openjpki.card.pins import MAX_TRIES, KeyKind, pin_form_message
 
 READ_CHUNK = 256
+COMMON_AID = bytes.fromhex("D3921000310001010100")  # 共通AP
 MAX_OFFSET = 0x7FFF
 
 
@@ -97,11 +98,17 @@ class JpkiClient:
 
     # --- selection --------------------------------------------------------------------
     def select_jpki(self) -> None:
-        """Select the JPKI AP (this also forgets any verified PIN on the card)."""
+        """Select the JPKI AP. Selecting it while it is selected keeps the PINs verified in
+        it (see ``card.py``); :meth:`logout` forgets them."""
         _, sw = self._tx(A.build(0x00, 0xA4, 0x04, 0x0C, L.AID_JPKI))
         if sw != A.SW_OK:
             raise NotJpkiCard(f"not a My Number Card: the JPKI application is not there "
                               f"(SELECT answered {sw:04X})", sw)
+
+    def logout(self) -> None:
+        """Make the card forget every verified PIN: select another application (the 共通AP),
+        which leaves the JPKI AP and its security state."""
+        self._tx(A.build(0x00, 0xA4, 0x04, 0x0C, COMMON_AID))
 
     def select_ef(self, fid: int) -> None:
         _, sw = self._tx(A.build(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))

@@ -40,7 +40,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 def _png(img: Image.Image) -> bytes:
     out = io.BytesIO()
-    img.save(out, format="PNG", optimize=True)
+    img.save(out, format="PNG")
     return out.getvalue()
 
 

@@ -15,8 +15,10 @@ certificates in the JPKI AP only; data EFs and PINs in every application):
 | ``80 46 01 00 00`` (key EF selected) | read the public key | modulus + 9000; no key 6985 |
 | ``80 D6 off off Lc data`` (certificate or data EF selected) | WRITE a chunk of a file being loaded (offset 0 starts anew; chunks are contiguous; short or extended Lc) | 9000; gap 6A86; past the EF 6700 |
 | ``80 D8 00 00`` (same EF) | COMMIT the loaded file: a certificate EF takes one DER certificate (in 0001/000A it must certify that key); a data EF takes any non-empty bytes | 9000; not so 6A80; no key 6985 |
+| ``80 D8 01 00`` | COMMIT every data EF loaded and every PIN staged in the selected application (not the JPKI AP), in one durable write | 9000; nothing loaded 6985 |
 | ``80 0E 00 00`` | ERASE the selected certificate, key (and its certificate), data EF or PIN | 9000 |
 | ``80 2C 00 80 Lc PIN`` (PIN EF selected) | RESET the PIN (初期化, R1.7): new PIN, full tries, unblocked | 9000; form 6A80 (R1.3, R1.6) |
+| ``80 2C 02 80 Lc PIN`` (PIN EF selected) | STAGE a PIN reset, done by the next ``80 D8 01 00`` | 9000; form 6A80 |
 | ``80 2C 01 80 01 n`` (PIN EF selected) | SET TRIES left to n (0 blocks, the maximum unblocks), the PIN unchanged: for sandboxes and test cards | 9000; n too big 6A80; no PIN set 6985 |
 | ``80 E6 00 00`` | WIPE the selected application: no keys, certificates, data or PINs in it | 9000 |
 
@@ -39,7 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from openjpki.card import apdu as A
 from openjpki.card import layout as L
 from openjpki.card import rsaops
-from openjpki.card.apps import DATA_EF_MAX, FILES, App, EfKind, ef
+from openjpki.card.apps import DATA_EF_MAX, FILES, PIN_EF, App, EfKind, ef
 from openjpki.card.pins import PIN_TRIES, KeyKind, PinId, pin_form_ok
 from openjpki.card.state import PinRecord
 
@@ -137,27 +139,54 @@ def _write(card: "VirtualCard", c: A.Command) -> A.Result:
     if c.p1 & 0x80:
         return A.err(A.SW_WRONG_P1P2)
     offset = c.p1p2
+    key = (card.session.app, fid)
     if offset == 0:
-        card.session.staging = (fid, bytearray())
-    staging = card.session.staging
-    if staging is None or staging[0] != fid or len(staging[1]) != offset:
+        card.session.staging[key] = bytearray()  # type: ignore[index]
+    buf = card.session.staging.get(key)  # type: ignore[arg-type]
+    if buf is None or len(buf) != offset:
         return A.err(A.SW_WRONG_P1P2)
     if offset + len(c.data) > limit:
         return A.err(A.SW_WRONG_LENGTH)
-    staging[1].extend(c.data)
+    buf.extend(c.data)
+    return A.ok()
+
+
+def _commit_all(card: "VirtualCard") -> A.Result:
+    """``80 D8 01 00``: every data EF loaded and every PIN staged in this application, in
+    one durable write (the particulars change as a whole)."""
+    app = card.session.app
+    if app is App.JPKI:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)  # certificates are checked one by one
+    loaded = {k: bytes(v) for k, v in card.session.staging.items() if k[0] is app and v}
+    pins = {pid: pin for pid, pin in card.session.staged_pins.items()
+            if PIN_EF[pid][0] is app}
+    if not loaded and not pins:
+        return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
+    for k in loaded:
+        del card.session.staging[k]
+    new = card._state.clone()
+    new.data.update(loaded)
+    for pid, pin in pins.items():
+        del card.session.staged_pins[pid]
+        new.set_pin(pid, pin)
+        card.session.verified.discard(pid)
+    card._commit(new)
     return A.ok()
 
 
 def _commit_certificate(card: "VirtualCard", c: A.Command) -> A.Result:
-    if c.p1p2 != 0:
+    if c.p1p2 not in (0x0000, 0x0100):
         return A.err(A.SW_WRONG_P1P2)
     if c.data:
         return A.err(A.SW_WRONG_LENGTH)
-    fid, staging = card.session.ef, card.session.staging
-    if _loadable(card) is None or staging is None or staging[0] != fid:
+    if c.p1 == 0x01:
+        return _commit_all(card)
+    fid = card.session.ef
+    staged = card.session.staging.get((card.session.app, fid))  # type: ignore[arg-type]
+    if _loadable(card) is None or staged is None:
         return A.err(A.SW_CONDITIONS_NOT_SATISFIED)
-    der = bytes(staging[1])
-    card.session.staging = None
+    der = bytes(staged)
+    del card.session.staging[(card.session.app, fid)]  # type: ignore[arg-type]
     if not card.in_jpki:  # a data EF of another application: the bytes as loaded
         new = card._state.clone()
         new.data[(card.session.app, fid)] = der  # type: ignore[index]
@@ -212,7 +241,7 @@ def _erase(card: "VirtualCard", c: A.Command) -> A.Result:
 
 
 def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
-    if c.p1 not in (0x00, 0x01) or c.p2 != 0x80:
+    if c.p1 not in (0x00, 0x01, 0x02) or c.p2 != 0x80:
         return A.err(A.SW_WRONG_P1P2)
     spec = ef(card.session.app, card.session.ef)
     kind = spec.pin if spec is not None else None
@@ -224,6 +253,9 @@ def _reset_pin(card: "VirtualCard", c: A.Command) -> A.Result:
         return _set_tries(card, kind, c.data)
     if not pin_form_ok(kind, c.data):  # R1.3
         return A.err(A.SW_WRONG_DATA)
+    if c.p1 == 0x02:  # staged: set by the next COMMIT of every loaded file (80 D8 01 00)
+        card.session.staged_pins[kind] = bytes(c.data)
+        return A.ok()
     new = card._state.clone()
     new.set_pin(kind, c.data)  # R1.7: 初期化 — new PIN, full count, unblocked
     card._commit(new)
@@ -263,7 +295,8 @@ def _wipe(card: "VirtualCard", c: A.Command) -> A.Result:
             new.pins[spec.pin] = PinRecord(None, 0)
     card._commit(new)
     card.session.verified.clear()
-    card.session.staging = None
+    card.session.staging.clear()
+    card.session.staged_pins.clear()
     return A.ok()
 
 

@@ -68,7 +68,8 @@ class CardFacts:
 
     def derived_pins(self) -> dict[PinId, str]:
         return {PinId.INPUT_A: self.pin_a, PinId.FACE_A: self.pin_a,
-                PinId.INPUT_B: self.pin_b, PinId.FACE_B: self.pin_b}
+                PinId.INPUT_B: self.pin_b, PinId.FACE_B: self.pin_b,
+                PinId.FACE_BIRTH: f"{self.birth_date:%y%m%d}"}
 
 
 def _sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes:

@@ -39,6 +39,7 @@ class PinId(str, Enum):
     INPUT_B = "input_b"  # 券面事項入力補助AP EF 0015, 照合番号B
     FACE_A = "face_a"    # 券面事項確認AP EF 0013, 照合番号A
     FACE_B = "face_b"    # 券面事項確認AP EF 0012, 照合番号B
+    FACE_BIRTH = "face_birth"  # 券面事項確認AP EF 0011, the birth date YYMMDD
     CARD = "card"        # 住基AP EF 0011, 住民基本台帳用暗証番号 (R1.6)
 
     @classmethod
@@ -67,7 +68,8 @@ class PinId(str, Enum):
 # and 住民基本台帳用暗証番号 have 3 tries (R1.6). [open] The tries of 照合番号A/B are not
 # published; 10 is chosen here.
 PIN_TRIES = {PinId.AUTH: 3, PinId.SIGN: 5, PinId.INPUT: 3, PinId.INPUT_A: 10,
-             PinId.INPUT_B: 10, PinId.FACE_A: 10, PinId.FACE_B: 10, PinId.CARD: 3}
+             PinId.INPUT_B: 10, PinId.FACE_A: 10, PinId.FACE_B: 10, PinId.FACE_BIRTH: 10,
+             PinId.CARD: 3}
 
 _DIGITS = frozenset(b"0123456789")
 _UPPER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -76,7 +78,7 @@ _UPPER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Digits of each numeric PIN: 照合番号A is the 12-digit individual number, 照合番号B the
 # birth date YYMMDD, the card's expiry year YYYY and the 4-digit security code.
 _NUMERIC = {PinId.AUTH: 4, PinId.INPUT: 4, PinId.CARD: 4, PinId.INPUT_A: 12,
-            PinId.FACE_A: 12, PinId.INPUT_B: 14, PinId.FACE_B: 14}
+            PinId.FACE_A: 12, PinId.INPUT_B: 14, PinId.FACE_B: 14, PinId.FACE_BIRTH: 6}
 
 
 def pin_form_ok(kind: KeyKind | PinId | str, pin: bytes | str) -> bool:
@@ -109,6 +111,8 @@ _OTHER_FORMS = {
                     "4-digit security code"),
 }
 _OTHER_FORMS[PinId.FACE_B] = _OTHER_FORMS[PinId.INPUT_B]
+_OTHER_FORMS[PinId.FACE_BIRTH] = ("生年月日の暗証番号は数字6桁 (YYMMDD) です",
+                                  "the birth-date PIN is 6 digits, YYMMDD")
 
 
 def pin_form_message(kind: KeyKind | PinId | str) -> tuple[str, str]:

@@ -110,26 +110,56 @@ class IssuingTerminal:
                                "DER certificate, or not for the card's key)", sw)
         self._check(sw, f"COMMIT EF {fid:04X}")
 
-    def write_data(self, app: App, fid: int, data: bytes) -> None:
-        """Load a data EF of another application (the particulars, their signature)."""
+    def _load(self, app: App, fid: int, data: bytes) -> None:
         if not data:
             raise IssuingError(f"{app.ja} EF {fid:04X}: nothing to write")
-        self._select(fid, app)
+        _, sw = self._tx(A.build(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        self._check(sw, f"SELECT {app.ja} EF {fid:04X}")
         for offset in range(0, len(data), DATA_CHUNK):
             _, sw = self._tx(A.build(0x80, I.INS_WRITE, offset >> 8, offset & 0xFF,
                                      data[offset:offset + DATA_CHUNK], extended=True))
             self._check(sw, f"WRITE {app.ja} EF {fid:04X} at {offset}")
-        _, sw = self._tx(A.build(0x80, I.INS_COMMIT, 0, 0))
-        self._check(sw, f"COMMIT {app.ja} EF {fid:04X}")
+
+    def write_data(self, app: App, fid: int, data: bytes) -> None:
+        """Load a data EF of another application (the particulars, their signature)."""
+        self.write_files(app, {fid: data})
+
+    def write_files(self, app: App, files: dict[int, bytes],
+                    pins: dict[PinId, str] | None = None) -> None:
+        """Load data EFs of ``app`` and reset PINs of ``app``, all committed together in one
+        durable write."""
+        self.authenticate(app)
+        for fid, data in files.items():
+            self._load(app, fid, data)
+        for pid, pin in (pins or {}).items():
+            raw = pin.encode("ascii", "replace")
+            if not raw or len(raw) > 255 or PIN_EF[pid][0] is not app:
+                raise ValueError(" / ".join(pin_form_message(pid)))
+            _, sw = self._tx(A.build(0x00, 0xA4, 0x02, 0x0C,
+                                     PIN_EF[pid][1].to_bytes(2, "big")))
+            self._check(sw, f"SELECT {app.ja} PIN EF")
+            _, sw = self._tx(A.build(0x80, I.INS_RESET_PIN, 0x02, 0x80, raw))
+            if sw == A.SW_WRONG_DATA:
+                raise ValueError(" / ".join(pin_form_message(pid)))
+            self._check(sw, "STAGE PIN")
+        _, sw = self._tx(A.build(0x80, I.INS_COMMIT, 0x01, 0))
+        self._check(sw, f"COMMIT {app.ja}")
 
     def personalise(self, files: dict[tuple[App, int], bytes],
                     pins: dict[PinId, str]) -> None:
-        """Write the particulars' files and set the PINs derived from them (照合番号A/B)
-        or chosen with them (R1.6)."""
+        """Write the particulars' files and set the PINs derived from them (照合番号A/B) or
+        chosen with them (R1.6): each application's in one durable write."""
+        by_app: dict[App, tuple[dict[int, bytes], dict[PinId, str]]] = {}
         for (app, fid), data in files.items():
-            self.write_data(app, fid, data)
+            by_app.setdefault(app, ({}, {}))[0][fid] = data
         for pid, pin in pins.items():
-            self.reset_pin(pid, pin)
+            by_app.setdefault(PIN_EF[pid][0], ({}, {}))[1][pid] = pin
+        for app, (app_files, app_pins) in by_app.items():
+            if app is App.JPKI:  # the JPKI PINs one by one, as ever
+                for pid, pin in app_pins.items():
+                    self.reset_pin(pid, pin)
+                continue
+            self.write_files(app, app_files, app_pins)
 
     def write_certificate(self, kind: KeyKind | str, der: bytes) -> None:
         """Write the holder's certificate of ``kind``; it must certify the card's key."""

@@ -1,4 +1,4 @@
-"""The ``openjpki`` command line (shared/spec/CLI.md): thin commands that parse, call a
+"""The ``openjpki`` command line (docs/CLI.md): thin commands that parse, call a
 service and print. Each group lives in its own module and registers itself on import.
 
 ``main`` loads only the module(s) of the command named on the line (``openjpki crl generate``
@@ -21,7 +21,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "init": ("pki_cmd",), "cert": ("pki_cmd",), "crl": ("pki_cmd",), "serve": ("pki_cmd",),
     "card": ("card_cmd",), "client": ("card_cmd", "citizen_cmd", "holder_cmd"),
     "verify": ("verify_cmd",),
-    "resident": ("counter_cmd",), "counter": ("counter_cmd",), "register": ("counter_cmd",),
+    "resident": ("counter_cmd",), "counter": ("counter_cmd", "letters_cmd"),
+    "register": ("counter_cmd",),
     "audit": ("counter_cmd",),
     "demo": ("service_cmd",), "worker": ("service_cmd",), "queue": ("service_cmd",),
     "authorities": ("service_cmd", "ceremony_cmd"), "ocsp": ("ocsp_cmd",),

@@ -1,7 +1,8 @@
 """The root Typer app, global options, and the one place errors become exit codes.
 
 Exit status (CLI.md): 0 success; 1 the answer is a refusal (printed with its rule); 2 bad
-usage or an error. No command ever prints a Python traceback.
+usage or an error; 3 a counter procedure accepted and queued for later (R5.9, the
+authorities unavailable). No command ever prints a Python traceback.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         if isinstance(e, OverflowError):  # a number past what a date or the store can hold
             _one_line("a number given is too large for what it counts")
+            sys.exit(2)
+        if isinstance(e, UnicodeError):  # standard input or a file that is not UTF-8 text
+            _one_line("the input is not UTF-8 text")
             sys.exit(2)
         _one_line(f"{type(e).__name__}: {e}")
         sys.exit(2)

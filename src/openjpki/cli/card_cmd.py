@@ -1,5 +1,5 @@
 """`openjpki card …` (the virtual card in a reader) and `openjpki client …` (the holder-side
-client, 利用者クライアントソフト, R8.1). See shared/spec/CLI.md and CARD.md.
+client, 利用者クライアントソフト, R8.1). See docs/CLI.md and docs/CARD.md.
 
 Refusals (wrong PIN, locked PIN, a new PIN of the wrong form) print their rule in Japanese
 and English and exit 1; a missing reader or card, or bad usage, exits 2 with one line.
@@ -239,7 +239,7 @@ def client_show(
                 entry.update(_cert_facts(client.read_certificate(kind), now), readable=True)
             entry["ca"] = _cert_facts(client.read_certificate(kind, ca=True), now)
             out[kind.value] = entry
-        client.select_jpki()  # forget the verified SIGN PIN
+        client.logout()  # forget the verified SIGN PIN
     if json_out:
         print_json(out)
         return
@@ -276,7 +276,7 @@ def client_verify_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
     with _Session(reader) as client:
         client.select_jpki()
         client.verify_pin(kind, the_pin)
-        client.select_jpki()
+        client.logout()
     console.print(f"{kind.value.upper()} PIN correct", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -302,7 +302,7 @@ def client_sign(
     the_pin = _pin(Pins(pin_stdin), pin, "--pin", f"{kind.value.upper()} PIN")
     with _Session(reader) as client:
         signature, cert_der = sign_file_data(client.transport, kind, the_pin, data)
-        client.select_jpki()
+        client.logout()
     if out is not None:
         try:
             out.write_bytes(signature)

@@ -1,5 +1,5 @@
 """`openjpki notices run` (the expiry-notice batch, R3.4) and `openjpki client sign-pdf`
-(PAdES signing with the card through OpenSC's PKCS#11 module). See shared/spec/CLI.md.
+(PAdES signing with the card through OpenSC's PKCS#11 module). See docs/CLI.md.
 
 Both are thin: parse, call the service, print. A refusal (a wrong or locked PIN, a revoked
 certificate) prints its rule in Japanese and English and exits 1; bad usage exits 2.
@@ -16,6 +16,8 @@ import typer
 from openjpki.cli.app import app, console, err_console, fail, print_json, settings
 from openjpki.cli.secrets_input import PIN_STDIN, Pins
 from openjpki.cli.card_cmd import client_app
+from openjpki.labels import ja_date
+from openjpki.rules import to_jst
 
 notices_app = typer.Typer(help="Expiry notices (有効期限通知書, R3.4).", no_args_is_help=True)
 app.add_typer(notices_app, name="notices")
@@ -93,11 +95,15 @@ def notices_run(
         print_json(batch.to_dict())
         return
     first, last = batch.window
-    _say(f"{day.isoformat()}: {batch.selected} expiry notice(s) sent for certificates expiring "
-         f"{first.isoformat()} to {last.isoformat()} (R3.4)"
+    cards = f" ({batch.cards} for a card alone)" if batch.cards else ""
+    _say(f"{day.isoformat()}: {batch.selected} expiry notice(s){cards} sent for certificates "
+         f"and cards expiring {first.isoformat()} to {last.isoformat()} (R3.4)"
          + (f"; {batch.skipped} already sent by another batch" if batch.skipped else ""))
+    _say(f"  {ja_date(day)}：有効期限通知書 {batch.selected}通を送付（有効期限が{ja_date(first)}"
+         f"から{ja_date(last)}までの電子証明書・カード）"
+         + (f"、うち{batch.skipped}通は別の処理で送付済み" if batch.skipped else ""))
     if batch.letters:
-        _say(f"letters in {batch.letters[0].parent}")
+        _say(f"letters in {batch.letters[0].parent} — 通知書の保存先")
 
 
 def _with_progress(run):
@@ -253,7 +259,9 @@ def kiosk_prepare(
     with _Reader(ctx, card, reader) as transport:
         out = _run_card_work(ctx, lambda c, now: prepare_pin_reset(
             c, transport, target, other_pin, now=now, live_face=live_face))
-    _answer(out, json_out, lambda: f"the kiosk step is open until {out.expires_at.isoformat()}")
+    _answer(out, json_out, lambda: f"the kiosk step is open until {out.expires_at.isoformat()}"
+            f" — キオスク端末での手続きは{ja_date(to_jst(out.expires_at))}"
+            f"{to_jst(out.expires_at):%H時%M分}まで")
 
 
 @kiosk_app.command("reset")

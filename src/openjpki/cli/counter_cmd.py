@@ -14,8 +14,9 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from openjpki.cli.app import app, console, fail, print_json, settings
-from openjpki.labels import ja_date, label
+from openjpki.cli.app import app, fail, print_json, settings
+from openjpki.cli.counter_say import say as _say
+from openjpki.cli.counter_say import say_outcome, say_register, say_resident
 from openjpki.cli.secrets_input import PIN_STDIN, Pins
 
 resident_app = typer.Typer(help="The resident register: add, show, list.", no_args_is_help=True)
@@ -70,11 +71,7 @@ AUTH_PIN = typer.Option(None, "--auth-pin", help="AUTH PIN to set (4 digits, R1.
                         "$OPENJPKI_AUTH_PIN, or --pin-stdin).")
 
 
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def _moment(ctx: typer.Context, at: Optional[str]) -> datetime:
+def moment_of(ctx: typer.Context, at: Optional[str]) -> datetime:
     """``--at``, or now: the wall clock, or in sandbox mode the sandbox's clock (``openjpki
     sandbox time …``), so the renewal window and office hours can be tried at any moment."""
     if at is None:
@@ -119,7 +116,7 @@ def _choices(values: Optional[List[str]], allowed: tuple[str, ...], option: str)
 
 
 @contextmanager
-def _counter(ctx: typer.Context) -> Iterator:
+def counter_session(ctx: typer.Context) -> Iterator:
     """The counter of this home; service errors become one-line messages (exit 2)."""
     from openjpki.card import CardError, CardStoreError
     from openjpki.services.authority import AuthorityError
@@ -195,34 +192,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
     """Print a result; a refusal exits 1 (CLI.md), work queued for later exits 3 (R5.9)."""
     if as_json:
         print_json(outcome.to_dict())
-    elif outcome.outcome == "deferred":
-        d = outcome.to_dict()
-        _say(f"queued ({d['rule']}): {d['message_en']}")
-        _say(f"  item {d['item_id']}, application {d['application_id']} ({d['procedure']}): "
-             f"{d['reason']}; `openjpki worker` completes it once the authorities are back")
-    elif outcome.outcome == "refused":
-        _say(f"refused ({outcome.rule}): {outcome.message_en} / {outcome.message_ja}")
-        if outcome.opens_at or outcome.opens_on:
-            _say(f"opens: {(outcome.opens_at or outcome.opens_on).isoformat()}")
-        if outcome.missing:
-            _say("missing: " + ", ".join(str(m) for m in outcome.missing))
-    elif outcome.outcome == "inquiry_mailed":
-        _say(f"inquiry form mailed ({outcome.rule}): reference {outcome.reference}"
-             + (f" (replaces {outcome.voided_reference})" if outcome.voided_reference else ""))
-        _say(outcome.decision.message_en)
     else:
-        d = outcome.to_dict()
-        _say(f"{d['outcome']} ({d.get('rule')}): {d.get('message_en', '')}")
-        for c in d.get("issued", []):
-            _say(f"  issued {c['kind']} {c['serial']} not after {c['not_after']}"
-                 f" — {label('kind', c['kind'])} {ja_date(c['not_after'])}まで")
-        for c in d.get("ended", []):
-            _say(f"  {c['status']} {c['kind']} {c['serial']} ({c['reason']})"
-                 f" — {label('status', c['status'])}（{label('reason', c['reason'])}）")
-        if d.get("fee") is not None:
-            _say(f"  fee {d['fee']} JPY (R3.6) — 手数料 {d['fee']}円")
-        for o in d.get("offers", []):
-            _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']})")
+        say_outcome(outcome)
     if outcome.outcome == "refused":
         raise typer.Exit(1)
     if outcome.outcome == "deferred":
@@ -259,8 +230,8 @@ def resident_add(
         relationship=relationship, honseki_here=honseki_here, adult_ward=adult_ward,
         foreign_resident=foreign or stay_until is not None,
         stay_until=_date(stay_until, "--stay-until"))
-    with _counter(ctx) as c:
-        r = add_resident(c, data, _moment(ctx, at))
+    with counter_session(ctx) as c:
+        r = add_resident(c, data, moment_of(ctx, at))
     if as_json:
         print_json(r)
     else:
@@ -274,25 +245,14 @@ def resident_show(ctx: typer.Context, resident: int = RESIDENT,
     from openjpki.services.counter import show_resident
     from openjpki.services.counter.letters import letter_dict, letters_of
 
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         r = show_resident(c, resident)
         with c.store.transaction() as s:
             r["letters"] = [letter_dict(x) for x in letters_of(s, resident)]
     if as_json:
         print_json(r)
         return
-    _say(f"resident {r['id']}: {r['name']}, born {r['birth_date']}, {r['address']}"
-         + ("" if r["on_register"] else " (not on the register)"))
-    for card in r["cards"]:
-        _say(f"  card {card['card_number']} {card['state']} until {card['expires_on']}"
-             + ("" if card["face_up_to_date"] else " (face out of date)"))
-        for cert in card["certificates"]:
-            _say(f"    {cert['kind']} {cert['serial']} {cert['status']}"
-                 + (f" ({cert['reason']})" if cert["reason"] else "")
-                 + f" not after {cert['not_after']}"
-                 + f" — {label('kind', cert['kind'])} {label('status', cert['status'])}"
-                 + (f"（{label('reason', cert['reason'])}）" if cert["reason"] else "")
-                 + f" {ja_date(cert['not_after'])}まで")
+    say_resident(r)
 
 
 @resident_app.command("list")
@@ -304,7 +264,7 @@ def resident_list(ctx: typer.Context,
     """Residents on the register."""
     from openjpki.services.counter import find_residents
 
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         rows = find_residents(c, name=name, on_register=None if include_gone else True)
     if as_json:
         print_json(rows)
@@ -329,7 +289,7 @@ def _submit(ctx: typer.Context, req_of, pins, now: datetime, as_json: bool) -> N
 
 
 def _run(ctx: typer.Context, call, as_json: bool) -> None:
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         outcome = call(c)
     _print_outcome(outcome, as_json)
 
@@ -356,6 +316,8 @@ def counter_issue(
                                                 "declined on the card application (R5.10)."),
     sign_exception: bool = typer.Option(False, "--sign-exception", help="SIGN asked for as "
                                         "the R5.6 exception."),
+    paid: bool = typer.Option(False, "--paid-reissue", help="The new card is a paid re-issue "
+                              "(lost card, paid replacement): R3.6's fee."),
     card_pin: Optional[str] = CARD_PIN, sign_pin: Optional[str] = SIGN_PIN,
     auth_pin: Optional[str] = AUTH_PIN, applicant: str = APPLICANT,
     photo_id: Optional[List[str]] = PHOTO_ID, proof: Optional[List[str]] = PROOF,
@@ -371,12 +333,13 @@ def counter_issue(
     who = _applicant(applicant, photo_id, proof, representative, holder_present,
                      letter_of_attorney, inquiry, form_incomplete, form_unsealed,
                      expiry_notice_form, False)
-    if declined and not new_card:
-        fail("--decline goes with --new-card")
-    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    if (declined or paid) and not new_card:
+        fail(f"{'--decline' if declined else '--paid-reissue'} goes with --new-card")
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), moment_of(ctx, at)
     _submit(ctx, lambda R: R("new_issuance", resident, kinds=tuple(kinds), new_card=new_card,
                              declined=tuple(declined), applicant=who, office=office,
-                             sign_exception=sign_exception), pins, now, as_json)
+                             sign_exception=sign_exception, paid_card_reissue=paid),
+            pins, now, as_json)
 
 
 @counter_app.command("renew")
@@ -395,7 +358,7 @@ def counter_renew(
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant(applicant, photo_id, proof, representative, holder_present, False,
                      inquiry, form_incomplete, form_unsealed, expiry_notice_form, False)
-    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), _moment(ctx, at)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth_pin), moment_of(ctx, at)
     _submit(ctx, lambda R: R("renewal", resident, kinds=tuple(kinds), applicant=who,
                              office=office), pins, now, as_json)
 
@@ -413,7 +376,7 @@ def counter_reissue_sign(
     """SIGN again after a change of facts (R4.5), with the new facts."""
     who = _applicant(applicant, photo_id, proof, representative, False, letter_of_attorney,
                      inquiry, False, False, False, False)
-    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth=False), _moment(ctx, at)
+    pins, now = _pins(pin_stdin, card_pin, sign_pin, auth=False), moment_of(ctx, at)
     _submit(ctx, lambda R: R("reissue_after_change", resident, kinds=("sign",),
                              applicant=who, office=office), pins, now, as_json)
 
@@ -436,7 +399,7 @@ def counter_pin_change(
     p = Pins(pin_stdin)
     current = p.get(current, "--current", "current PIN")
     new = p.get(new, "--new", "new PIN")
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     pins = PinEntry(**{kind: new, f"current_{kind}": current})
     _submit(ctx, lambda R: R("pin_change", resident, kinds=(kind,), office=office), pins, now,
             as_json)
@@ -466,7 +429,7 @@ def counter_pin_reset(
     new = p.get(new, "--new", "new PIN")
     who = _applicant(applicant, photo_id, proof, representative, False, False, None, False,
                      False, False, False)
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     pins = PinEntry(card=card_pin, **{kind: new})
     _submit(ctx, lambda R: R("pin_reset", resident, kinds=(kind,), applicant=who,
                              office=office), pins, now, as_json)
@@ -488,7 +451,7 @@ def counter_revoke(
     _choices([reason], REASONS, "--reason")
     who = _applicant(applicant, photo_id, None, representative, False, False, None, False,
                      False, False, without_card)
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _submit(ctx, lambda R: R("revocation", resident, kinds=tuple(kinds), reason=reason,
                              applicant=who, office=office), NO_PINS, now, as_json)
 
@@ -506,7 +469,7 @@ def counter_hold(
     kinds = _choices(kind, KINDS, "--kind")
     who = _applicant("holder", photo_id, None, None, False, False, None, False, False, False,
                      without_card)
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _submit(ctx, lambda R: R("hold", resident, kinds=tuple(kinds), applicant=who,
                              office=office), NO_PINS, now, as_json)
 
@@ -521,28 +484,19 @@ def counter_card_end(
     from openjpki.services.counter import end_card
 
     _choices([end], ("returned", "voided", "lost", "expired"), "--end")
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _run(ctx, lambda c: end_card(c, resident, end, now=now, office=office), as_json)
 
 
 # --- register events ----------------------------------------------------------------------
 
 def _register(ctx: typer.Context, call, as_json: bool) -> None:
-    with _counter(ctx) as c:
+    with counter_session(ctx) as c:
         result = call(c)
     if as_json:
         print_json(result if isinstance(result, dict) else result.to_dict())
         return
-    d = result if isinstance(result, dict) else result.to_dict()
-    _say(f"{d['event']} registered ({d['rule']}) {d.get('message_en', '')}".rstrip())
-    if d.get("message_ja"):
-        _say(f"  {d['message_ja']}")
-    for e in d.get("ended", []):
-        _say(f"  {e['status']} {e['kind']} {e['serial']} ({e['reason']})"
-             f" — {label('status', e['status'])}（{label('reason', e['reason'])}）")
-    for o in d.get("offers", []):
-        _say(f"  offer: {o['procedure']} {','.join(o['kinds'])} ({o['rule']}), after "
-             + ", ".join(o["first"]))
+    say_register(result if isinstance(result, dict) else result.to_dict())
 
 
 @register_app.command("move")
@@ -553,7 +507,7 @@ def register_move(ctx: typer.Context, resident: int = RESIDENT,
     """転居: a move within the municipality (SIGN revoked, R4.1)."""
     from openjpki.services.register import move
 
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _register(ctx, lambda c: move(c, resident, address, now, household_id=household), as_json)
 
 
@@ -565,7 +519,7 @@ def register_move_in(ctx: typer.Context, resident: int = RESIDENT,
     """転入: a move into this municipality (SIGN revoked, R4.1)."""
     from openjpki.services.register import move_in
 
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _register(ctx, lambda c: move_in(c, resident, address, now, household_id=household),
               as_json)
 
@@ -581,7 +535,7 @@ def register_name(ctx: typer.Context, resident: int = RESIDENT,
     """A change of name, 旧氏 or 通称 (SIGN revoked, R4.1)."""
     from openjpki.services.register import change_name
 
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _register(ctx, lambda c: change_name(c, resident, now, name=name,
                                          former_surname=former_surname, alias=alias), as_json)
 
@@ -595,7 +549,7 @@ def register_stay_extension(ctx: typer.Context, resident: int = typer.Argument(.
     then reach the new period."""
     from openjpki.services.register_stay import extend_stay
 
-    day, now = _date(until, "--until"), _moment(ctx, at)
+    day, now = _date(until, "--until"), moment_of(ctx, at)
     _register(ctx, lambda c: extend_stay(c, resident, day, now), as_json)
 
 
@@ -606,7 +560,7 @@ def register_birth_date(ctx: typer.Context, resident: int = RESIDENT,
     """Correction of the date of birth (SIGN revoked, R4.1)."""
     from openjpki.services.register import correct_birth_date
 
-    day, now = _date(birth, "--birth"), _moment(ctx, at)
+    day, now = _date(birth, "--birth"), moment_of(ctx, at)
     _register(ctx, lambda c: correct_birth_date(c, resident, day, now), as_json)
 
 
@@ -617,7 +571,7 @@ def register_sex(ctx: typer.Context, resident: int = RESIDENT,
     """Correction of sex (SIGN revoked, R4.1)."""
     from openjpki.services.register import correct_sex
 
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _register(ctx, lambda c: correct_sex(c, resident, sex, now), as_json)
 
 
@@ -627,7 +581,7 @@ def register_card_particulars(ctx: typer.Context, resident: int = RESIDENT,
     """記載事項変更: the card face rewritten to match the register (R5.2)."""
     from openjpki.services.register import change_card_particulars
 
-    now = _moment(ctx, at)
+    now = moment_of(ctx, at)
     _register(ctx, lambda c: change_card_particulars(c, resident, now), as_json)
 
 
@@ -654,8 +608,10 @@ def audit_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
     if as_json:
         print_json(report.as_dict())
     elif report.ok:
-        _say(f"audit chain OK: {report.entries} entries, head {report.head_hash}")
+        _say(f"audit chain OK: {report.entries} entries, head {report.head_hash}"
+             f" — 監査ログは改ざんされていません（{report.entries}件）")
     else:
-        _say(f"audit chain BROKEN at entry {report.broken_seq}: {report.problem}")
+        _say(f"audit chain BROKEN at entry {report.broken_seq}: {report.problem}"
+             f" — 監査ログの{report.broken_seq}件目で連鎖が途切れています")
     if not report.ok:
         raise typer.Exit(1)

@@ -1,5 +1,5 @@
 """``openjpki init``, ``cert list|revoke|hold|issue``, ``crl generate`` and ``serve``
-(shared/spec/CLI.md). Thin: parse, call services.authority, print. The wall clock is read
+(docs/CLI.md). Thin: parse, call services.authority, print. The wall clock is read
 here (``_now``), never below."""
 
 from __future__ import annotations
@@ -288,15 +288,20 @@ def crl_generate(
     generation: Optional[int] = typer.Option(
         None, "--generation", min=1, max=2 ** 31 - 1, help="Only this root generation (default: every "
         "generation; with --out, the newest)."),
+    only_partitions: bool = typer.Option(
+        False, "--only-partitions", help="Only the SIGN partitions' CRLs (not the full lists)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write the current CRL(s), DER. ``entries`` counts the entries of the full CRLs."""
+    """Write the current CRL(s), DER. ``entries`` counts the entries of the full CRLs (with
+    --only-partitions, of the partitions)."""
     from openjpki.services.authority import AuthorityError
     from openjpki.services.authority_crls import every_crl, write_crls
 
     _choice(kind, KINDS, "--kind")
     if out is not None and kind is None:
         fail("--out names one file: add --kind sign or --kind auth")
+    if only_partitions and (out is not None or kind == "auth"):
+        fail("--only-partitions writes the SIGN partitions' CRLs: no --out, no --kind auth")
     s = settings(ctx)
     service = authority_service(ctx)
     now = _now()
@@ -310,10 +315,11 @@ def crl_generate(
             full = service.write_crl(kind, out, now=now, generation=generation)  # type: ignore[arg-type]
             entries, files = full.entries, [str(full.path)]
         else:
-            for written in write_crls(service, every_crl(service, s.home, [kind] if kind else list(KINDS),
-                                                         generation), now=now):
+            kinds = ["sign"] if only_partitions else ([kind] if kind else list(KINDS))
+            targets = every_crl(service, s.home, kinds, generation, full=not only_partitions)
+            for written in write_crls(service, targets, now=now):
                 files.append(str(written.path))
-                entries += written.entries if written.partition is None else 0
+                entries += written.entries if (written.partition is None) != only_partitions else 0
     except AuthorityError as e:
         fail(str(e))
     except OSError as e:

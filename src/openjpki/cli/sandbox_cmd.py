@@ -307,8 +307,8 @@ def fault_clear(ctx: typer.Context, as_json: bool = JSON) -> None:
 def pin_cmd(ctx: typer.Context,
             card: str = typer.Argument(..., help="Virtual card id (mnc-…) or card number."),
             kind: str = typer.Option(..., "--kind", help="auth, sign, card (住民基本台帳用), "
-                                     "input (券面事項入力補助用), input_a, input_b, face_a "
-                                     "or face_b (照合番号A/B)."),
+                                     "input (券面事項入力補助用), input_a, input_b, face_a, "
+                                     "face_b (照合番号A/B) or face_birth."),
             tries: Optional[int] = typer.Option(None, "--tries", min=0, max=15,
                                                 help="Tries left (R1.4: AUTH 3, SIGN 5, "
                                                 "card and input 3, 照合番号A/B 10)."),
@@ -350,6 +350,9 @@ def card_show(ctx: typer.Context, card: str = typer.Argument(..., help="Virtual 
         return
     _say(f"{out['virtual_card_id']} ({out['state']}, expires {out['expires_on']}) "
          f"resident {out['resident_id']}")
+    if out.get("security_code"):
+        _say(f"  individual number {out['individual_number']}, security code "
+             f"{out['security_code']}, 照合番号B {out['pin_b']}")
     for k, p in out["pins"].items():
         _say(f"  {k} PIN: {p['tries_left']} of {p['max_tries']} tries left")
     for cert in out["certificates"]:

@@ -5,8 +5,8 @@ print. The wall clock is read here, never below.
 - ``demo [--json]`` seeds residents with cards in every interesting state (see
   :mod:`openjpki.services.demo`); a second run changes nothing and prints the same.
 - ``worker [--drain] [--lease-seconds S]`` completes deferred counter work (R5.9) until
-  stopped (SIGTERM, Ctrl-C) or, with ``--drain``, until the queue is empty. ``serve`` runs the
-  same worker in a background thread.
+  stopped (SIGTERM, Ctrl-C) or, with ``--drain``, until nothing is runnable (the queue done,
+  or the authorities off). ``serve`` runs the same worker in a background thread.
 - ``queue list|show|requeue`` the deferred items; ``authorities status|off|on`` the switch
   that tells every process on the store whether the authorities can be used;
   ``authorities roots`` every root generation, ``authorities rollover --kind K`` a new one.
@@ -24,6 +24,7 @@ import typer
 from openjpki.cli.app import (
     app, authority_service, console, fail, print_json, require_private_home, settings,
 )
+from openjpki.labels import label
 
 queue_app = typer.Typer(help="Deferred counter work (R5.9): list, show, requeue.",
                         no_args_is_help=True)
@@ -119,8 +120,9 @@ def demo_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
 @app.command("worker")
 def worker_cmd(
     ctx: typer.Context,
-    drain: bool = typer.Option(False, "--drain", help="Stop when nothing is queued or "
-                               "running (otherwise run until SIGTERM or Ctrl-C)."),
+    drain: bool = typer.Option(False, "--drain", help="Stop when nothing is runnable: "
+                               "nothing queued or running, or the authorities off "
+                               "(otherwise run until SIGTERM or Ctrl-C)."),
     lease_seconds: float = typer.Option(60.0, "--lease-seconds", min=1.0, max=86400.0,
                                         help="How long a claimed item is this worker's."),
     idle: float = typer.Option(0.5, "--idle", min=0.01, max=60.0,
@@ -166,9 +168,11 @@ def worker_cmd(
 
 def _print_item(item: dict) -> None:
     err = f" — {item['last_error']}" if item.get("last_error") else ""
-    _say(f"{item['id']:>6} {item['state']:<8} {item['procedure']:<22} resident "
+    _say(f"{item['id']:>6} {label('queue_state', item['state'], 'en'):<8} "
+         f"{label('procedure', item['procedure'], 'en'):<28} resident "
          f"{item['resident_id']} application {item['application_id']} attempts "
-         f"{item['attempts']}{err}")
+         f"{item['attempts']}{err} — {label('procedure', item['procedure'])}"
+         f"（{label('queue_state', item['state'])}）")
 
 
 @queue_app.command("list")
@@ -192,7 +196,8 @@ def queue_list(ctx: typer.Context,
         return
     for item in items:
         _print_item(item)
-    _say(", ".join(f"{k} {v}" for k, v in counts.items()))
+    _say(", ".join(f"{label('queue_state', k, 'en')} {v}" for k, v in counts.items()) + " — "
+         + "、".join(f"{label('queue_state', k)} {v}件" for k, v in counts.items()))
 
 
 def _one(ctx: typer.Context, call, as_json: bool) -> None:

@@ -1,6 +1,6 @@
 """The authorities' names, as data, and the names derived from them.
 
-The 2023 roots (shared/reference/jpki-roots) have the DN
+The published 2023 JPKI roots (copies in tests/pki/data) have the DN
 ``C=JP, O=JPKI, OU=JPKI for digital signature|user authentication,
 OU=Japan Agency for Local Authority Information Systems`` (C PrintableString, the rest
 UTF8String) and a subjectAltName directoryName in Japanese with the same shape.  The test

@@ -2,7 +2,7 @@
 
 Each profile lists the subject attributes and the extensions *in order*; the issuing code
 (:mod:`openjpki.pki.issue`) only renders what a profile says.  Sources: the 2023 roots
-(shared/reference/jpki-roots) and PROFILES.md.
+(copies in tests/pki/data) and docs/PROFILES.md.
 
 Decisions where PROFILES.md is open:
 - AUTH test policy OID ``1.2.392.200149.8.5.1.2.30``: SIGN's production arc ``.1.1.20`` has

@@ -1,4 +1,4 @@
-"""JPKI rules (shared/spec/RULES.md) as pure functions and values.
+"""JPKI rules (docs/RULES.md) as pure functions and values.
 
 Every rule lives in one function that names what it decides and cites its rule number; the
 other parts (authorities, card, counter, kiosk) call these instead of deciding again.

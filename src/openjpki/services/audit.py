@@ -13,17 +13,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from openjpki.store import Store
 from openjpki.store.audit import (
-    AuditEntry, ChainReport, _check_no_secrets, _normalise, append_all, entries_for, verify_chain,
+    AuditEntry, ChainReport, check_no_secrets, normalise, append_all, append_all_on, entries_for,
+    verify_chain,
 )
 
 _PENDING = "openjpki.audit.pending"
 
-__all__ = ["AuditEntry", "ChainReport", "entry_dict", "record", "trail", "verify"]
+__all__ = ["AuditEntry", "ChainReport", "entry_dict", "record", "record_on", "trail", "verify"]
 
 
 def record(session: Session, action: str, at: datetime, *, actor: str = "system",
@@ -33,10 +34,23 @@ def record(session: Session, action: str, at: datetime, *, actor: str = "system"
     and dropped if it rolls back. ValueError at once for a secret or a naive time."""
     if at.tzinfo is None:
         raise ValueError("audit times are timezone-aware")
-    body = _normalise(_plain(payload))
-    _check_no_secrets(body)
+    body = normalise(_plain(payload))
+    check_no_secrets(body)
     session.info.setdefault(_PENDING, []).append(
         dict(action=action, at=at, actor=actor, subject=subject, payload=body))
+
+
+def record_on(conn: Connection, action: str, at: datetime, *, actor: str = "system",
+              subject: str | None = None, **payload: Any) -> None:
+    """:func:`record` on a Core connection's transaction (a hot path without the ORM): the
+    entry is chained at once, so call it last before the commit (the chain's head is locked
+    from here to the commit)."""
+    if at.tzinfo is None:
+        raise ValueError("audit times are timezone-aware")
+    body = normalise(_plain(payload))
+    check_no_secrets(body)
+    append_all_on(conn, [dict(action=action, at=at, actor=actor, subject=subject, payload=body)],
+                  normalised=True)
 
 
 @event.listens_for(Session, "before_commit")

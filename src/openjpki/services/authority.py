@@ -129,7 +129,7 @@ class AuthorityService:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._known_series: set[tuple[int, str]] = set()  # CRL partitions known to exist
-        self._options: dict[int, ProfileOptions] = {}
+        self._options: dict[int, tuple[object, ProfileOptions]] = {}  # (the options it came from, it)
 
     # --- the authorities --------------------------------------------------------------------
 
@@ -195,13 +195,15 @@ class AuthorityService:
 
     def options_for(self, a: LoadedAuthority) -> ProfileOptions:
         """The profile options of ``a``'s certificates: one object per authority, so that
-        issuing finds its compiled profile by identity (openjpki.pki.issue)."""
-        found = self._options.get(a.id)
-        if found is None:
-            found = ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
-                                   crl_url_base=self.options.crl_url_base,
-                                   ocsp_url=self.options.ocsp_url, crl_path=crl_path(a.generation))
-            self._options[a.id] = found
+        issuing finds its compiled profile by identity (openjpki.pki.issue) — made again when
+        the service's own options were replaced (e.g. the CRL and OCSP URLs of a sandbox)."""
+        cached = self._options.get(a.id)
+        if cached is not None and cached[0] is self.options:
+            return cached[1]
+        found = ProfileOptions(environment=a.environment,  # type: ignore[arg-type]
+                               crl_url_base=self.options.crl_url_base,
+                               ocsp_url=self.options.ocsp_url, crl_path=crl_path(a.generation))
+        self._options[a.id] = (self.options, found)
         return found
 
     def rollover(self, kind: Kind | str, *, now: datetime) -> LoadedAuthority:

@@ -39,16 +39,18 @@ class CrlTarget:
 
 
 def every_crl(service: AuthorityService, home: Path, kinds: list[str],
-              generation: Optional[int] = None) -> list[CrlTarget]:
+              generation: Optional[int] = None, *, full: bool = True) -> list[CrlTarget]:
     """The CRLs the home publishes (the URL layout: ``crl/sign.crl``, ``crl/sign/<p>.crl``,
-    ``crl/g2/…``) of ``kinds``, of every generation or of one."""
+    ``crl/g2/…``) of ``kinds``, of every generation or of one; ``full`` False: the SIGN
+    partitions only."""
     targets = []
     for kind in kinds:
         # UnknownGeneration when ``generation`` is not one of ``kind``
         chosen = service.generations(kind) if generation is None else [service.generation(kind, generation)]
         for a in chosen:
             base = home / crl_path(a.generation).lstrip("/")
-            targets.append(CrlTarget(a, None, base / f"{kind}.crl"))
+            if full:
+                targets.append(CrlTarget(a, None, base / f"{kind}.crl"))
             if kind == Kind.SIGN.value:
                 targets += [CrlTarget(a, p, base / "sign" / f"{p}.crl") for p in service.partitions(a.generation)]
     return targets

@@ -11,6 +11,7 @@ from typing import Optional
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from openjpki.pki import FileSigner, SignFacts
+from openjpki.private_home import make_private_dir
 from openjpki.services.authority import AuthorityService, CertificateRecord
 from openjpki.services.authority_setup import key_file_name
 
@@ -22,8 +23,7 @@ _holder: list[rsa.RSAPrivateKey] = []
 def seed_ca_keys(keys_dir: Path, passphrase: bytes = PASSPHRASE) -> None:
     """Put generation-1 key files for both authorities into ``keys_dir`` (generated once per
     process and copied, since RSA key generation is the slow part of setting up a test)."""
-    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys_dir.chmod(0o700)
+    make_private_dir(keys_dir)
     for kind in ("sign", "auth"):
         if kind not in _ca_files:
             tmp = keys_dir / f".seed-{kind}.key"

@@ -209,9 +209,11 @@ def sign_in(store: Store, name: str, password: str, *, now: datetime,
     name = (name or "").strip()
     password = password or ""
     with store.transaction() as s:
-        c = clerk_by_name(s, name, for_update=True) if NAME_RE.match(name) else None
+        valid = bool(NAME_RE.match(name))
+        c = clerk_by_name(s, name, for_update=True) if valid else None
         usable = c is not None and c.active
-        counted = throttle.charge(s, c.name if c is not None else None, address, now)
+        counted = throttle.charge(s, name if valid else None, address, now,
+                                  account=c is not None)
         if isinstance(counted, throttle.Held):
             record(s, "clerk.sign_in_failed", now, actor="counter-pages",
                    subject=f"clerk:{c.name}" if c is not None else None, why="throttled",

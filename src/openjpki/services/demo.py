@@ -36,6 +36,7 @@ from openjpki.services.counter import (
     ApplicantInput, Completed, CounterContext, CounterRequest, PinEntry, ResidentInput,
     add_resident, apply,
 )
+from openjpki.services.demo_postal import synthetic_postal_code
 from openjpki.store.audit import AuditEntry
 
 DEMO_PINS = {"auth": "1234", "sign": "DEMO2025", "card": "2468"}
@@ -62,7 +63,7 @@ class DemoResult:
         return {"residents": self.residents}
 
 
-def _pins_for(sign: bool) -> dict[str, Optional[str]]:
+def pins_for(sign: bool) -> dict[str, Optional[str]]:
     return {"auth": DEMO_PINS["auth"], "sign": DEMO_PINS["sign"] if sign else None,
             "card": DEMO_PINS["card"]}
 
@@ -86,17 +87,17 @@ def existing(ctx: CounterContext) -> Optional[DemoResult]:
 
 def _answer(seeded: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**{k: v for k, v in r.items() if k != "sign"},
-             "pins": _pins_for(bool(r.get("sign", True)))} for r in seeded]
+             "pins": pins_for(bool(r.get("sign", True)))} for r in seeded]
 
 
-def _weekday_morning(day: date) -> datetime:
+def weekday_morning(day: date) -> datetime:
     """10:00 Japan time on ``day`` or the weekday before it."""
     while day.weekday() >= 5:
         day -= timedelta(days=1)
     return datetime.combine(day, time(10, 0), JST)
 
 
-class _Seeder:
+class Seeder:
     def __init__(self, ctx: CounterContext, now: datetime) -> None:
         # Seeding is not a visit in office hours: no calendar check (R5.8).
         self.ctx = replace(ctx, calendar=None, actor="demo")
@@ -107,8 +108,14 @@ class _Seeder:
 
     def resident(self, name: str, birth: date, sex: str, address: str, at: datetime,
                  **kw: Any) -> int:
+        kw.setdefault("postal_code", self.postal(address))
         return add_resident(self.ctx, ResidentInput(name=name, address=address,
                                                     birth_date=birth, sex=sex, **kw), at)["id"]
+
+    def postal(self, address: str) -> str:
+        """A made-up 郵便番号 fitting the address (:mod:`demo_postal`), for the 〒 line."""
+        m = self.ctx.municipality
+        return synthetic_postal_code(m.prefecture, m.name, address)
 
     def run(self, req: CounterRequest, pins: PinEntry, at: datetime) -> Completed:
         out = apply(self.ctx, req, pins, now=at)
@@ -129,7 +136,7 @@ class _Seeder:
                          "card_id": done.details["virtual_card_id"], "sign": sign})
 
 
-def _guardian(kind: str, today: date) -> ApplicantInput:
+def guardian(kind: str, today: date) -> ApplicantInput:
     licence = PresentedId(PhotoId.DRIVERS_LICENCE, valid_until=today + timedelta(days=900))
     proof = ("guardianship_registry_certificate" if kind == "ward"
              else "family_register_certificate")
@@ -142,7 +149,7 @@ def seed(ctx: CounterContext, now: datetime, *, root_not_before: Optional[dateti
     found = existing(ctx)
     if found is not None:
         return found
-    sd = _Seeder(ctx, now)
+    sd = Seeder(ctx, now)
     m = ctx.municipality
     town = f"{m.prefecture}{m.name}"
     today = sd.today
@@ -164,7 +171,8 @@ def seed(ctx: CounterContext, now: datetime, *, root_not_before: Optional[dateti
 
     def moved(rid: int, done: Completed) -> None:
         from openjpki.services.register import move
-        move(sd.ctx, rid, f"{town}栄町三丁目3番3号", now)
+        moved_to = f"{town}栄町三丁目3番3号"
+        move(sd.ctx, rid, moved_to, now, postal_code=sd.postal(moved_to))
     one("鈴木　花子", "sign_revoked_by_move", date(1978, 11, 3), "female",
         "幸町一丁目4番4号", moved)
 
@@ -188,14 +196,14 @@ def seed(ctx: CounterContext, now: datetime, *, root_not_before: Optional[dateti
                          household_id=household, relationship="head")
     child_birth = date(today.year - 10, 5, 5)
     one("伊藤　さくら", "under_15", child_birth, "female", "芝七丁目7番7号",
-        sign=False, applicant=_guardian("minor", today), household_id=household,
+        sign=False, applicant=guardian("minor", today), household_id=household,
         relationship="child")
     one("渡辺　正", "adult_ward", date(1950, 9, 9), "male", "安行八丁目8番8号",
-        sign=False, applicant=_guardian("ward", today), adult_ward=True)
+        sign=False, applicant=guardian("ward", today), adult_ward=True)
 
-    past = _weekday_morning(today - timedelta(days=EXPIRED_ISSUED_DAYS_AGO))
+    past = weekday_morning(today - timedelta(days=EXPIRED_ISSUED_DAYS_AGO))
     if root_not_before is not None and root_not_before > past:
-        past = _weekday_morning(root_not_before.astimezone(JST).date() + timedelta(days=1))
+        past = weekday_morning(root_not_before.astimezone(JST).date() + timedelta(days=1))
         if past < root_not_before:
             past += timedelta(days=1)
     if past.date() <= today - timedelta(days=3):

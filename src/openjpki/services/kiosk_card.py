@@ -95,9 +95,9 @@ def peek_serial(client: JpkiClient) -> str | None:
 
 
 def forget_pins(client: JpkiClient) -> None:
-    """Select the JPKI AP again: the card forgets every verified PIN (CARD.md)."""
+    """Leave the JPKI AP: the card forgets every verified PIN (docs/CARD.md)."""
     try:
-        client.select_jpki()
+        client.logout()
     except Exception:  # noqa: BLE001 — the card may have been taken out; nothing depends on it
         pass
 

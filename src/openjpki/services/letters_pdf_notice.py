@@ -19,6 +19,7 @@ from openjpki.services.letters_pdf import GOTHIC, MINCHO, Cell, Sheet, ja_date, 
 SENDER_JA = "地方公共団体情報システム機構（J-LIS）"
 TITLE_NOTICE = "電子証明書の有効期限通知書"
 TITLE_FORM = "照会書兼回答書兼委任状"
+TITLE_CARD = "マイナンバーカードの有効期限通知書"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ def _kind_ja(kind: str) -> str:
 
 
 def render_expiry_notice(letter: NoticeLetter) -> bytes:
-    """The two pages of one expiry notice, as PDF bytes."""
+    """The two pages of one expiry notice, as PDF bytes; one page for a card whose own
+    expiry is told with no certificate due (no inquiry form: nothing to renew by proxy)."""
+    if not letter.items:
+        return _render_card_notice(letter)
     s = Sheet(title=f"{TITLE_NOTICE} {letter.reference}",
               subject="有効期限通知書・照会書兼回答書兼委任状 (R3.4, R5.5)")
     _notice_page(s, letter)
@@ -122,6 +126,36 @@ def _notice_page(s: Sheet, letter: NoticeLetter) -> None:
     s.line(25, 262, 185, 262, 0.3)
     s.text(25, 268, f"{SENDER_JA}　／　{letter.prefecture}{letter.municipality}", size=9)
     s.text(185, 268, "1/2", size=9, align="right")
+
+
+def _render_card_notice(letter: NoticeLetter) -> bytes:
+    if letter.card_expires_on is None:
+        raise ValueError("a notice with no certificate tells of the card's expiry")
+    end = letter.card_expires_on
+    s = Sheet(title=f"{TITLE_CARD} {letter.reference}", subject="有効期限通知書 (R3.4)")
+    _address_block(s, letter)
+    s.text(105, 60, TITLE_CARD, size=18, font=GOTHIC, align="center")
+    y = s.wrapped(25, 74, f"あなたのマイナンバーカードは、{ja_date(end)}に有効期限を迎えます。"
+                  "有効期限を過ぎたカードは、本人確認書類としても電子証明書の利用にも使えなく"
+                  "なります。", width=160)
+    rows = [[Cell("対象", 50, True), Cell("有効期限", 110, True)],
+            [Cell("マイナンバーカード", 50), Cell(ja_date(end), 110)]]
+    y = s.table(25, y + 4, rows, row_h=11, size=10)
+    s.text(25, y + 6, f"カード番号（下4桁）　{letter.card_number_tail}", size=9.5)
+    y += 16
+    s.text(25, y, "お手続き", size=12, font=GOTHIC)
+    y = s.wrapped(28, y + 7, f"・引き続きカードを利用するには、カードの更新（新しいカードの交付"
+                  f"申請）が必要です。お住まいの{letter.municipality}の窓口にお問い合わせください。",
+                  width=155, size=10)
+    y = s.wrapped(28, y + 1, "・カードに搭載されている電子証明書は、カードの有効期限とともに"
+                  "失効します。新しいカードには、電子証明書を新たに搭載することができます。",
+                  width=155, size=10)
+    s.wrapped(28, y + 1, "・新しいカードの電子証明書の発行手数料は無料です（カードを紛失している"
+              "場合など、カードの有料再交付とあわせて発行するときは200円）。", width=155, size=10)
+    s.line(25, 262, 185, 262, 0.3)
+    s.text(25, 268, f"{SENDER_JA}　／　{letter.prefecture}{letter.municipality}", size=9)
+    s.text(185, 268, "1/1", size=9, align="right")
+    return s.finish()
 
 
 def _form_page(s: Sheet, letter: NoticeLetter) -> None:

@@ -12,7 +12,7 @@ Which certificates end, and why, is decided by ``rules.revocations_for_fact_chan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Callable
 
@@ -25,7 +25,7 @@ from openjpki.services.audit import record
 from openjpki.services.counter.cardfacts import write_particulars
 from openjpki.services.counter.cardops import open_card
 from openjpki.services.counter.context import CounterContext
-from openjpki.services.counter.queries import cards_of
+from openjpki.services.counter.queries import cards_of, current_certificates
 from openjpki.services.counter.residents import (
     InputError, parse_postal_code, parse_sex, require_resident, resident_dict,
 )
@@ -108,11 +108,8 @@ def _consequences(s: Session, ctx: CounterContext, r: Resident, change: FactChan
             message_ja = f"{change.ja}を登録しました。失効した電子証明書はありません。"
             message_en = f"The {change.en} is registered; no certificate was revoked."
         if live and end.reissue_same_visit:
-            offers.append(Offer(
-                "reissue_after_change", (end.kind.value,), "R4.5",
-                "記載事項変更の届出とあわせて、署名用電子証明書を本日再発行できます。",
-                "The signature certificate can be issued again today, with the change.",
-                first=("change_of_particulars",)))
+            offers.append(replace(SIGN_AGAIN, kinds=(end.kind.value,),
+                                  first=("change_of_particulars",)))
     faces = []
     for card in cards_of(s, r.id):
         if card.state == "active":
@@ -177,6 +174,10 @@ def move(ctx: CounterContext, resident_id: int, new_address: str, now: datetime,
                        relationship=relationship, postal_code=_postal(postal_code))
         if "address" in changed:
             r.address_changed_on = ctx.today(now)
+            if postal_code is None and r.postal_code is not None:
+                # The old 郵便番号 belongs to the old address: letters would print it.
+                changed["postal_code"] = {"from": r.postal_code, "to": None}
+                r.postal_code = None
         return changed
     return _event(ctx, resident_id, FactChange.MOVE, now, apply)
 
@@ -244,7 +245,21 @@ def change_card_particulars(ctx: CounterContext, resident_id: int, now: datetime
                 updated.append(c.card_number)
         record(s, "register.card_particulars", now, actor=ctx.actor,
                subject=f"resident:{r.id}", cards=updated)
+        offers = [SIGN_AGAIN.to_dict()] if any(_sign_to_issue_again(s, c) for c in cards) else []
         return {"outcome": "registered", "event": "card_particulars", "resident_id": r.id,
                 "cards_updated": updated, "rule": "R5.2",
                 "message_ja": "カードの記載事項を変更しました。",
-                "message_en": "The card face now matches the register."}
+                "message_en": "The card face now matches the register.", "offers": offers}
+
+
+SIGN_AGAIN = Offer("reissue_after_change", ("sign",), "R4.5",
+                   "記載事項変更の届出とあわせて、署名用電子証明書を本日再発行できます。",
+                   "The signature certificate can be issued again today, with the change.")
+
+
+def _sign_to_issue_again(s: Session, card) -> bool:
+    """The card's SIGN was revoked by a change of facts (R4.1) and not issued again: with the
+    face now up to date the clerk can offer it in the same visit (R4.5)."""
+    sign = current_certificates(s, card.id).get("sign")
+    return (sign is not None and sign.status == "revoked"
+            and sign.reason == "affiliationChanged")

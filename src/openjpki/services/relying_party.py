@@ -67,14 +67,19 @@ class StoreRevocation:
             return unknown("store", "a serial the authorities never issue")
         with self.service.store.engine.connect() as conn:
             row = q.status_of(conn, serial)
-        if row is None:
-            return unknown("store", "the authorities did not issue this certificate")
-        if row.status == "good":
-            return Revocation("good", "store", detail="good in the authorities' records")
-        if row.revoked_at is not None and row.revoked_at > at:
-            return Revocation("good", "store", detail=f"revoked only after {at.isoformat()}")
-        reason = "certificateHold" if row.status == "hold" else (row.reason or "unspecified")
-        return Revocation(row.status, "store", row.revoked_at, reason, "the authorities' records")
+        return revocation_of(row, at)
+
+
+def revocation_of(row: Optional[q.StatusRow], at: datetime) -> Revocation:
+    """The answer of the authorities' record of a certificate (None: never issued by them)."""
+    if row is None:
+        return unknown("store", "the authorities did not issue this certificate")
+    if row.status == "good":
+        return Revocation("good", "store", detail="good in the authorities' records")
+    if row.revoked_at is not None and row.revoked_at > at:
+        return Revocation("good", "store", detail=f"revoked only after {at.isoformat()}")
+    reason = "certificateHold" if row.status == "hold" else (row.reason or "unspecified")
+    return Revocation(row.status, "store", row.revoked_at, reason, "the authorities' records")
 
 
 def store_roots(service: AuthorityService) -> list[x509.Certificate]:

@@ -33,7 +33,8 @@ from openjpki.services.counter import ApplicantInput, CounterContext
 from openjpki.services.counter.queries import card_dict, card_by_id
 from openjpki.services.counter.residents import InputError
 # The demo's builders (a resident, a new card through the counter, the guardian's papers).
-from openjpki.services.demo import DEMO_PINS, _guardian, _pins_for, _Seeder, _weekday_morning
+from openjpki.services.demo import DEMO_PINS, guardian, pins_for, Seeder, weekday_morning
+from openjpki.services.demo_postal import synthetic_postal_code
 from openjpki.services.sandbox_state import ACTOR, end_card, set_pin_tries
 
 STATES = ("valid", "renewal_window", "expired", "under_15", "adult_ward",
@@ -76,7 +77,7 @@ def create_resident(ctx: CounterContext, states: Iterable[str], *, now: datetime
     """Create one resident with a card in ``states``; the demo's JSON shape for one resident
     (id, name, state, card_id, pins) with the states and the card's certificates."""
     chosen = parse_states(states)
-    sd = _Seeder(ctx, now)
+    sd = Seeder(ctx, now)
     sd.ctx = replace(sd.ctx, actor=ACTOR)
     today = sd.today
     m = ctx.municipality
@@ -95,11 +96,11 @@ def create_resident(ctx: CounterContext, states: Iterable[str], *, now: datetime
                     relationship="head")
         birth = today.replace(year=today.year - 10, day=1)
         person.update(household_id=household, relationship="child")
-        applicant = _guardian("minor", today)
+        applicant = guardian("minor", today)
     if "adult_ward" in chosen:
         birth = date(1950, 9, 9)
         person.update(adult_ward=True)
-        applicant = _guardian("ward", today)
+        applicant = guardian("ward", today)
     if "renewal_window" in chosen:
         person.update(foreign_resident=True, stay_until=today + timedelta(days=45))
     if "expired" in chosen:
@@ -117,7 +118,7 @@ def create_resident(ctx: CounterContext, states: Iterable[str], *, now: datetime
         record(s, "sandbox.resident.create", now, actor=ACTOR, subject=f"resident:{rid}",
                states=list(chosen), card=done.card_id)
     return {"id": rid, "name": name, "state": "+".join(chosen), "states": list(chosen),
-            "card_id": vid, "pins": _pins_for(sign), "certificates": view["certificates"],
+            "card_id": vid, "pins": pins_for(sign), "certificates": view["certificates"],
             "card": {k: view[k] for k in ("card_number", "state", "expires_on")}}
 
 
@@ -127,9 +128,9 @@ def _expired_issue_moment(ctx: CounterContext, today: date) -> datetime:
     from openjpki.rules import JST
 
     root = _root_not_before(ctx)
-    past = _weekday_morning(today - timedelta(days=300))
+    past = weekday_morning(today - timedelta(days=300))
     if past < root:
-        past = _weekday_morning(root.astimezone(JST).date() + timedelta(days=1))
+        past = weekday_morning(root.astimezone(JST).date() + timedelta(days=1))
         while past < root:
             past += timedelta(days=1)
     if past.date() > today - timedelta(days=MIN_ROOT_AGE_DAYS):
@@ -145,7 +146,9 @@ def _after(ctx: CounterContext, chosen: tuple[str, ...], rid: int, vid: str, car
     from openjpki.services.register import move
 
     if "sign_revoked_by_move" in chosen:
-        move(ctx, rid, f"{town}栄町三丁目{secrets.randbelow(9) + 1}番3号", now)
+        to = f"{town}栄町三丁目{secrets.randbelow(9) + 1}番3号"
+        m = ctx.municipality
+        move(ctx, rid, to, now, postal_code=synthetic_postal_code(m.prefecture, m.name, to))
     if "on_hold" in chosen or "revoked" in chosen:
         with ctx.store.transaction() as s:
             for c in _live(s, card_id).values():

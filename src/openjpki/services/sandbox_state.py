@@ -26,6 +26,7 @@ from openjpki.services.counter.cardops import open_card
 from openjpki.services.counter.context import CounterContext
 from openjpki.services.counter.queries import card_dict, current_certificates
 from openjpki.services.counter.residents import InputError, NotFound
+from openjpki.services.demo_postal import synthetic_postal_code
 
 ACTOR = "sandbox"
 
@@ -159,7 +160,9 @@ def change_facts(ctx: CounterContext, resident_id: int, *, now: datetime,
     c = _ctx(ctx)
     events = []
     if address is not None:
-        events.append(register.move(c, resident_id, address, now))
+        m = c.municipality
+        events.append(register.move(c, resident_id, address, now, postal_code=(
+            synthetic_postal_code(m.prefecture, m.name, address))))
     if name is not None:
         events.append(register.change_name(c, resident_id, now, name=name))
     if birth_date is not None:
@@ -172,10 +175,21 @@ def change_facts(ctx: CounterContext, resident_id: int, *, now: datetime,
 
 
 def card_view(ctx: CounterContext, card_ref: str) -> dict:
-    """A card as the API shows it, with its PINs' tries left (read without holding it)."""
+    """A card as the API shows it, with its PINs' tries left (read without holding it) and,
+    this being a sandbox, what is printed on the card's face: the security code and 照合番号B
+    (birth date YYMMDD, expiry year, security code) that the holder reads off it."""
+    from openjpki.services.counter.cardfacts import sealed_security_code
+    from openjpki.store.residents import get_resident
+
     with ctx.store.sessions() as s:
         card = find_card(s, card_ref)
         out = card_dict(s, card)
+        code = sealed_security_code(ctx, card)
+        r = get_resident(s, card.resident_id)
+        if code is not None and r is not None:
+            out["security_code"] = code
+            out["pin_b"] = f"{r.birth_date:%y%m%d}{card.expires_on.year:04d}{code}"
+            out["individual_number"] = r.individual_number
     out["pins"] = ctx.cards.status(out["virtual_card_id"])["pins"]
     return out
 

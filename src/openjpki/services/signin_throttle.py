@@ -82,19 +82,23 @@ def _account_delay(failures: int) -> Optional[timedelta]:
     return min(ACCOUNT_MAX_DELAY, timedelta(seconds=2 ** min(failures - ACCOUNT_FREE - 1, 16)))
 
 
-def charge(s: Session, name: Optional[str], address: Optional[str], now: datetime
-           ) -> Charged | Held:
-    """Count one try (``name`` None: no such account, only the address counts)."""
+def charge(s: Session, name: Optional[str], address: Optional[str], now: datetime, *,
+           account: bool = True) -> Charged | Held:
+    """Count one try. ``name`` None: a name no account could have, only the address counts;
+    ``account`` False: no such account — the pair counts as for one (so that holding does
+    not tell which names exist), the account's own throttle does not."""
     keys = [address_key(address)]
     if name is not None:
-        keys += [pair_key(name, address), account_key(name)]
+        keys.append(pair_key(name, address))
+        if account:
+            keys.append(account_key(name))
     for key in keys:
         insert_ignore(s, SignInThrottle.__table__,
                       {"key": key, "failures": 0, "updated_at": now}, ["key"])
     rows = {r.key: r for r in s.execute(
         select(SignInThrottle).where(SignInThrottle.key.in_(keys))
         .with_for_update().execution_options(populate_existing=True)).scalars()}
-    known = name is not None and rows[keys[1]].signed_in_at is not None
+    known = len(keys) > 1 and rows[keys[1]].signed_in_at is not None
     for key in keys:
         until = rows[key].blocked_until
         if until is not None and until > now and not (known and key.startswith("account:")):

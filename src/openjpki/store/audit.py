@@ -19,9 +19,11 @@ import json
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, Integer, String, bindparam, event, exists, insert, select, update
+from sqlalchemy import (
+    JSON, Connection, Integer, String, bindparam, event, exists, insert, select, update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from openjpki.store.models import Base, UTCDateTime
@@ -88,27 +90,27 @@ def chain_hash(prev_hash: str, body: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + body).hexdigest()
 
 
-def _check_no_secrets(value: Any, path: str = "payload") -> None:
+def check_no_secrets(value: Any, path: str = "payload") -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             if str(k).lower() in SECRET_KEYS:
                 raise ValueError(f"audit {path}.{k}: secrets are never written to the audit log")
-            _check_no_secrets(v, f"{path}.{k}")
+            check_no_secrets(v, f"{path}.{k}")
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_no_secrets(v, f"{path}[{i}]")
+            check_no_secrets(v, f"{path}[{i}]")
 
 
-def _normalise(payload: dict) -> dict:
+def normalise(payload: dict) -> dict:
     """A JSON round trip, so the hashed value is exactly what the database gives back."""
     return json.loads(canonical_json(payload))
 
 
-def _ensure_head(session: Session) -> None:
+def _ensure_head(session: Session | Connection) -> None:
     """Create the head row if it is missing (a database emptied without its migration's
     seed). Concurrent first writers do not collide: the insert yields to an existing row."""
     values = dict(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
-    dialect = session.get_bind().dialect.name
+    dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif dialect == "sqlite":
@@ -138,8 +140,8 @@ def append(session: Session, *, action: str, at: datetime, actor: str = "system"
 
     Call it late in a use case: from here to the commit, other writers wait for this one.
     """
-    payload = _normalise(payload or {})
-    _check_no_secrets(payload)
+    payload = normalise(payload or {})
+    check_no_secrets(payload)
     if at.tzinfo is None:
         raise ValueError("audit times are timezone-aware")
     at = at.astimezone(timezone.utc)
@@ -168,22 +170,38 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
     lock, then re-reads the row), and the head is read under the lock (``UPDATE … SET seq =
     seq + n … RETURNING``), the chain computed again and the head's hash set: four
     statements. Either way nothing is assumed that the locked row did not confirm."""
-    if not entries:
-        return
+    if entries:
+        _append_rows(session.connection(), _rows(entries, normalised), session=session)
+
+
+def append_all_on(conn: Connection, entries: list[dict], *, normalised: bool = False) -> None:
+    """:func:`append_all` on a Core connection's transaction (no session: the head is read
+    under the lock, four statements; the chain is the same)."""
+    if entries:
+        _append_rows(conn, _rows(entries, normalised), session=None)
+
+
+def _rows(entries: list[dict], normalised: bool) -> list[dict]:
+    """The rows to insert for ``entries`` (payloads normalised and checked unless they are)."""
     rows = []
     for e in entries:
         payload = e.get("payload") or {}
         if not normalised:
-            payload = _normalise(payload)
-            _check_no_secrets(payload)
+            payload = normalise(payload)
+            check_no_secrets(payload)
         at = e["at"]
         if at.tzinfo is None:
             raise ValueError("audit times are timezone-aware")
         rows.append(dict(at=at.astimezone(timezone.utc), actor=e.get("actor", "system"),
                          action=e["action"], subject=e.get("subject"), payload=payload))
-    conn = session.connection()  # Core on the session's transaction: no ORM bookkeeping
+    return rows
+
+
+def _append_rows(conn: Connection, rows: list[dict], *, session: Optional[Session]) -> None:
+    """Chain and insert ``rows``; with a ``session`` the head its pool last committed is
+    assumed (and checked under the lock), without one it is read under the lock."""
     pool = conn.engine.pool
-    assumed = session.info.get(_HEAD_PENDING) or _HEADS.get(pool)
+    assumed = (session.info.get(_HEAD_PENDING) or _HEADS.get(pool)) if session is not None else None
     head = None
     if assumed is not None:
         head = _chain(rows, *assumed)
@@ -196,13 +214,14 @@ def append_all(session: Session, entries: list[dict], *, normalised: bool = Fals
         elif conn.execute(_ADVANCE_HEAD, moves).rowcount != 1:
             head = None
     if head is None:  # the head moved (or is unknown here): read it under the lock
-        last, prev = _reserve(session, len(rows))
+        last, prev = _reserve(conn, len(rows))
         head = _chain(rows, last - len(rows), prev)
         conn.execute(_SET_HEAD_HASH, {"new_hash": head[1]})
     if rows:
         conn.execute(_INSERT_ENTRIES, rows)
-    session.info[_HEAD_PENDING] = head
-    session.info[_HEAD_POOL] = pool
+    if session is not None:
+        session.info[_HEAD_PENDING] = head
+        session.info[_HEAD_POOL] = pool
 
 
 def _chain(rows: list[dict], seq: int, prev: str) -> tuple[int, str]:
@@ -216,13 +235,12 @@ def _chain(rows: list[dict], seq: int, prev: str) -> tuple[int, str]:
     return seq, prev
 
 
-def _reserve(session: Session, n: int) -> tuple[int, str]:
+def _reserve(conn: Connection, n: int) -> tuple[int, str]:
     """Take the writers' lock and ``n`` sequence numbers: (the last of them, previous hash).
     The UPDATE takes PostgreSQL's row lock (SQLite's write lock) before it reads the hash."""
-    conn = session.connection()
     row = conn.execute(_RESERVE, {"n": n}).first()
     if row is None:
-        _ensure_head(session)
+        _ensure_head(conn)
         row = conn.execute(_RESERVE, {"n": n}).one()
     return row.seq, row.hash
 

@@ -87,7 +87,8 @@ class Store:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # Writing transactions: the write lock first on SQLite (see the module text).
-        self._writers = sessionmaker(immediate(engine), expire_on_commit=False)
+        self._immediate = immediate(engine)
+        self._writers = sessionmaker(self._immediate, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> "Store":
@@ -116,6 +117,11 @@ class Store:
         or single-use value read in it cannot change before the commit."""
         with self._writers() as session, session.begin():
             yield session
+
+    def core_transaction(self):
+        """A Core connection in one writing transaction (``BEGIN IMMEDIATE`` on SQLite), for
+        a hot path that needs no ORM: committed when the block ends, rolled back on error."""
+        return self._immediate.begin()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,13 +13,15 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable, Iterable, Optional
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openjpki import __version__
 from openjpki.config import Settings
 from openjpki.private_home import set_private_umask
 from openjpki.web import crl, health
-from openjpki.web.body_limit import DEFAULT_MAX_BODY, limit_body, load_max_body
+from openjpki.web.body_limit import (
+    DEFAULT_MAX_BODY, limit_body, load_max_body, refusal_for, streamed_or_over,
+)
 from openjpki.web.context import Clock, WebContext, utc_now
 from openjpki.web.ocsp import IdleAwareHook, OcspEndpoint
 from openjpki.web.pages import pages_extension
@@ -40,15 +42,29 @@ class OpenJpkiApp(FastAPI):
 
     ocsp: OcspEndpoint
     max_body: int = DEFAULT_MAX_BODY
+    # (method, path) -> an ASGI app answering it without FastAPI's routing and middleware
+    # (the platform API's calls: web.platform); such an app answers every error itself.
+    direct_routes: dict[tuple[str, str], ASGIApp]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if scope["path"].startswith("/ocsp") and await self.ocsp.handle(scope, receive, send):
-                return
-            # Every other request: the body bounded before routing, tokens or parsing.
-            await limit_body(super().__call__, scope, receive, send, self.max_body)
+            if scope["path"].startswith("/ocsp"):
+                if streamed_or_over(scope, self.max_body):  # the limit holds here too
+                    await limit_body(self._ocsp_or_app, scope, receive, send, self.max_body)
+                    return
+                if await self.ocsp.handle(scope, receive, send):
+                    return
+            # Every other request: the body bounded before routing, tokens or parsing; a
+            # path an extension answers directly (direct_routes) skips routing and middleware.
+            direct = self.direct_routes.get((scope["method"], scope["path"]))
+            await limit_body(direct or super().__call__, scope, receive, send, self.max_body,
+                             refusal_for(self, scope["path"]))
             return
         await super().__call__(scope, receive, send)
+
+    async def _ocsp_or_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.ocsp.handle(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = None, *,
@@ -67,6 +83,7 @@ def create_app(settings: Optional[Settings] = None, clock: Optional[Clock] = Non
     app = OpenJpkiApp(title="OpenJPKI", version=__version__, lifespan=lifespan,
                       description="公的個人認証サービス (JPKI): OCSP, CRLs and the JSON API.")
     app.state.openjpki = ctx
+    app.direct_routes = {}
     install_problem_handlers(app)
     app.ocsp = OcspEndpoint(ctx)
     app.max_body = ctx.max_body = load_max_body(settings.config_file)

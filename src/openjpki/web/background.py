@@ -1,4 +1,4 @@
-"""What ``openjpki serve`` does besides answering requests, in two threads per process:
+"""What ``openjpki serve`` does besides answering requests, in threads of each process:
 
 * the OCSP producer (services.ocsp_producer): every certificate's response signed ahead of
   need and kept in the store, so the responder serves it by lookup;
@@ -6,7 +6,8 @@
   content changed (a status change seen by the sync with other processes) or a quarter of
   its validity is left, and swapped in whole; a GET is served the latest published CRL
   (services.authority_publish, ``background``) and never waits for one to be made, except
-  for the first of a CRL not made yet.
+  for the first of a CRL not made yet;
+* short garbage-collection pauses (web.gc_pauses) with the OCSP caches full.
 
 Both wait for the store (``init``), use the app's clock (the sandbox's, when there is one),
 and stop with the server (the lifespan of the app).
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 
 from openjpki.services.ocsp_producer import OcspProducer
 from openjpki.web.context import WebContext
+from openjpki.web.gc_pauses import keep_pauses_short
 
 log = logging.getLogger("openjpki.web")
 PUBLISH_INTERVAL = 1.0  # seconds between the publisher's rounds when nobody asks
@@ -70,12 +72,16 @@ def publish_crls(ctx: WebContext, stop: threading.Event) -> None:
             log.exception("publishing CRLs")
 
 
+def _gc(_ctx: WebContext, stop: threading.Event) -> None:
+    keep_pauses_short(stop)
+
+
 def background_extension(app: FastAPI) -> None:
     """For ``create_app(extensions=[…])``: the producer and the publisher run while the app's
     lifespan does."""
     ctx: WebContext = app.state.openjpki
     inner = app.router.lifespan_context
-    jobs: list[Callable[[WebContext, threading.Event], None]] = [produce_ocsp, publish_crls]
+    jobs: list[Callable[[WebContext, threading.Event], None]] = [produce_ocsp, publish_crls, _gc]
 
     @asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:

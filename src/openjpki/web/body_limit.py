@@ -10,13 +10,19 @@ to the app as if it had just arrived — unless it is JSON naming a member twice
 answered 400 (:mod:`openjpki.web.json_keys`).
 
 The limit is ``[http] max_body`` (bytes) in the home's ``openjpki.toml``; 1 MiB by default.
+
+Every refusal of this layer is made by one :data:`Refusal` function: by default a problem
+response (RFC 9457); a part of the app whose paths answer in a shape of their own (the
+platform API's) names its function for its path prefix with :func:`refuse_in_own_shape`,
+and :func:`refusal_for` picks it — the limit is still enforced here, before the body is read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openjpki.config import config_value
@@ -27,6 +33,29 @@ DEFAULT_MAX_BODY = 1024 * 1024
 MAX_MAX_BODY = 1024 * 1024 * 1024  # what the setting may say at most
 BODY_TOO_LARGE = "https://openjpki.github.io/problems/body-too-large"
 _NO_BODY = (b"GET", b"HEAD", b"OPTIONS", b"DELETE")
+
+# (scope, status, title, detail, headers, **extensions) -> the answer to send
+Refusal = Callable[..., Response]
+
+
+def problem_refusal(scope: Scope, status: int, title: str, detail: str,
+                    headers: Optional[dict[str, str]] = None, **extensions: Any) -> Response:
+    """The default refusal: a problem response naming the request's path."""
+    return problem_response(status, title, detail, instance=scope.get("path"), headers=headers,
+                            **extensions)
+
+
+def refuse_in_own_shape(app: Any, prefix: str, refusal: Refusal) -> None:
+    """Answer this layer's refusals of requests under ``prefix`` with ``refusal``."""
+    app.state.body_refusals = [*getattr(app.state, "body_refusals", ()), (prefix, refusal)]
+
+
+def refusal_for(app: Any, path: str) -> Refusal:
+    """The refusal for ``path``: the first prefix named for it, else :func:`problem_refusal`."""
+    for prefix, refusal in getattr(app.state, "body_refusals", ()):
+        if path.startswith(prefix):
+            return refusal
+    return problem_refusal
 
 
 class HttpConfigError(ValueError):
@@ -61,10 +90,9 @@ def _detail(limit: int) -> str:
     return f"the request body is larger than {limit} bytes, the most this server takes"
 
 
-async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    response = problem_response(413, "Content Too Large", _detail(limit), type=BODY_TOO_LARGE,
-                                instance=scope.get("path"), max_body=limit,
-                                headers={"Connection": "close"})
+async def _too_large(scope: Scope, send: Send, limit: int, refuse: Refusal) -> None:
+    response = refuse(scope, 413, "Content Too Large", _detail(limit), {"Connection": "close"},
+                      type=BODY_TOO_LARGE, max_body=limit)
     await response(scope, _no_receive, send)
 
 
@@ -87,18 +115,25 @@ def _declared(scope: Scope) -> tuple[Optional[int], bool, bool]:
     return length, chunked, bad
 
 
+def streamed_or_over(scope: Scope, limit: int) -> bool:
+    """Whether the request's body is chunked, or declared longer than ``limit``, or its
+    length is not a number: the requests that must go through :func:`limit_body`."""
+    length, chunked, bad = _declared(scope)
+    return chunked or bad or (length is not None and length > limit)
+
+
 async def limit_body(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
-                     limit: int) -> None:
-    """Run ``app`` on a request whose body is at most ``limit`` bytes; 413 otherwise."""
+                     limit: int, refuse: Refusal = problem_refusal) -> None:
+    """Run ``app`` on a request whose body is at most ``limit`` bytes; 413 otherwise (every
+    refusal made by ``refuse``)."""
     length, chunked, bad = _declared(scope)
     if bad:
-        response = problem_response(400, "Bad Request", "the Content-Length header is not "
-                                    "one whole number", instance=scope.get("path"),
-                                    headers={"Connection": "close"})
+        response = refuse(scope, 400, "Bad Request", "the Content-Length header is not one "
+                          "whole number", {"Connection": "close"})
         await response(scope, _no_receive, send)
         return
     if length is not None and length > limit:
-        await _too_large(scope, send, limit)
+        await _too_large(scope, send, limit, refuse)
         return
     if not chunked and (length is None or length == 0) \
             and scope.get("method", "GET").encode() in _NO_BODY:
@@ -113,20 +148,20 @@ async def limit_body(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            await _too_large(scope, send, limit)
+            await _too_large(scope, send, limit, refuse)
             return
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
-    refusal = _duplicate_member(scope, body)
+    refusal = _duplicate_member(scope, body, refuse)
     if refusal is not None:
         await refusal(scope, _no_receive, send)
         return
     await app(scope, _replay(body, receive), send)
 
 
-def _duplicate_member(scope: Scope, body: bytes):
+def _duplicate_member(scope: Scope, body: bytes, refuse: Refusal) -> Optional[Response]:
     """The 400 answer for a JSON body naming a member twice (:mod:`web.json_keys`)."""
     content_type = next((v for k, v in scope.get("headers", ()) if k == b"content-type"), b"")
     if not body or (content_type and not is_json(content_type)):
@@ -134,9 +169,8 @@ def _duplicate_member(scope: Scope, body: bytes):
     key = duplicate_key(body)
     if key is None:
         return None
-    return problem_response(400, "Duplicate member", f"the JSON body names {key!r} more than "
-                            "once; each member may appear once", type=DUPLICATE_KEY,
-                            instance=scope.get("path"), member=key)
+    return refuse(scope, 400, "Duplicate member", f"the JSON body names {key!r} more than once; "
+                  "each member may appear once", None, type=DUPLICATE_KEY, member=key)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from openjpki.services.authority import NotInitialised, UnknownGeneration, UnknownPartition
 from openjpki.services.authority_publish import CrlCache
 from openjpki.web.context import WebContext
-from openjpki.web.ocsp import _http_date
+from openjpki.web.ocsp import http_date
 from openjpki.web.problems import Problem
 
 PKIX_CRL = "application/pkix-crl"
@@ -43,8 +43,8 @@ def _crl(request: Request, kind: str, partition: str | None, generation: int) ->
         raise Problem(404, "Unknown authority generation", str(e)) from None
     headers = {
         "Cache-Control": "public, max-age=60, no-transform",
-        "Last-Modified": _http_date(crl.this_update),
-        "Expires": _http_date(crl.next_update),
+        "Last-Modified": http_date(crl.this_update),
+        "Expires": http_date(crl.next_update),
     }
     return Response(crl.der, media_type=PKIX_CRL, headers=headers)
 

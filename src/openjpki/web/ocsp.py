@@ -160,7 +160,7 @@ def _answer_blocking(ctx: WebContext, body: bytes, now: datetime) -> OcspAnswer:
 # --- headers -----------------------------------------------------------------------------------
 
 
-def _http_date(moment: datetime) -> str:
+def http_date(moment: datetime) -> str:
     # format_datetime(usegmt=True) takes only UTC; the (sandbox) clock may be in Japan time.
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
@@ -168,14 +168,14 @@ def _http_date(moment: datetime) -> str:
 @lru_cache(maxsize=4096)
 def _http_date_bytes(moment: datetime) -> bytes:
     """The same, kept: pre-produced responses signed in one batch share their seconds."""
-    return _http_date(moment).encode()
+    return http_date(moment).encode()
 
 
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
 def _raw(headers: Headers) -> bytes:
-    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])
 
 
 class _Prepared:

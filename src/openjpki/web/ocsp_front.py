@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from openjpki.services.authority_ocsp import OcspAnswer
 from openjpki.web.body_limit import DEFAULT_MAX_BODY, too_large_bytes
 from openjpki.web.context import WebContext
+from openjpki.web.head_limit import bounded_protocol
 from openjpki.web.ocsp import MAX_REQUEST, answer_at_once, answer_for, max_age_of, raw_headers
 from openjpki.web.ocsp_head import HEAD, POST, Request, parse_head
 
@@ -127,7 +127,7 @@ def _web_context(app: Any) -> Optional[WebContext]:
 class OcspFront(asyncio.Protocol):
     """uvicorn's HTTP protocol class for ``openjpki serve`` (``uvicorn.Config(http=OcspFront)``)."""
 
-    fallback: Any = AutoHTTPProtocol  # httptools when installed, else h11
+    fallback: Any = bounded_protocol()  # httptools' with the head bounded, else h11
     _fronts: "weakref.WeakKeyDictionary[Config, _Front]" = weakref.WeakKeyDictionary()
     _last: tuple[Optional[Config], Optional[_Front]] = (None, None)  # the usual one server
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from openjpki.card.pins import PinId
 from openjpki.services.sandbox_mode import MESSAGE_EN, MESSAGE_JA
 from openjpki.web.api.errors import guarded, problem_responses
 from openjpki.web.api.models import Day
@@ -212,12 +213,13 @@ def get_card(card: str, sb=Depends(_sandbox)) -> dict:
 
 
 @router.put("/cards/{card}/pins/{kind}")
-def set_tries(card: str, kind: Literal["sign", "auth"], body: PinTriesIn,
-              sb=Depends(_sandbox)) -> dict:
-    """Set a PIN's tries left on the card (0 blocks it). The card must not be in a reader."""
+def set_tries(card: str, kind: PinId, body: PinTriesIn, sb=Depends(_sandbox)) -> dict:
+    """Set a PIN's tries left on the card (0 blocks it): any PIN the card holds — ``auth``,
+    ``sign``, ``card`` (住民基本台帳用), ``input`` (券面事項入力補助用), 照合番号A/B of either
+    application. The card must not be in a reader."""
     from openjpki.services.sandbox_state import set_pin_tries
 
-    return guarded(lambda: set_pin_tries(sb.counter(), card, kind, body.tries_left,
+    return guarded(lambda: set_pin_tries(sb.counter(), card, kind.value, body.tries_left,
                                          now=sb.now()))
 
 

@@ -7,22 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from openjpki.card import CardStore
-from openjpki.rules import JST
+from openjpki.cli import main
 from openjpki.rules.calendars import default_calendar
 from openjpki.services.authority import AuthorityService, initialise
 from openjpki.services.counter import CounterContext, SecretBox
 from openjpki.store import Store
 from openjpki.store.testing import POSTGRES_SKIP_REASON, open_test_store, postgres_url
 
-PASSPHRASE = b"counter-tests-passphrase"
-ROOTS_MADE = datetime(2025, 1, 6, 9, 0, tzinfo=JST)
+from .kit import PASSPHRASE, ROOTS_MADE
 
 
 KEY_POOL_SIZE = 24
@@ -118,3 +116,44 @@ def ctx(backend, tmp_path, ca_keys, _sqlite_template) -> CounterContext:
                            cards=CardStore(tmp_path / "cards", store_key=os.urandom(32)),
                            box=SecretBox(os.urandom(32)), calendar=default_calendar())
         yield c
+
+
+# The CLI tests' homes (test_counter_cli, test_stay_and_fees).
+@pytest.fixture
+def home(tmp_path, ca_keys, monkeypatch):
+    """A home with the session's CA keys (init then only makes the roots)."""
+    h = tmp_path / "home"
+    shutil.copytree(ca_keys, h / "keys")
+    monkeypatch.setenv("OPENJPKI_CA_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.delenv("OPENJPKI_DATABASE_URL", raising=False)
+    return h
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory, ca_keys):
+    """One initialised home, copied by the tests that only need one."""
+    import os
+
+    h = tmp_path_factory.mktemp("cli") / "home"
+    shutil.copytree(ca_keys, h / "keys")
+    old = os.environ.get("OPENJPKI_CA_PASSPHRASE")
+    os.environ["OPENJPKI_CA_PASSPHRASE"] = PASSPHRASE.decode()
+    try:
+        with pytest.raises(SystemExit) as e:
+            main(["--home", str(h), "init"])
+        assert not e.value.code
+    finally:
+        if old is None:
+            os.environ.pop("OPENJPKI_CA_PASSPHRASE", None)
+        else:
+            os.environ["OPENJPKI_CA_PASSPHRASE"] = old
+    return h
+
+
+@pytest.fixture
+def inited_home(initialised, tmp_path, monkeypatch):
+    h = tmp_path / "home"
+    shutil.copytree(initialised, h)
+    monkeypatch.setenv("OPENJPKI_CA_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.delenv("OPENJPKI_DATABASE_URL", raising=False)
+    return h

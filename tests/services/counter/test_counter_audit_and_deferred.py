@@ -8,7 +8,6 @@ import json
 from datetime import date
 
 import pytest
-from counterkit import PINS, T0, at, holder_with_card, look, person, serials
 from sqlalchemy import select, text
 
 from openjpki.rules import Refused
@@ -19,6 +18,8 @@ from openjpki.services.counter import (
 )
 from openjpki.store.audit import AuditEntry
 from openjpki.store.counter_models import Application, Card, Letter, Visit
+
+from .kit import PINS, T0, at, holder_with_card, look, person, serials
 
 DAY = at(date(2025, 6, 2))
 

@@ -4,9 +4,11 @@ followed by 記載事項変更, R5.2, and the R4.5 re-issue) and a re-issue on a
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date
 
-from counterkit import PINS, at, card_certificate, holder_with_card
+import pytest
 from sqlalchemy import select
 
 from openjpki.card.holder import HolderClient
@@ -17,6 +19,8 @@ from openjpki.services import register
 from openjpki.services.counter import Completed, issue_new_card, reissue_sign, show_resident
 from openjpki.services.counter.cardfacts import security_code
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, card_certificate, holder_with_card
 
 DAY = at(date(2025, 6, 2))
 
@@ -77,8 +81,60 @@ def test_register_card_and_sign_certificate_agree_through_changes(ctx):
 
 
 def test_individual_numbers_are_unique_and_valid(ctx):
-    from counterkit import person
+    from .kit import person
 
     numbers = {show_resident(ctx, person(ctx, name=f"試験　{i}"))["individual_number"]
                for i in range(20)}
     assert len(numbers) == 20 and all(is_synthetic(n) for n in numbers)
+
+
+@pytest.mark.pcsc
+def test_facts_read_through_pcsc_agree_with_register_and_sign_certificate(ctx):
+    """The counter's card in the vpcd reader (the real bridge in a thread), read by the
+    holder client through pcscd: the facts are the register's and the SIGN certificate's."""
+    import threading
+
+    from cryptography import x509
+
+    from openjpki.card.pcsc import PcscTransport
+    from openjpki.card.vpcd import VpcdBridge
+    from openjpki.pki.facts import read_sign_facts as facts_of
+    from tests.card.conftest import pcsc_skip_reason, reader0_atr
+
+    if not os.environ.get("OPENJPKI_PCSC_READY"):  # the shared reader: only when told (pcsc)
+        pytest.skip("OPENJPKI_PCSC_READY is not set: pcscd with the vpcd reader is needed "
+                    "(scripts/test starts it)")
+    reason = pcsc_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    rid, first = holder_with_card(ctx)
+    vid = first.details["virtual_card_id"]
+    vc = ctx.cards.open(vid)
+    bridge = VpcdBridge(vc, on_event=lambda m: None)
+    thread = threading.Thread(target=bridge.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if reader0_atr() is not None:
+                break
+            time.sleep(0.1)
+        with PcscTransport("Virtual PCD 00 00") as t:
+            client = HolderClient(t)
+            facts = client.facts(PINS.card).to_dict()
+            client.jpki.select_jpki()
+            client.jpki.verify_pin("sign", PINS.sign)
+            cert = x509.load_der_x509_certificate(client.jpki.read_certificate("sign"))
+    finally:
+        bridge.stop()
+        thread.join(10)
+        vc.close()
+        for _ in range(100):
+            if reader0_atr() is None:
+                break
+            time.sleep(0.1)
+    reg = show_resident(ctx, rid)
+    san = facts_of(cert)
+    assert facts["individual_number"] == reg["individual_number"]
+    assert facts["name"] == reg["name"] == san.name
+    assert facts["address"] == reg["address"] == san.address
+    assert facts["birth_date"] == reg["birth_date"] == san.birth_date.isoformat()

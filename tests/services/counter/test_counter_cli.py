@@ -9,64 +9,10 @@ import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import PASSPHRASE
 
 from openjpki.cli import main
-from openjpki.rules import to_jst
-from openjpki.rules.calendars import counter_open, default_calendar
 
-
-@pytest.fixture
-def home(tmp_path, ca_keys, monkeypatch):
-    """A home with the session's CA keys (init then only makes the roots)."""
-    h = tmp_path / "home"
-    shutil.copytree(ca_keys, h / "keys")
-    monkeypatch.setenv("OPENJPKI_CA_PASSPHRASE", PASSPHRASE.decode())
-    monkeypatch.delenv("OPENJPKI_DATABASE_URL", raising=False)
-    return h
-
-
-@pytest.fixture(scope="module")
-def initialised(tmp_path_factory, ca_keys):
-    """One initialised home, copied by the tests that only need one."""
-    import os
-
-    h = tmp_path_factory.mktemp("cli") / "home"
-    shutil.copytree(ca_keys, h / "keys")
-    old = os.environ.get("OPENJPKI_CA_PASSPHRASE")
-    os.environ["OPENJPKI_CA_PASSPHRASE"] = PASSPHRASE.decode()
-    try:
-        with pytest.raises(SystemExit) as e:
-            main(["--home", str(h), "init"])
-        assert not e.value.code
-    finally:
-        if old is None:
-            os.environ.pop("OPENJPKI_CA_PASSPHRASE", None)
-        else:
-            os.environ["OPENJPKI_CA_PASSPHRASE"] = old
-    return h
-
-
-@pytest.fixture
-def inited_home(initialised, tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    shutil.copytree(initialised, h)
-    monkeypatch.setenv("OPENJPKI_CA_PASSPHRASE", PASSPHRASE.decode())
-    monkeypatch.delenv("OPENJPKI_DATABASE_URL", raising=False)
-    return h
-
-
-def cli(capsys, home, *args):
-    with pytest.raises(SystemExit) as e:
-        main(["--home", str(home), *args])
-    out = capsys.readouterr()
-    return e.value.code or 0, out.out, out.err
-
-
-def opening(after: datetime) -> datetime:
-    """The next moment the city hall is open (init makes the roots at the wall clock)."""
-    d = counter_open(default_calendar().office("city-hall"), after)
-    return to_jst(after) if d.allowed else d.opens_at
+from .kit import cli, opening
 
 
 def test_counter_cli_scenario(capsys, inited_home):

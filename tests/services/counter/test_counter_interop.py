@@ -8,11 +8,12 @@ import subprocess
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_certificate, holder_with_card
 from cryptography.hazmat.primitives import serialization
 
 from openjpki.services import register
 from openjpki.services.counter import Completed, reissue_sign
+
+from .kit import PINS, at, card_certificate, holder_with_card
 
 pytestmark = pytest.mark.interop
 

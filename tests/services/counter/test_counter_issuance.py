@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from counterkit import PINS, T0, at, card_certificate, look, person
 from sqlalchemy import func, select
 
 from openjpki.pki import read_sign_facts
@@ -15,6 +14,8 @@ from openjpki.services.counter import (
     ApplicantInput, Completed, PinEntry, issue_certificates, issue_new_card, show_resident,
 )
 from openjpki.store.counter_models import Application, Card, CardCertificate
+
+from .kit import PINS, T0, at, card_certificate, look, person
 
 LICENCE = PresentedId(PhotoId.DRIVERS_LICENCE, valid_until=date(2030, 1, 1))
 
@@ -237,7 +238,7 @@ def test_R5_2_not_on_register_refused(ctx):
 
 
 def test_R4_4_a_new_card_voids_the_old_one_and_its_certificates(ctx):
-    from counterkit import holder_with_card, serials
+    from .kit import holder_with_card, serials
 
     rid, first = holder_with_card(ctx)
     out = issue_new_card(ctx, rid, PINS, now=at(date(2025, 6, 2)))

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_pin_tries, holder_with_card
 
 from openjpki.card import JpkiClient, PinBlocked, WrongPin
 from openjpki.rules import Refused
 from openjpki.services.counter import Completed, change_pin, reset_pin
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, card_pin_tries, holder_with_card
 
 WHEN = at(date(2025, 6, 2))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, holder_with_card, look, person, serials
 from sqlalchemy import select
 
 from openjpki.rules import Refused
@@ -17,6 +16,8 @@ from openjpki.services.counter import (
 )
 from openjpki.services.register import change_card_particulars, move
 from openjpki.store.counter_models import Application, Letter, Visit
+
+from .kit import PINS, at, holder_with_card, look, person, serials
 
 LICENCE = PresentedId(PhotoId.DRIVERS_LICENCE, valid_until=date(2030, 1, 1))
 PROXY = ApplicantInput(type="voluntary_proxy", ids=(LICENCE,))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_certificate, holder_with_card, look, person, serials
 from sqlalchemy import select
 
 from openjpki.pki import read_sign_facts
@@ -16,6 +15,8 @@ from openjpki.rules import Refused
 from openjpki.services import register
 from openjpki.services.counter import Completed, InputError, reissue_sign, renew
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, card_certificate, holder_with_card, look, person, serials
 
 DAY = at(date(2025, 6, 2))
 NEW_ADDRESS = "埼玉県川口市本町一丁目2番3号"
@@ -132,3 +133,33 @@ def test_bad_register_input_changes_nothing(ctx, call):
     with pytest.raises(InputError):
         call(ctx, rid)
     assert look(ctx, serials(first)["sign"], DAY).ocsp == "good"
+
+
+def test_a_move_without_a_postal_code_drops_the_old_one(ctx):
+    """The 郵便番号 belongs to the address: a move that gives none leaves none (the letters
+    print no 〒 rather than the old one); a move that gives one sets it."""
+    from openjpki.store.residents import Resident
+
+    rid = person(ctx, postal_code="332-0031")
+    register.move(ctx, rid, "埼玉県川口市本町四丁目1番1号", at(date(2025, 4, 2)),
+                  postal_code="332-0012")
+    with ctx.store.transaction() as s:
+        assert s.get(Resident, rid).postal_code == "332-0012"
+    out = register.move(ctx, rid, "埼玉県川口市栄町三丁目3番3号", at(date(2025, 4, 3)))
+    with ctx.store.transaction() as s:
+        assert s.get(Resident, rid).postal_code is None
+    assert out.to_dict()["changed"]["postal_code"] == {"from": "332-0012", "to": None}
+
+
+def test_R4_5_the_particulars_offer_sign_again_until_it_is_done(ctx):
+    """After a move revoked SIGN, the change of particulars offers the re-issue once more
+    (R4.5, the face is now up to date); once SIGN is issued again it offers nothing."""
+    rid, _ = holder_with_card(ctx)
+    register.move(ctx, rid, "埼玉県川口市本町四丁目1番1号", at(date(2025, 4, 2)))
+    out = register.change_card_particulars(ctx, rid, at(date(2025, 4, 2)))
+    assert [o["procedure"] for o in out["offers"]] == ["reissue_after_change"]
+    assert out["offers"][0]["rule"] == "R4.5" and out["offers"][0]["kinds"] == ["sign"]
+    done = reissue_sign(ctx, rid, PINS, now=at(date(2025, 4, 2), 10, 30))
+    assert isinstance(done, Completed), done
+    again = register.change_card_particulars(ctx, rid, at(date(2025, 4, 3)))
+    assert again["offers"] == []

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, card_certificate, holder_with_card, look, serials
 
 from openjpki.rules import Refused
 from openjpki.services.counter import Completed, issue_certificates, reissue_sign, renew
+
+from .kit import PINS, at, card_certificate, holder_with_card, look, serials
 
 
 def test_R3_2_renewal_before_window_refused_names_opening_day(ctx):

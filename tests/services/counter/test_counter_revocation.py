@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, holder_with_card, look, serials
 from sqlalchemy import select
 
 from openjpki.rules import Refused
 from openjpki.rules.documents import PhotoId, PresentedId
 from openjpki.services.counter import ApplicantInput, Completed, hold, renew, revoke
 from openjpki.store.counter_models import Card
+
+from .kit import PINS, at, holder_with_card, look, serials
 
 WHEN = at(date(2025, 6, 2))
 
@@ -92,7 +93,7 @@ def test_unknown_revocation_reason_is_bad_input(ctx):
 
 
 def test_R4_3_nothing_to_revoke_without_a_card(ctx):
-    from counterkit import person
+    from .kit import person
 
     rid = person(ctx)
     out = hold(ctx, rid, now=WHEN)

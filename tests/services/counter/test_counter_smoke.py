@@ -1,6 +1,7 @@
-from counterkit import PINS, T0, card_certificate, look, person
 
 from openjpki.services.counter import Completed, issue_new_card, show_resident
+
+from .kit import PINS, T0, card_certificate, look, person
 
 
 def test_new_card_smoke(ctx):

@@ -8,9 +8,6 @@ import json
 from datetime import date
 
 import pytest
-from counterkit import PINS, at, person
-from test_counter_cli import cli  # the CLI helper and its fixtures
-from test_counter_cli import initialised, inited_home  # noqa: F401
 
 from openjpki.rules.calendars import CalendarConfigError, parse_calendar
 from openjpki.services.counter import (
@@ -19,6 +16,8 @@ from openjpki.services.counter import (
 )
 from openjpki.services.counter.fees import day_report
 from openjpki.services.register_stay import extend_stay
+
+from .kit import PINS, at, cli, person
 
 STAY = date(2025, 6, 30)  # 90 days after the first day of the tests (2025-04-01)
 

@@ -232,7 +232,7 @@ def _timing_and_state(held: list[HeldCertificate] | None, req: CounterRequest,
         if held is None:
             decision = holder_request_decision(None, proc, kinds)
         else:
-            decision = holder_request_decision(held, proc, kinds, _holder_request(req))
+            decision = holder_request_decision(held, proc, kinds, holder_request(req))
     elif held is None:
         return None  # no card: R5.2 (rules) refuses where the procedure needs one
     elif proc is Procedure.RENEWAL:
@@ -246,7 +246,7 @@ def _timing_and_state(held: list[HeldCertificate] | None, req: CounterRequest,
     return decision if isinstance(decision, Refused) else None
 
 
-def _holder_request(req: CounterRequest) -> HolderRequest:
+def holder_request(req: CounterRequest) -> HolderRequest:
     if req.procedure is Procedure.HOLD:
         return HolderRequest.HOLD
     try:

@@ -71,6 +71,13 @@ def _context(card: Card) -> str:
     return f"security-code:{card.virtual_card_id}"
 
 
+def sealed_security_code(ctx: CounterContext, card: Card) -> str | None:
+    """The card's security code if it has one (cards made before the particulars: none)."""
+    if card.security_code_enc is None:
+        return None
+    return ctx.box.open(card.security_code_enc, _context(card)).decode("ascii")
+
+
 def security_code(ctx: CounterContext, card: Card) -> str:
     """The card's security code, made (and sealed on the card's row) when it has none."""
     if card.security_code_enc is not None:

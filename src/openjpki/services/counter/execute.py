@@ -26,7 +26,7 @@ from openjpki.rules.revocation import (
     revocations_for_holder_request,
 )
 from openjpki.services.audit import record
-from openjpki.services.counter.accept import Intake, _holder_request
+from openjpki.services.counter.accept import Intake, holder_request
 from openjpki.services.counter.cardops import (
     CardWork, change_pin_on_card, create_virtual_card, new_card_number, open_card,
 )
@@ -93,19 +93,14 @@ def _pin_forms(pins: PinEntry, kinds, *, card_pin: bool) -> Refused | None:
 def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
            pins: PinEntry, now: datetime) -> Completed | Refused:
     r, kinds, today = intake.resident, intake.kinds, ctx.today(now)
-    card = intake.card
     refused = _pin_forms(pins, kinds, card_pin=True)
     if refused:
         return refused
-    new_card = card is None
-    if card is None:
-        ended_by_new_card = _void_old_cards(s, ctx, intake.resident.id, now)
-        card = _new_card(s, ctx, intake, req, pins, now)
-    else:
-        ended_by_new_card = []
-        d = check_card_pin(ctx, card, pins.card)  # R1.6
-        if isinstance(d, Refused):
-            return d
+    new_card = intake.card is None
+    got = _the_card(s, ctx, intake, req, pins, now)
+    if isinstance(got, Refused):
+        return got
+    card, ended_by_new_card = got
     current = current_certificates(s, card.id)
     issued: list[IssuedCertificate] = []
     ended: list[EndedCertificate] = list(ended_by_new_card)
@@ -161,6 +156,19 @@ def _issue(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
         details={"virtual_card_id": card.virtual_card_id,
                  "card_expires_on": card.expires_on.isoformat(),
                  "previous_not_after": previous})
+
+
+def _the_card(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
+              pins: PinEntry, now: datetime) -> tuple[Card, list[EndedCertificate]] | Refused:
+    """The card to issue on: a new one (the old ones voided, R5.10), or the holder's, once
+    the card itself has checked the resident-registry PIN (R1.6)."""
+    if intake.card is None:
+        ended = _void_old_cards(s, ctx, intake.resident.id, now)
+        return _new_card(s, ctx, intake, req, pins, now), ended
+    d = check_card_pin(ctx, intake.card, pins.card)
+    if isinstance(d, Refused):
+        return d
+    return intake.card, []
 
 
 def _auth_expiry(issued, current, today):
@@ -289,7 +297,7 @@ def _pins_done(intake: Intake, card: Card, rule: str, kinds: tuple[str, ...]) ->
 def _end(s: Session, ctx: CounterContext, intake: Intake, req: CounterRequest,
          now: datetime) -> Completed:
     """R4.3: the holder's request; a lost card also ends as a card (R4.4)."""
-    request = _holder_request(req)
+    request = holder_request(req)
     card = intake.card
     assert card is not None
     current = current_certificates(s, card.id)

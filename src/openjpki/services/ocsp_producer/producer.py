@@ -75,7 +75,7 @@ class OcspProducer:
 
     def __init__(self, service: AuthorityService, *, validity: timedelta,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 batch: int = 256, lease: timedelta = DEFAULT_LEASE, seed: Optional[int] = None) -> None:
+                 batch: int = 1024, lease: timedelta = DEFAULT_LEASE, seed: Optional[int] = None) -> None:
         if validity < timedelta(minutes=1):
             raise ValueError("OCSP validity must be at least a minute")
         self.service = service

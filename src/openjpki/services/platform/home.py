@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from openjpki.pki.verify import Verifier
 from openjpki.services.authority import AuthorityService
 from openjpki.services.platform.keys import KeyStore
+from openjpki.services.platform.lookup import PrefetchedRevocation
 from openjpki.services.platform.revocation import FaultGatedRevocation
 from openjpki.services.platform.service import PlatformService
 from openjpki.services.relying_party import StoreRevocation, store_roots
@@ -20,7 +21,9 @@ from openjpki.services.sandbox_faults import FaultSet
 
 def platform_verifier(service: AuthorityService, faults: Callable[[], Optional[FaultSet]] = lambda: None
                       ) -> Verifier:
-    return Verifier(store_roots(service), revocation=[FaultGatedRevocation(StoreRevocation(service), faults)])
+    # the sandbox's faults first; then the rows a log-in read in its one statement, else the store
+    source = PrefetchedRevocation(StoreRevocation(service))
+    return Verifier(store_roots(service), revocation=[FaultGatedRevocation(source, faults)])
 
 
 class HomeVerifier:

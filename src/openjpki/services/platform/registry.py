@@ -142,6 +142,13 @@ def for_login(store: Store, provider_id: int, checked: Checked) -> tuple[Optiona
         return (_view(s, reg), linked) if reg is not None else (None, False)
 
 
+def lock_registration(s: Session, reg_id: int) -> None:
+    """Take the registration's row lock (PostgreSQL; SQLite's write lock is taken already):
+    parallel first log-ins of one person link one after the other, each seeing the link
+    the previous one made, instead of meeting on the audit chain's head in a deadlock."""
+    s.execute(select(PlatformRegistration.id).where(PlatformRegistration.id == reg_id).with_for_update())
+
+
 def link_auth(s: Session, provider_id: int, reg_id: int, checked: Checked, now: datetime) -> None:
     """Link the AUTH certificate to the registration (the previous AUTH link, of a card
     renewed, R3.7, is no longer current); a parallel link makes the commit fail."""
@@ -176,4 +183,4 @@ def replace(store: Store, provider_id: int, checked: Checked, now: datetime) -> 
         return _view(s, reg)
 
 
-__all__ = ["Registered", "for_login", "link_auth", "register", "replace"]
+__all__ = ["Registered", "for_login", "link_auth", "lock_registration", "register", "replace"]

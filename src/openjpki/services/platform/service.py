@@ -32,20 +32,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
+from cryptography import x509
 from sqlalchemy.exc import IntegrityError
 
-from openjpki.services.audit import record
+from openjpki.services.audit import record, record_on
 from openjpki.services.platform import registry
 from openjpki.services.platform.answers import (
     Call, PlatformError, RequestInfo, checked_status, failure, success,
 )
 from openjpki.services.platform.certificate import read_certificate
 from openjpki.services.platform.keys import KeySet, KeyStore, PlatformKeyError
+from openjpki.services.platform.lookup import LoginFacts, answering_from, read_login
 from openjpki.services.platform.providers import admit
 from openjpki.services.platform.replay import DEFAULT_WINDOW, accept_nonce, enter_nonce, forget_expired, seen
 from openjpki.services.platform.requests import PlatformRequest, decode_body, parse_request, request_info_of
 from openjpki.services.relying_party_core import Checked, Outcome, VerificationCore
-from openjpki.store import Store
+from openjpki.store import Store, serial_hex
 
 log = logging.getLogger("openjpki.platform")
 ACTOR = "platform"
@@ -119,17 +121,12 @@ class PlatformService:
 
     def _answer(self, request: PlatformRequest, now: datetime, detail: dict) -> dict:
         call = request.call
+        if call is Call.LOGIN:
+            reg = self._login(request, now, detail)
+            return success(request.info, now, reg.applicant_id, reg.identity)
         provider = admit(self.store, request.info.sender, now, sandbox=self.sandbox)
         der = read_certificate(request.certificate, self.key_set(now))
-        checked = self.core.check(request.nonce, request.signature, der,
-                                  "auth" if call is Call.LOGIN else "sign", now)
-        detail["serial"] = checked.serial or None
-        error = refusal(checked, call)
-        if error is not None:
-            raise error
-        if call is Call.LOGIN:
-            reg = self._login(provider, request, checked, now, detail)
-            return success(request.info, now, reg.applicant_id, reg.identity)
+        checked = self._checked(request, der, now, detail)
         if not accept_nonce(self.store, provider, call, request.nonce, now, self.window):
             raise replayed()
         if call is Call.REGISTRATION:
@@ -139,11 +136,56 @@ class PlatformService:
         detail["tis_user_id"] = reg.identity.tis_user_id
         return success(request.info, now, reg.applicant_id, reg.identity)
 
-    def _login(self, provider: int, request: PlatformRequest, checked: Checked, now: datetime,
-               detail: dict) -> registry.Registered:
-        """Log-in: the registration and its SIGN's status first, then one transaction enters
-        the nonce, the AUTH link (when new) and the audit entry together."""
-        reg, linked = registry.for_login(self.store, provider, checked)
+    def _checked(self, request: PlatformRequest, der: bytes, now: datetime, detail: dict) -> Checked:
+        """The card's signature and the certificate, for the call's purpose (refused: raised)."""
+        call = request.call
+        checked = self.core.check(request.nonce, request.signature, der,
+                                  "auth" if call is Call.LOGIN else "sign", now)
+        detail["serial"] = checked.serial or None
+        error = refusal(checked, call)
+        if error is not None:
+            raise error
+        return checked
+
+    def _login_reads(self, request: PlatformRequest, now: datetime) -> tuple[bytes, Optional[LoginFacts]]:
+        """The AUTH certificate and the log-in's one read (lookup.read_login); the refusals in
+        the order of the steps (an unknown or disabled provider before a bad certificate)."""
+        try:
+            der, error = read_certificate(request.certificate, self.key_set(now)), None
+        except PlatformError as e:
+            der, error = b"", e
+        facts = None
+        if error is None:
+            try:
+                serial = serial_hex(x509.load_der_x509_certificate(der).serial_number)
+            except ValueError:
+                serial = ""  # the verifier says what is wrong with it
+            facts = read_login(self.store, request.info.sender, serial) if serial else None
+        if facts is None or not facts.enabled:
+            admit(self.store, request.info.sender, now, sandbox=self.sandbox)  # 401, or made in the sandbox
+        if error is not None:
+            raise error
+        return der, facts
+
+    def _login(self, request: PlatformRequest, now: datetime, detail: dict) -> registry.Registered:
+        """Log-in: one read (provider, AUTH and SIGN records, registration), the checks, then
+        one transaction enters the nonce, the AUTH link (when new) and the audit entry together."""
+        der, facts = self._login_reads(request, now)
+        with answering_from(facts.statuses if facts is not None else {}):
+            checked = self._checked(request, der, now, detail)
+            if facts is not None and facts.link_kind is not None:
+                provider = facts.provider
+                found = (registry.Registered(facts.registration, facts.applicant_id, facts.identity,
+                                             facts.sign_der) if facts.link_kind == "auth" else None, False)
+            else:  # not linked yet: found through the holder (the first log-in with this card)
+                provider = admit(self.store, request.info.sender, now, sandbox=self.sandbox)
+                found = registry.for_login(self.store, provider, checked)
+            reg = self._registration(found[0], now)
+        detail["tis_user_id"] = reg.identity.tis_user_id
+        return self._enter_login(provider, request, checked, found[1], reg, now, detail)
+
+    def _registration(self, reg: Optional[registry.Registered], now: datetime) -> registry.Registered:
+        """The log-in's registration, its SIGN certificate still good (404, 410, 503 if not)."""
         if reg is None:
             raise PlatformError(404, "ユーザ未登録: no registration is linked to this AUTH certificate",
                                 outcome="not-registered")
@@ -153,14 +195,22 @@ class PlatformService:
         if sign is None or not sign.good:
             reason = sign.result.reason if sign is not None else "none on record"
             raise PlatformError(410, f"署名用電子証明書が失効している: {reason}", outcome="sign-ended")
-        detail["tis_user_id"] = reg.identity.tis_user_id
+        return reg
+
+    def _enter_login(self, provider: int, request: PlatformRequest, checked: Checked, linked: bool,
+                     reg: registry.Registered, now: datetime, detail: dict) -> registry.Registered:
         for attempt in (1, 2):
             try:
-                with self.store.transaction() as s:
-                    enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
-                    if linked:
+                if linked:
+                    with self.store.transaction() as s:
+                        registry.lock_registration(s, reg.id)  # parallel first log-ins: one at a time
+                        enter_nonce(s, provider, Call.LOGIN, request.nonce, now, self.window)
                         registry.link_auth(s, provider, reg.id, checked, now)
-                    self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
+                        self._record(s, Call.LOGIN, request.info, 200, "success", now, detail)
+                else:  # the usual log-in: two rows, on Core (no ORM session)
+                    with self.store.core_transaction() as conn:
+                        enter_nonce(conn, provider, Call.LOGIN, request.nonce, now, self.window)
+                        self._record(conn, Call.LOGIN, request.info, 200, "success", now, detail, record_on)
                 detail["audited"] = True
                 return reg
             except IntegrityError:
@@ -170,14 +220,15 @@ class PlatformService:
                     raise
                 # the nonce's row was past its window, or a parallel log-in made the link first
                 forget_expired(self.store, provider, Call.LOGIN, request.nonce, now)
-                reg, linked = registry.for_login(self.store, provider, checked)
-                if reg is None:
+                found, linked = registry.for_login(self.store, provider, checked)
+                if found is None:
                     raise
+                reg = found
         raise AssertionError("unreachable")
 
     def _record(self, s, call: Call, info: RequestInfo, status: int, outcome: str, now: datetime,
-                detail: dict) -> None:
-        record(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
+                detail: dict, write=record) -> None:
+        write(s, f"platform.{call.value}", now, actor=ACTOR, subject=f"provider:{info.sender or '-'}",
                transaction_id=info.transaction_id, status=status, outcome=outcome,
                **{k: v for k, v in detail.items() if v and k != "audited"})
 

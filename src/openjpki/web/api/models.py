@@ -157,6 +157,10 @@ class IssuanceIn(_Procedure):
     kinds: list[Kind] = Field(default_factory=list, max_length=2)
     declined: list[Kind] = Field(default_factory=list, max_length=2)
     sign_exception: bool = Field(False, description="SIGN asked for as the R5.6 exception.")
+    paid_card_reissue: bool = Field(
+        False, description="The new card is a paid re-issue (a lost card, a paid "
+        "replacement): the certificates cost the fee of R3.6 (200 yen by default), answered "
+        "in details.fee. A card replacing one reported lost is paid without it.")
     pins: PinsIn = Field(default_factory=PinsIn)
 
 

@@ -103,11 +103,15 @@ def issuance(body: IssuanceIn, request: Request):
     if body.new_card and body.card_id is not None:
         raise Problem(400, "Invalid input", "card_id names an existing card: send it with "
                       "new_card false", type=INVALID_INPUT)
+    if body.paid_card_reissue and not body.new_card:
+        raise Problem(400, "Invalid input", "paid_card_reissue goes with new_card true: the "
+                      "fee is for certificates on a re-issued card (R3.6)", type=INVALID_INPUT)
     return _submit(request, lambda: (CounterRequest(
         "new_issuance", body.resident_id, kinds=tuple(body.kinds), card_id=body.card_id,
         new_card=body.new_card, declined=tuple(body.declined),
         applicant=_applicant(body.applicant), office=body.office,
-        sign_exception=body.sign_exception), _pins(body.pins)))
+        sign_exception=body.sign_exception, paid_card_reissue=body.paid_card_reissue),
+        _pins(body.pins)))
 
 
 @router.post("/renewal", **PROCEDURE)

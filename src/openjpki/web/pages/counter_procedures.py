@@ -211,7 +211,7 @@ async def procedure_submit(request: Request, rid: str, slug: str) -> Response:
     body = outcome.to_dict()
     return page.render("counter/result.html", title=(procedure.ja, procedure.en),
                        resident=resident, procedure=procedure, outcome=body,
-                       kind=outcome.outcome, caps=expiry_caps(body),
+                       kind=outcome.outcome, caps=expiry_caps(body, procedure),
                        services_from=services_from(procedure, body, today))
 
 
@@ -224,9 +224,10 @@ def services_from(procedure: Procedure, body: dict, today: date) -> Optional[dat
     return convenience_services_from(today)
 
 
-def expiry_caps(body: dict) -> list[dict]:
+def expiry_caps(body: dict, procedure: Procedure | None = None) -> list[dict]:
     """What the clerk must be told of each issued certificate's expiry: capped by the card's
-    own expiry (R2.1) or by AUTH (R2.2), and whether a renewal gained no day at all."""
+    own expiry (R2.1) or by AUTH (R2.2), and whether a renewal gained no day at all (only a
+    renewal: a re-issue after a change of facts or a new issuance is not there to extend)."""
     card_end = body.get("card_expires_on")
     previous = body.get("previous_not_after") or {}
     caps = []
@@ -235,7 +236,8 @@ def expiry_caps(body: dict) -> list[dict]:
                  "auth" if c["expiry_rule"] == "R2.2" else
                  "stay" if c["expiry_rule"] == "R2.3" else None)
         gained = previous.get(c["kind"])
-        nothing = gained is not None and c["not_after"] <= gained
+        nothing = (procedure is Procedure.RENEWAL and gained is not None
+                   and c["not_after"] <= gained)
         if basis is not None or nothing:
             caps.append({"kind": c["kind"], "basis": basis, "not_after": c["not_after"],
                          "nothing_gained": nothing, "previous": gained,

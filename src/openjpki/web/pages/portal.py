@@ -289,7 +289,7 @@ async def pin_change(request: Request) -> Response:
                 return ("new_pin", e.message_ja, e.message_en)
             finally:
                 try:
-                    client.select_jpki()  # the card forgets the verified PIN
+                    client.logout()  # the card forgets the verified PIN
                 except Exception:  # noqa: BLE001
                     pass
         return None

@@ -69,7 +69,10 @@ def locked_pins(ctx, card: dict) -> list[str]:
         pins = pin_status(ctx, card)
     except Exception:  # noqa: BLE001 — the card cannot be read now (in a reader …): unknown
         return []
-    locked = [k for k in ("sign", "auth") if pins.get(k, {}).get("blocked")]
+    # A kind with no certificate on the card (declined, R5.10; none for a child, R1.5) has no
+    # PIN set, which the card reports as blocked: nothing for the clerk to reset there.
+    have = {c["kind"] for c in card.get("certificates", []) if c.get("current")}
+    locked = [k for k in ("sign", "auth") if k in have and pins.get(k, {}).get("blocked")]
     if card.get("card_pin_locked"):
         locked.append("card")
     return locked

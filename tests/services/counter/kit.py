@@ -6,17 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from openjpki.card import JpkiClient
-from openjpki.rules import JST
+from openjpki.cli import main
+from openjpki.rules import JST, to_jst
+from openjpki.rules.calendars import counter_open, default_calendar
 from openjpki.services.authority_ocsp import OcspResponder
 from openjpki.services.counter import PinEntry, ResidentInput, add_resident
 
 T0 = datetime(2025, 4, 1, 10, 0, tzinfo=JST)  # a Tuesday, city hall open
 PINS = PinEntry(card="1234", sign="ABC123", auth="5678")
+PASSPHRASE = b"counter-tests-passphrase"  # the CA key files' passphrase in these tests
+ROOTS_MADE = datetime(2025, 1, 6, 9, 0, tzinfo=JST)
 
 
 def at(day: date, hh: int = 10, mm: int = 0) -> datetime:
@@ -87,3 +92,16 @@ def holder_with_card(ctx, now=T0, **kw):
 
 def serials(outcome) -> dict:
     return {c.kind: c.serial for c in outcome.issued}
+
+
+def cli(capsys, home, *args):
+    with pytest.raises(SystemExit) as e:
+        main(["--home", str(home), *args])
+    out = capsys.readouterr()
+    return e.value.code or 0, out.out, out.err
+
+
+def opening(after: datetime) -> datetime:
+    """The next moment the city hall is open (init makes the roots at the wall clock)."""
+    d = counter_open(default_calendar().office("city-hall"), after)
+    return to_jst(after) if d.allowed else d.opens_at
