@@ -4,25 +4,25 @@
 
 PINs are asked for on the terminal, or read from standard input (``--pin-stdin``: one PIN
 a line; change-pin reads the current then the new one) or from an environment variable
-(``--pin-env NAME``); ``--pin`` still takes one on the command line, for compatibility, but
-nothing needs it there. A wrong or locked PIN is a refusal (exit 1, Japanese and English
+(``--pin-env NAME``, else ``$OPENJPKI_PIN`` / ``$OPENJPKI_NEW_PIN``, as every command reads
+PINs: :mod:`openjpki.cli.secrets_input`); ``--pin`` still takes one on the command line, for
+compatibility, with a warning. A wrong or locked PIN is a refusal (exit 1, Japanese and English
 with the rule); no reader or card, exit 2.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import Iterator, NoReturn, Optional
+from typing import NoReturn, Optional
 
 import typer
 
 from openjpki.cli.app import console, err_console, fail, print_json
 from openjpki.cli.card_cmd import READER_OPT, client_app
+from openjpki.cli.secrets_input import Pins
 
 PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN(s) from standard input, "
-                         "one a line.")
+                         "one a line (change-pin: the current one, then the new one).")
 PIN_ENV = typer.Option(None, "--pin-env", help="Read the PIN from this environment variable.")
 JSON = typer.Option(False, "--json", help="Answer in JSON.")
 KIND_NAMES = {"card": "card", "input": "input", "auth": "auth", "sign": "sign"}
@@ -36,34 +36,6 @@ def _refuse(ja: str, en: str) -> NoReturn:
     err_console.print(ja, markup=False, highlight=False, soft_wrap=True)
     err_console.print(en, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
-
-
-class _Pins:
-    """Where the PINs come from: the option, stdin lines, an environment variable, or the
-    terminal."""
-
-    def __init__(self, given: Optional[str], stdin: bool, env: Optional[str]) -> None:
-        self.given, self.env = given, env
-        self._lines: Iterator[str] | None = iter(sys.stdin.read().splitlines()) if stdin else None
-
-    def next(self, prompt: str) -> str:
-        if self.given is not None:
-            value, self.given = self.given, None
-            return value
-        if self._lines is not None:
-            line = next(self._lines, None)
-            if line is None:
-                fail(f"{prompt}: standard input ended before this PIN")
-            return line.strip()
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                fail(f"{prompt}: ${self.env} is not set")
-            self.env = None
-            return value
-        if not sys.stdin.isatty():
-            fail(f"{prompt}: use --pin-stdin or --pin-env (no terminal to ask on)")
-        return typer.prompt(prompt, hide_input=True)
 
 
 class _Holder:
@@ -114,7 +86,7 @@ def client_facts(
 ) -> None:
     """The four facts and the individual number (券面事項入力補助AP)."""
     pid = _using(using, "input")
-    the_pin = _Pins(pin, pin_stdin, pin_env).next("PIN")
+    the_pin = Pins(pin_stdin).get(pin, "--pin", "PIN", env=pin_env)
     with _Holder(reader) as client:
         facts = client.facts(the_pin, using=pid).to_dict()
     if json_out:
@@ -142,8 +114,9 @@ def client_face(
         fail("give --pin-a or --pin-b, not both")
     which = "a" if pin_a is not None else "b" if pin_b is not None else using
     pid = _using(which, "face")
-    the_pin = _Pins(pin_a if pin_a is not None else pin_b, pin_stdin, pin_env).next(
-        f"照合番号{which.upper()}")
+    option = "--pin-a" if which == "a" else "--pin-b"
+    the_pin = Pins(pin_stdin).get(pin_a if pin_a is not None else pin_b, option,
+                                  f"照合番号{which.upper()}", env=pin_env)
     with _Holder(reader) as client:
         face = client.face(the_pin, using=pid)
     files = {"name.png": "name_png", "address.png": "address_png", "photo.jp2": "photo_jp2",
@@ -198,9 +171,9 @@ def client_change_pin(
     if name is None or name.lower() not in KIND_NAMES:
         fail("--kind must be card, input, auth or sign")
     pid = PinId.of(KIND_NAMES[name.lower()])
-    source = _Pins(pin, pin_stdin, None)
-    old = source.next(f"current {pid.value} PIN")
-    new = new_pin if new_pin is not None else source.next(f"new {pid.value} PIN")
+    source = Pins(pin_stdin)
+    old = source.get(pin, "--pin", f"current {pid.value} PIN")
+    new = source.get(new_pin, "--new-pin", f"new {pid.value} PIN")
     with _Holder(reader) as client:
         client.change_pin(pid, old, new)
     if json_out:

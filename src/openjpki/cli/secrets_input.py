@@ -54,9 +54,11 @@ class Pins:
         return line[:-1] if line.endswith("\r") else line
 
     def get(self, value: Optional[str], option: str, label: str, *,
-            required: bool = True) -> Optional[str]:
+            required: bool = True, env: Optional[str] = None) -> Optional[str]:
         """The PIN for ``option`` (see the module docstring); None for an optional one given
-        nowhere. A needed one given nowhere, with no terminal to ask on, exits 2."""
+        nowhere. A needed one given nowhere, with no terminal to ask on, exits 2. ``env``
+        names the variable to read instead of ``OPENJPKI_<OPTION>_PIN`` (``--pin-env``); it
+        must then be set."""
         if self.from_stdin:
             if value is not None:
                 fail(f"{option} and --pin-stdin exclude each other")
@@ -67,9 +69,13 @@ class Pins:
         if value is not None:
             warn_on_argv(option)
             return value
-        env = os.environ.get(env_name(option))
-        if env:
-            return env
+        if env is not None:
+            if env not in os.environ:
+                fail(f"{label}: ${env} is not set")
+            return os.environ[env]
+        found = os.environ.get(env_name(option))
+        if found:
+            return found
         if not required:
             return None
         if not sys.stdin.isatty():
