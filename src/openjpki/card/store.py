@@ -30,6 +30,7 @@ from openjpki.card.card import VirtualCard
 from openjpki.card.layout import DEFAULT_ATR
 from openjpki.card.state import CardState, FileSaver, unseal
 from openjpki.keyfile import load_or_create_key
+from openjpki.processes import pid_alive
 
 CARD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 STAGING = ".staging"
@@ -37,20 +38,6 @@ STAGING = ".staging"
 
 def _owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is gone for our purpose
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 class CardStoreError(Exception):
@@ -154,7 +141,7 @@ class CardStore:
             return out
         for owner in root.iterdir():
             name, _, pid = owner.name.rpartition(":")
-            if name != host or not pid.isdigit() or _pid_alive(int(pid)) \
+            if name != host or not pid.isdigit() or pid_alive(int(pid)) \
                     or int(pid) == os.getpid():
                 continue
             out += [(d.name, d) for d in owner.iterdir()

@@ -53,6 +53,7 @@ from openjpki.services.deferred_result import (
     CARD_RETURN, RESULT_NOTICE, intake_of as _intake_of, mail_result as _mail_result,
 )
 from openjpki.services.deferred_health import AuthorityHealth, AuthorityUnavailable
+from openjpki.processes import pid_alive
 from openjpki.store.counter_models import Application, Card
 from openjpki.store.deferred import DeferredItem
 
@@ -65,20 +66,6 @@ Clock = Callable[[], datetime]
 def worker_id() -> str:
     """``host:pid:random``: unique, and tells :meth:`recover_local` whose process it was."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is dead for our purpose
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 class DeferredWorker:
@@ -131,7 +118,7 @@ class DeferredWorker:
         for item_id, owner in held:
             parts = (owner or "").split(":")
             if len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
-                    and int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])):
+                    and int(parts[1]) != os.getpid() and not pid_alive(int(parts[1])):
                 dead.append((item_id, owner))
         now = self.lease_clock()
         n = 0
