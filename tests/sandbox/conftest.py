@@ -13,7 +13,9 @@ from openjpki.services.authority_setup import PASSPHRASE_ENV
 from openjpki.services.authority_testing import PASSPHRASE
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Package scope: what these fixtures set holds for tests/sandbox only and is undone after it
+# (a session-scoped one would stay set for every test that runs later in the process).
+@pytest.fixture(scope="package", autouse=True)
 def _passphrase():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(PASSPHRASE_ENV, PASSPHRASE.decode())
@@ -22,7 +24,7 @@ def _passphrase():
         yield
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _card_key_pool():
     """Cards made in this process draw their "new" keys from a pool made once."""
     from cryptography.hazmat.primitives.asymmetric import rsa
