@@ -138,11 +138,13 @@ def _refuse(message_ja: str, message_en: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-class _Session:
-    """A connection to the card in a reader, with errors turned into CLI answers."""
+class CardSession:
+    """A connection to the card in a reader, with errors turned into CLI answers: a wrong
+    or blocked PIN is a refusal (exit 1, both languages), a reader or card fault one line
+    (exit 2). ``client`` makes the client over the transport (default the JPKI AP's)."""
 
-    def __init__(self, reader: Optional[str]) -> None:
-        self.reader = reader
+    def __init__(self, reader: Optional[str], client=None) -> None:
+        self.reader, self.client = reader, client
 
     def __enter__(self):
         from openjpki.card import JpkiClient
@@ -151,13 +153,15 @@ class _Session:
             self.transport = PcscTransport(self.reader)
         except PcscError as e:
             fail(str(e))
-        return JpkiClient(self.transport)
+        return (self.client or JpkiClient)(self.transport)
 
     def __exit__(self, etype, exc, tb) -> bool:
         from openjpki.card import CardError, PinBlocked, PinFormRefused, WrongPin
+        from openjpki.card.holder import NewPinRefused, PinLocked, WrongCardPin
         from openjpki.card.pcsc import PcscError
         self.transport.close()
-        if isinstance(exc, (WrongPin, PinBlocked, PinFormRefused)):
+        if isinstance(exc, (WrongPin, PinBlocked, PinFormRefused, WrongCardPin, PinLocked,
+                            NewPinRefused)):
             _refuse(exc.message_ja, exc.message_en)
         if isinstance(exc, (CardError, PcscError)):
             fail(str(exc))
@@ -221,7 +225,7 @@ def client_show(
     from openjpki.card import KeyKind, MAX_TRIES
     sign_pin = Pins(pin_stdin).get(sign_pin, "--sign-pin", "SIGN PIN", required=False)
     now = dt.datetime.now(dt.timezone.utc)  # the outermost layer reads the clock
-    with _Session(reader) as client:
+    with CardSession(reader) as client:
         client.select_jpki()
         out: dict = {"reader": client.transport.reader_name, "token": client.token_info()}
         client.select_ef(0x0008)
@@ -273,7 +277,7 @@ def client_verify_pin(key: str = typer.Option(..., "--key", help=KEY_HELP),
     """Check a PIN on the card (a wrong one uses a try, R1.4)."""
     kind = _kind(key)
     the_pin = _pin(Pins(pin_stdin), pin, "--pin", f"{kind.value.upper()} PIN")
-    with _Session(reader) as client:
+    with CardSession(reader) as client:
         client.select_jpki()
         client.verify_pin(kind, the_pin)
         client.logout()
@@ -300,7 +304,7 @@ def client_sign(
     except OSError as e:
         fail(f"cannot read {file}: {e.strerror or e}")
     the_pin = _pin(Pins(pin_stdin), pin, "--pin", f"{kind.value.upper()} PIN")
-    with _Session(reader) as client:
+    with CardSession(reader) as client:
         signature, cert_der = sign_file_data(client.transport, kind, the_pin, data)
         client.logout()
     if out is not None:

@@ -13,12 +13,12 @@ with the rule); no reader or card, exit 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
-from openjpki.cli.app import console, err_console, fail, print_json
-from openjpki.cli.card_cmd import READER_OPT, client_app
+from openjpki.cli.app import console, fail, print_json
+from openjpki.cli.card_cmd import READER_OPT, CardSession, client_app
 from openjpki.cli.secrets_input import Pins
 
 PIN_STDIN = typer.Option(False, "--pin-stdin", help="Read the PIN(s) from standard input, "
@@ -32,38 +32,10 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _refuse(ja: str, en: str) -> NoReturn:
-    err_console.print(ja, markup=False, highlight=False, soft_wrap=True)
-    err_console.print(en, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-class _Holder:
+def _holder(reader: Optional[str]) -> CardSession:
     """The card in a reader as a HolderClient, errors turned into CLI answers."""
-
-    def __init__(self, reader: Optional[str]) -> None:
-        self.reader = reader
-
-    def __enter__(self):
-        from openjpki.card.holder import HolderClient
-        from openjpki.card.pcsc import PcscError, PcscTransport
-        try:
-            self.transport = PcscTransport(self.reader)
-        except PcscError as e:
-            fail(str(e))
-        return HolderClient(self.transport)
-
-    def __exit__(self, etype, exc, tb) -> bool:
-        from openjpki.card import CardError, PinBlocked, PinFormRefused, WrongPin
-        from openjpki.card.holder import NewPinRefused, PinLocked, WrongCardPin
-        from openjpki.card.pcsc import PcscError
-        self.transport.close()
-        if isinstance(exc, (WrongPin, PinBlocked, PinFormRefused, WrongCardPin, PinLocked,
-                            NewPinRefused)):
-            _refuse(exc.message_ja, exc.message_en)
-        if isinstance(exc, (CardError, PcscError)):
-            fail(str(exc))
-        return False
+    from openjpki.card.holder import HolderClient
+    return CardSession(reader, HolderClient)
 
 
 def _using(value: str, app: str):
@@ -87,7 +59,7 @@ def client_facts(
     """The four facts and the individual number (券面事項入力補助AP)."""
     pid = _using(using, "input")
     the_pin = Pins(pin_stdin).get(pin, "--pin", "PIN", env=pin_env)
-    with _Holder(reader) as client:
+    with _holder(reader) as client:
         facts = client.facts(the_pin, using=pid).to_dict()
     if json_out:
         print_json(facts)
@@ -117,7 +89,7 @@ def client_face(
     option = "--pin-a" if which == "a" else "--pin-b"
     the_pin = Pins(pin_stdin).get(pin_a if pin_a is not None else pin_b, option,
                                   f"照合番号{which.upper()}", env=pin_env)
-    with _Holder(reader) as client:
+    with _holder(reader) as client:
         face = client.face(the_pin, using=pid)
     files = {"name.png": "name_png", "address.png": "address_png", "photo.jp2": "photo_jp2",
              "security_code.png": "security_code_png",
@@ -144,7 +116,7 @@ def client_face(
 @client_app.command("pins")
 def client_pins(json_out: bool = JSON, reader: Optional[str] = READER_OPT) -> None:
     """The tries left of every PIN on the card (no PIN needed; none is used)."""
-    with _Holder(reader) as client:
+    with _holder(reader) as client:
         tries = client.all_tries()
     if json_out:
         print_json(tries)
@@ -174,7 +146,7 @@ def client_change_pin(
     source = Pins(pin_stdin)
     old = source.get(pin, "--pin", f"current {pid.value} PIN")
     new = source.get(new_pin, "--new-pin", f"new {pid.value} PIN")
-    with _Holder(reader) as client:
+    with _holder(reader) as client:
         client.change_pin(pid, old, new)
     if json_out:
         print_json({"kind": pid.value, "changed": True})
